@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class AudiencesConfig(AppConfig):
+    name = "batchhub.audiences"
+    label = "audiences"

@@ -1,0 +1,76 @@
+"""Raw events exported to partners (push and in-app). Connector models arrive with their own issue."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+
+class PushEvent(models.Model):
+    class Type(models.TextChoices):
+        PUSH_SENT = "push_sent"
+        PUSH_OPENED = "push_opened"
+        PUSH_ERROR = "push_error"
+        PUSH_OPTIN = "push_optin"
+        PUSH_OPTOUT = "push_optout"
+        TOKEN_DELETED = "token_deleted"
+
+    class Source(models.TextChoices):
+        CAMPAIGN = "campaign"
+        TRANSACTIONAL = "transactional"
+
+    app = models.ForeignKey("projects.App", on_delete=models.CASCADE, related_name="+")
+    installation = models.ForeignKey("profiles.Installation", on_delete=models.CASCADE, related_name="+")
+    custom_id = models.CharField(max_length=512, null=True, blank=True)
+    occurred_at = models.DateTimeField()
+    type = models.CharField(max_length=16, choices=Type.choices)
+    source = models.CharField(max_length=16, choices=Source.choices, null=True, blank=True)
+    token = models.CharField(max_length=64, null=True, blank=True, help_text="campaign or transactional token")
+    group_id = models.CharField(max_length=128, null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["app", "occurred_at"], name="pushevent_app_time")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(
+                    type__in=["push_sent", "push_opened", "push_error", "push_optin", "push_optout", "token_deleted"]
+                ),
+                name="pushevent_type_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(source__isnull=True) | Q(source__in=["campaign", "transactional"]),
+                name="pushevent_source_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.occurred_at:%Y-%m-%dT%H:%M:%S}"
+
+
+class InAppEvent(models.Model):
+    class Type(models.TextChoices):
+        SUPPLIED = "inapp_supplied"
+        SHOWN = "inapp_shown"
+        CLICKED = "inapp_clicked"
+        CLOSED = "inapp_closed"
+
+    app = models.ForeignKey("projects.App", on_delete=models.CASCADE, related_name="+")
+    installation = models.ForeignKey("profiles.Installation", on_delete=models.CASCADE, related_name="+")
+    custom_id = models.CharField(max_length=512, null=True, blank=True)
+    occurred_at = models.DateTimeField()
+    type = models.CharField(max_length=16, choices=Type.choices)
+    campaign_token = models.CharField(max_length=64)
+    cta_position = models.PositiveSmallIntegerField(null=True, blank=True)
+    cta_action = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["app", "occurred_at"], name="inappevent_app_time")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(type__in=["inapp_supplied", "inapp_shown", "inapp_clicked", "inapp_closed"]),
+                name="inappevent_type_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.occurred_at:%Y-%m-%dT%H:%M:%S}"

@@ -1,0 +1,34 @@
+"""Model fields of shared infrastructure."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from batchhub.core.crypto import Secret, decrypt, encrypt
+
+
+class EncryptedTextField(models.TextField):
+    """Stores a secret encrypted at rest; reads back as a `Secret` that never prints in full."""
+
+    description = "Encrypted text (Fernet)"
+
+    def from_db_value(self, value, expression, connection):
+        if value is None or value == "":
+            return value
+        return Secret(decrypt(value))
+
+    def to_python(self, value):
+        if value is None or isinstance(value, Secret):
+            return value
+        return Secret(str(value))
+
+    def get_prep_value(self, value):
+        if value is None or value == "":
+            return value
+        plaintext = value.reveal() if isinstance(value, Secret) else str(value)
+        return encrypt(plaintext)
+
+    def value_to_string(self, obj):
+        # Serialisation (dumpdata, admin history) gets the mask, never the secret.
+        value = self.value_from_object(obj)
+        return "" if value is None else str(value)

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class AuditEvent(models.Model):
+    """Who did what to which object, when and from where; `changes` never holds a secret."""
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    actor_label = models.CharField(max_length=200, help_text="user name, or 'system' / 'api' for non-users")
+    action = models.CharField(max_length=80, db_index=True)
+    object_type = models.CharField(max_length=80)
+    object_code = models.CharField(max_length=64, blank=True)
+    object_repr = models.CharField(max_length=200, blank=True)
+    # Projects live in a domain app; the audit log keeps its own copy of their code and name so that
+    # it outlives them and `core` stays free of domain imports.
+    project_code = models.UUIDField(null=True, blank=True)
+    project_name = models.CharField(max_length=200, blank=True)
+    changes = models.JSONField(default=dict, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["project_code", "-created_at"], name="audit_project_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.actor_label} {self.action} {self.object_type} {self.object_repr}"
+
+
+class TaskDelivery(models.Model):
+    """Deliveries of one Celery task message, counted in the database to cap redelivery.
+
+    With late acknowledgement a message that kills its worker comes back; past the cap it is dropped
+    and shown here as `dead` instead of looping forever.
+    """
+
+    class Status(models.TextChoices):
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        DEAD = "dead"
+
+    task_id = models.CharField(max_length=64, unique=True)
+    task_name = models.CharField(max_length=200)
+    deliveries = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    first_started_at = models.DateTimeField(auto_now_add=True)
+    last_started_at = models.DateTimeField(auto_now=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "-last_started_at"], name="taskdelivery_status_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.task_name} {self.task_id} ×{self.deliveries} {self.status}"
+
+
+class WorkerHeartbeat(models.Model):
+    """Last time a worker ran the heartbeat task: the dashboard tells CSMs whether workers are alive."""
+
+    hostname = models.CharField(max_length=200, unique=True)
+    beat_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.hostname} @ {self.beat_at:%Y-%m-%d %H:%M:%S}"

@@ -1,0 +1,58 @@
+"""Keyset pagination with opaque, signed cursors (no offsets, no primary keys in URLs)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.core import signing
+from django.db import connection
+
+_SALT = "batchhub.cursor"
+
+
+def cursor_encode(value: Any) -> str:
+    return signing.dumps(value, salt=_SALT, compress=True)
+
+
+def cursor_decode(token: str | None) -> Any | None:
+    if not token:
+        return None
+    try:
+        return signing.loads(token, salt=_SALT)
+    except signing.BadSignature:
+        return None
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list
+    next_cursor: str | None
+
+
+def keyset_page(queryset, *, key: str, cursor: str | None, size: int) -> Page:
+    """Rows ordered by `key` descending, starting after the cursor; one extra row says if more follow."""
+    after = cursor_decode(cursor)
+    if after is not None:
+        queryset = queryset.filter(**{f"{key}__lt": after})
+    rows = list(queryset.order_by(f"-{key}")[: size + 1])
+    has_more = len(rows) > size
+    rows = rows[:size]
+    return Page(rows=rows, next_cursor=cursor_encode(getattr(rows[-1], key)) if has_more else None)
+
+
+def estimated_count(queryset, *, exact_below: int = 10_000) -> tuple[int, bool]:
+    """(count, is_estimate): PostgreSQL's planner estimate for large results, an exact count otherwise."""
+    if connection.vendor == "postgresql":
+        sql, params = queryset.query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+            plan = cursor.fetchone()[0]
+        if isinstance(plan, str):
+            import json
+
+            plan = json.loads(plan)
+        estimate = int(plan[0]["Plan"]["Plan Rows"])
+        if estimate >= exact_below:
+            return estimate, True
+    return queryset.count(), False

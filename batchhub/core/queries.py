@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from batchhub.core.models import AuditEvent, WorkerHeartbeat
+from batchhub.core.roles import CSM, PRIVACY_ADMIN, has_role
+
+
+def audit_events_for_user(user, *, project_code: str | None = None) -> QuerySet[AuditEvent]:
+    """The audit log a user may read: everything for CSMs and privacy admins, nothing for others."""
+    if not has_role(user, CSM, PRIVACY_ADMIN):
+        return AuditEvent.objects.none()
+    events = AuditEvent.objects.select_related("actor")
+    if project_code:
+        try:
+            events = events.filter(project_code=uuid.UUID(str(project_code)))
+        except ValueError:
+            return AuditEvent.objects.none()
+    return events
+
+
+def audit_projects_known() -> list[tuple[uuid.UUID, str]]:
+    """(code, name) of projects that appear in the audit log, for its filter."""
+    rows = (
+        AuditEvent.objects.exclude(project_code=None)
+        .order_by("project_name", "project_code")
+        .values_list("project_code", "project_name")
+        .distinct()
+    )
+    return list(rows)
+
+
+HEARTBEAT_FRESH_FOR = dt.timedelta(minutes=3)
+
+
+def worker_heartbeats() -> list[WorkerHeartbeat]:
+    """Recent worker heartbeats, each with `is_fresh` (it beat within the last three minutes)."""
+    now = timezone.now()
+    heartbeats = list(WorkerHeartbeat.objects.order_by("-beat_at")[:10])
+    for heartbeat in heartbeats:
+        heartbeat.is_fresh = now - heartbeat.beat_at < HEARTBEAT_FRESH_FOR
+    return heartbeats

@@ -1,0 +1,27 @@
+"""Show a new secret exactly once: stashed encrypted in the session, popped by the next page view."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.utils.cache import add_never_cache_headers
+
+from batchhub.core.crypto import Secret, decrypt, encrypt
+
+_KEY = "batchhub.reveal_once"
+
+
+def reveal_once_stash(request: HttpRequest, *, label: str, secret: Secret) -> None:
+    request.session[_KEY] = {"label": label, "token": encrypt(secret.reveal())}
+
+
+def reveal_once_pop(request: HttpRequest) -> dict | None:
+    stashed = request.session.pop(_KEY, None)
+    if not stashed:
+        return None
+    return {"label": stashed["label"], "value": decrypt(stashed["token"])}
+
+
+def no_store(response: HttpResponse) -> HttpResponse:
+    add_never_cache_headers(response)
+    response["Cache-Control"] = "no-store, no-cache, must-revalidate, private, max-age=0"
+    return response

@@ -1,0 +1,42 @@
+"""The base class of every BatchHub Celery task: late acks, time limits, a redelivery cap in the database."""
+
+from __future__ import annotations
+
+import logging
+
+from celery.contrib.django.task import DjangoTask
+from celery.exceptions import Reject
+
+logger = logging.getLogger(__name__)
+
+
+class BatchHubTask(DjangoTask):
+    """Acknowledged late and re-queued if its worker dies; dropped as `dead` after too many deliveries.
+
+    `delay_on_commit()` (from DjangoTask) is how services enqueue: never before the data is visible.
+    """
+
+    acks_late = True
+    reject_on_worker_lost = True
+
+    def __call__(self, *args, **kwargs):
+        if self.request.is_eager or self.request.called_directly or not self.request.id:
+            return super().__call__(*args, **kwargs)
+        from batchhub.core.tasking import task_delivery_start
+
+        if not task_delivery_start(task_id=self.request.id, task_name=self.name):
+            logger.error("task %s[%s] exceeded its delivery cap; dropped", self.name, self.request.id)
+            raise Reject("delivery cap exceeded", requeue=False)
+        return super().__call__(*args, **kwargs)
+
+    def on_success(self, retval, task_id, args, kwargs):
+        from batchhub.core.tasking import task_delivery_finish
+
+        if not self.request.is_eager:
+            task_delivery_finish(task_id=task_id, succeeded=True)
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        from batchhub.core.tasking import task_delivery_finish
+
+        if not self.request.is_eager:
+            task_delivery_finish(task_id=task_id, succeeded=False, error=f"{type(exc).__name__}: {exc}")

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from batchhub.core.pagination import keyset_page
+from batchhub.core.queries import audit_events_for_user, audit_projects_known
+from batchhub.core.roles import CSM, PRIVACY_ADMIN, role_required
+
+
+@role_required(CSM, PRIVACY_ADMIN)
+@require_GET
+def audit_log(request: HttpRequest) -> HttpResponse:
+    project_code = request.GET.get("project", "")
+    events = audit_events_for_user(request.user, project_code=project_code or None)
+    page = keyset_page(events, key="id", cursor=request.GET.get("after"), size=50)
+    context = {
+        "page": page,
+        "projects": audit_projects_known(),
+        "selected_project": project_code,
+    }
+    template = "core/audit_log.html#audit-rows" if request.htmx and request.GET.get("after") else "core/audit_log.html"
+    return render(request, template, context)
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> HttpResponse:
+    """Liveness: answers without touching the database (also the no-database reference of the bench)."""
+    return JsonResponse({"status": "ok", "environment": settings.ENVIRONMENT})

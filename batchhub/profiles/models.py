@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+
+
+class Profile(models.Model):
+    """The omnichannel user of a project, keyed by custom_id (anonymous profiles have none)."""
+
+    class Subscription(models.TextChoices):
+        SUBSCRIBED = "subscribed"
+        UNSUBSCRIBED = "unsubscribed"
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="profiles")
+    custom_id = models.CharField(max_length=512, null=True, blank=True)
+    email = models.EmailField(max_length=254, null=True, blank=True)
+    email_marketing = models.CharField(max_length=16, choices=Subscription.choices, null=True, blank=True)
+    phone_number = models.CharField(max_length=32, null=True, blank=True)
+    language = models.CharField(max_length=16, blank=True)
+    region = models.CharField(max_length=16, blank=True)
+    timezone = models.CharField(max_length=64, blank=True)
+    attributes = models.JSONField(default=dict, blank=True)
+    # Tag collections: {"collection": ["tag", …]}
+    tags = models.JSONField(default=dict, blank=True)
+    last_activity_at = models.DateTimeField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "custom_id"],
+                condition=Q(custom_id__isnull=False),
+                name="profile_unique_custom_id_per_project",
+            ),
+            models.CheckConstraint(
+                condition=Q(email_marketing__isnull=True) | Q(email_marketing__in=["subscribed", "unsubscribed"]),
+                name="profile_email_marketing_valid",
+            ),
+        ]
+        indexes = [
+            # purge scan and the purge preview
+            models.Index(fields=["project", "last_activity_at"], name="profile_project_activity"),
+            # keyset pagination of a project's list (newest first)
+            models.Index(fields=["project", "-id"], name="profile_project_id"),
+            # prefix search by custom id / email in the list
+            models.Index(
+                fields=["project", "custom_id"], name="profile_project_cid_prefix", opclasses=["", "varchar_pattern_ops"]
+            ),
+            models.Index(
+                fields=["project", "email"], name="profile_project_email_prefix", opclasses=["", "varchar_pattern_ops"]
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.custom_id or self.email or f"anonymous {str(self.code)[:8]}"
+
+
+class ProfileEvent(models.Model):
+    """An event of a profile (trigger events API, SDK, imports)."""
+
+    class Source(models.TextChoices):
+        API = "api", "API"
+        SDK = "sdk", "SDK"
+        IMPORT = "import", "Import"
+
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="events")
+    name = models.CharField(max_length=64)
+    label = models.CharField(max_length=200, blank=True)
+    attributes = models.JSONField(default=dict, blank=True)
+    occurred_at = models.DateTimeField()
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.API)
+
+    class Meta:
+        indexes = [models.Index(fields=["profile", "-occurred_at"], name="profileevent_profile_time")]
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class Installation(models.Model):
+    """The app-centric user: one install of one app. Never deleted by a profile purge."""
+
+    app = models.ForeignKey("projects.App", on_delete=models.CASCADE, related_name="installations")
+    installation_id = models.CharField(max_length=64)
+    custom_id = models.CharField(max_length=512, null=True, blank=True)
+    # The profile it feeds, if any; a purged profile leaves the installation unlinked.
+    profile = models.ForeignKey(
+        Profile, null=True, blank=True, on_delete=models.SET_NULL, related_name="installations"
+    )
+    advertising_id = models.CharField(max_length=64, null=True, blank=True)
+    push_token = models.CharField(max_length=512, null=True, blank=True)
+    push_optin = models.BooleanField(default=False)
+    last_seen_at = models.DateTimeField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["app", "installation_id"], name="installation_unique_per_app"),
+        ]
+        indexes = [
+            models.Index(fields=["app", "custom_id"], name="installation_app_custom_id"),
+            models.Index(fields=["app", "advertising_id"], name="installation_app_adid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.installation_id

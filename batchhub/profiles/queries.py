@@ -1,0 +1,50 @@
+"""Reads of profiles; callers pass a project they already obtained through a scoped query."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+from django.http import Http404
+
+from batchhub.core.pagination import Page, estimated_count, keyset_page
+from batchhub.profiles.models import Installation, Profile, ProfileEvent
+
+LIST_FIELDS = ("id", "code", "custom_id", "email", "email_marketing", "last_activity_at", "created_at")
+
+
+def profiles_search(project, *, query: str = "") -> QuerySet[Profile]:
+    """A project's profiles, optionally those whose custom id or email starts with `query`."""
+    profiles = Profile.objects.filter(project=project)
+    query = query.strip()
+    if query:
+        if "@" in query:
+            profiles = profiles.filter(email__startswith=query.lower())
+        else:
+            profiles = profiles.filter(Q(custom_id__startswith=query) | Q(email__startswith=query.lower()))
+    return profiles
+
+
+def profiles_page(project, *, query: str = "", cursor: str | None, size: int) -> Page:
+    return keyset_page(profiles_search(project, query=query).only(*LIST_FIELDS), key="id", cursor=cursor, size=size)
+
+
+def profiles_count_estimate(project, *, query: str = "") -> tuple[int, bool]:
+    return estimated_count(profiles_search(project, query=query))
+
+
+def profile_get(project, code) -> Profile:
+    """The profile with this public code inside `project`, else 404."""
+    try:
+        return Profile.objects.get(project=project, code=code)
+    except (Profile.DoesNotExist, ValueError, TypeError) as exc:
+        raise Http404("No such profile") from exc
+
+
+def profile_events_recent(profile: Profile, *, limit: int = 50) -> list[ProfileEvent]:
+    return list(profile.events.order_by("-occurred_at")[:limit])
+
+
+def profile_installations(profile: Profile) -> list[Installation]:
+    filters = Q(profile=profile)
+    if profile.custom_id:
+        filters |= Q(app__project_id=profile.project_id, custom_id=profile.custom_id)
+    return list(Installation.objects.filter(filters).select_related("app").order_by("-last_seen_at")[:50])

@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+import secrets
+import uuid
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from batchhub.core.fields import EncryptedTextField
+
+MAX_INACTIVITY_MONTHS = 13
+
+
+def new_project_key() -> str:
+    return "project_" + secrets.token_hex(12)
+
+
+def new_live_api_key() -> str:
+    return secrets.token_hex(15).upper()
+
+
+def new_dev_api_key() -> str:
+    return "DEV" + secrets.token_hex(15).upper()[3:]
+
+
+def new_rest_api_key() -> str:
+    return secrets.token_hex(16)
+
+
+class Project(models.Model):
+    """A customer's group of apps with a unified base of Profiles."""
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(max_length=120, unique=True)
+    customer = models.CharField(max_length=120)
+    inactivity_months = models.PositiveSmallIntegerField(
+        default=MAX_INACTIVITY_MONTHS,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_INACTIVITY_MONTHS)],
+        help_text="Profiles without activity for this many months are purged (13 at most).",
+    )
+    # Public identifier, sent in X-Batch-Project by project-level API calls.
+    key = models.CharField(max_length=64, unique=True, default=new_project_key, editable=False)
+    # Secret, Authorization: Bearer of project-level API calls.
+    rest_api_key = EncryptedTextField(default=new_rest_api_key)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(inactivity_months__gte=1) & Q(inactivity_months__lte=MAX_INACTIVITY_MONTHS),
+                name="project_inactivity_months_1_to_13",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class App(models.Model):
+    """An iOS, Android or Web app of a project, with its API keys."""
+
+    class Platform(models.TextChoices):
+        IOS = "ios", "iOS"
+        ANDROID = "android", "Android"
+        WEB = "web", "Web"
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="apps")
+    name = models.CharField(max_length=80, help_text="Used in export file names.")
+    platform = models.CharField(max_length=16, choices=Platform.choices)
+    # Public keys embedded in the SDK: they identify the app in API paths.
+    live_api_key = models.CharField(max_length=64, unique=True, default=new_live_api_key, editable=False)
+    dev_api_key = models.CharField(max_length=64, unique=True, default=new_dev_api_key, editable=False)
+    # Secret: X-Authorization of app-level API calls.
+    rest_api_key = EncryptedTextField(default=new_rest_api_key)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["project", "platform", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name", "platform"], name="app_unique_name_per_platform"),
+            models.CheckConstraint(condition=Q(platform__in=["ios", "android", "web"]), name="app_platform_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_platform_display()})"
+
+
+class ProjectGrant(models.Model):
+    """A partner's access to a project."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="grants")
+    partner = models.ForeignKey("accounts.Partner", on_delete=models.CASCADE, related_name="grants")
+    granted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "partner"], name="grant_unique_project_partner")]
+
+    def __str__(self) -> str:
+        return f"{self.partner} → {self.project}"

@@ -1,0 +1,53 @@
+"""Reads of projects, scoped to the user: the only way views reach a project."""
+
+from __future__ import annotations
+
+from django.db.models import Count, QuerySet
+from django.http import Http404
+
+from batchhub.accounts.models import Partner
+from batchhub.core.roles import CSM, PARTNER, PRIVACY_ADMIN, has_role
+from batchhub.projects.models import App, Project, ProjectGrant
+
+
+def projects_for_user(user) -> QuerySet[Project]:
+    """Staff (CSM, privacy admin) see every project; a partner user only those granted to its partner."""
+    if has_role(user, CSM, PRIVACY_ADMIN):
+        return Project.objects.all()
+    if has_role(user, PARTNER) and user.partner_id is not None:
+        return Project.objects.filter(grants__partner_id=user.partner_id)
+    return Project.objects.none()
+
+
+def project_get_for_user(user, code) -> Project:
+    """The project with this public code if the user may see it, else 404 (also for malformed codes)."""
+    try:
+        return projects_for_user(user).get(code=code)
+    except (Project.DoesNotExist, ValueError, TypeError) as exc:
+        raise Http404("No such project") from exc
+
+
+def app_get_for_user(user, project: Project, code) -> App:
+    try:
+        return project.apps.get(code=code)
+    except (App.DoesNotExist, ValueError, TypeError) as exc:
+        raise Http404("No such app") from exc
+
+
+def project_list_rows(user) -> QuerySet[Project]:
+    return projects_for_user(user).annotate(app_count=Count("apps", distinct=True)).order_by("name")
+
+
+def project_grants(project: Project) -> QuerySet[ProjectGrant]:
+    return project.grants.select_related("partner", "granted_by").order_by("partner__name")
+
+
+def partners_grantable(project: Project) -> QuerySet[Partner]:
+    return Partner.objects.exclude(grants__project=project).order_by("name")
+
+
+def partner_get(code) -> Partner:
+    try:
+        return Partner.objects.get(code=code)
+    except (Partner.DoesNotExist, ValueError, TypeError) as exc:
+        raise Http404("No such partner") from exc

@@ -1,0 +1,17 @@
+from django.urls import path
+
+from batchhub.projects import views
+
+app_name = "projects"
+
+urlpatterns = [
+    path("", views.project_list, name="list"),
+    path("new/", views.project_create, name="create"),
+    path("<uuid:code>/", views.project_detail, name="detail"),
+    path("<uuid:code>/apps/", views.app_create, name="app_create"),
+    path("<uuid:code>/apps/<uuid:app_code>/rotate-key/", views.app_rotate_key, name="app_rotate_key"),
+    path("<uuid:code>/rotate-key/", views.project_rotate_key, name="rotate_key"),
+    path("<uuid:code>/inactivity/", views.project_inactivity, name="inactivity"),
+    path("<uuid:code>/grants/", views.project_grant, name="grant"),
+    path("<uuid:code>/grants/<uuid:partner_code>/revoke/", views.project_revoke, name="revoke"),
+]

@@ -1,0 +1,16 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from batchhub.core import views as core_views
+
+admin.site.site_header = "BatchHub staff admin"
+admin.site.site_title = "BatchHub admin"
+
+urlpatterns = [
+    path("", include("batchhub.accounts.urls")),
+    path("projects/", include("batchhub.projects.urls")),
+    path("", include("batchhub.profiles.urls")),
+    path("", include("batchhub.core.urls")),
+    path("healthz", core_views.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+]
