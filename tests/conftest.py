@@ -1,0 +1,80 @@
+"""The common actors of every test: a project with apps, its CSM, its partner, an outsider, a privacy admin."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from batchhub.core.roles import CSM, PRIVACY_ADMIN
+from tests.factories import PASSWORD, AppFactory, GrantFactory, PartnerFactory, ProjectFactory, UserFactory
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
+
+
+@pytest.fixture(autouse=True)
+def _eager_celery(request, settings):
+    """Unit tests run tasks in-process; tests marked `worker` use a real worker on Redis instead."""
+    from batchhub.celery import app
+
+    eager = "worker" not in request.keywords
+    previous = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager = eager
+    app.conf.task_eager_propagates = eager
+    yield
+    app.conf.task_always_eager, app.conf.task_eager_propagates = previous
+
+
+@pytest.fixture
+def password() -> str:
+    return PASSWORD
+
+
+@pytest.fixture
+def project(db):
+    project = ProjectFactory(name="Acme Retail", customer="Acme Corp")
+    AppFactory(project=project, name="AcmeShop", platform="ios")
+    AppFactory(project=project, name="AcmeShop", platform="android")
+    return project
+
+
+@pytest.fixture
+def other_project(db):
+    project = ProjectFactory(name="Globex Media", customer="Globex")
+    AppFactory(project=project, name="GlobexNews", platform="web")
+    return project
+
+
+@pytest.fixture
+def partner(db, project):
+    partner = PartnerFactory(name="Pushwave")
+    GrantFactory(project=project, partner=partner)
+    return partner
+
+
+@pytest.fixture
+def csm(db):
+    return UserFactory(username="csm", role=CSM)
+
+
+@pytest.fixture
+def privacy_admin(db):
+    return UserFactory(username="privacy", role=PRIVACY_ADMIN)
+
+
+@pytest.fixture
+def partner_user(db, partner):
+    return UserFactory.partner_user(partner=partner, username="pushwave")
+
+
+@pytest.fixture
+def outsider(db, other_project):
+    """A partner user whose partner is granted another project only."""
+    partner = PartnerFactory(name="Attribly")
+    GrantFactory(project=other_project, partner=partner)
+    return UserFactory.partner_user(partner=partner, username="attribly")
+
+
+def login(client, user):
+    client.force_login(user)
+    return client

@@ -1,0 +1,140 @@
+"""factory_boy factories for the domain models; services stay the way tests change state."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import factory
+from django.contrib.auth.models import Group
+from django.utils import timezone
+
+from batchhub.accounts.models import Partner, User
+from batchhub.campaigns.models import Campaign
+from batchhub.connectors.models import InAppEvent, PushEvent
+from batchhub.core.roles import PARTNER
+from batchhub.profiles.models import Installation, Profile, ProfileEvent
+from batchhub.projects.models import App, Project, ProjectGrant
+
+PASSWORD = "correct-horse-battery"
+
+
+class PartnerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Partner
+
+    name = factory.Sequence(lambda n: f"Partner {n}")
+    kind = Partner.Kind.MARKETING_AUTOMATION
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda o: f"{o.username}@example.com")
+    first_name = "Test"
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+
+    @factory.post_generation
+    def role(self, create, extracted, **kwargs):
+        if extracted:
+            self.groups.add(Group.objects.get_or_create(name=extracted)[0])
+        if create:
+            self.save()
+
+    @classmethod
+    def partner_user(cls, partner: Partner | None = None, **kwargs) -> User:
+        return cls(partner=partner or PartnerFactory(), role=PARTNER, **kwargs)
+
+
+class ProjectFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Project
+
+    name = factory.Sequence(lambda n: f"Project {n}")
+    slug = factory.Sequence(lambda n: f"project-{n}")
+    customer = "Acme Corp"
+
+
+class AppFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = App
+
+    project = factory.SubFactory(ProjectFactory)
+    name = factory.Sequence(lambda n: f"App{n}")
+    platform = App.Platform.IOS
+
+
+class GrantFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ProjectGrant
+
+    project = factory.SubFactory(ProjectFactory)
+    partner = factory.SubFactory(PartnerFactory)
+
+
+class ProfileFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Profile
+
+    project = factory.SubFactory(ProjectFactory)
+    custom_id = factory.Sequence(lambda n: f"user-{n:06d}")
+    email = factory.LazyAttribute(lambda o: f"{o.custom_id}@example.com" if o.custom_id else None)
+    attributes = factory.LazyFunction(lambda: {"plan": "premium"})
+    last_activity_at = factory.LazyFunction(timezone.now)
+    created_at = factory.LazyFunction(lambda: timezone.now() - dt.timedelta(days=30))
+
+
+class ProfileEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ProfileEvent
+
+    profile = factory.SubFactory(ProfileFactory)
+    name = "ue.added_to_cart"
+    occurred_at = factory.LazyFunction(timezone.now)
+
+
+class InstallationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Installation
+
+    app = factory.SubFactory(AppFactory)
+    installation_id = factory.LazyFunction(lambda: str(uuid.uuid4()))
+    last_seen_at = factory.LazyFunction(timezone.now)
+    created_at = factory.LazyFunction(timezone.now)
+
+
+class PushEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = PushEvent
+
+    installation = factory.SubFactory(InstallationFactory)
+    app = factory.SelfAttribute("installation.app")
+    occurred_at = factory.LazyFunction(timezone.now)
+    type = PushEvent.Type.PUSH_OPENED
+    source = PushEvent.Source.CAMPAIGN
+    token = "campaign-token"
+
+
+class InAppEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = InAppEvent
+
+    installation = factory.SubFactory(InstallationFactory)
+    app = factory.SelfAttribute("installation.app")
+    occurred_at = factory.LazyFunction(timezone.now)
+    type = InAppEvent.Type.CLICKED
+    campaign_token = "campaign-token"
+
+
+class CampaignFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Campaign
+
+    project = factory.SubFactory(ProjectFactory)
+    name = factory.Sequence(lambda n: f"Campaign {n}")
+    channel = Campaign.Channel.PUSH
+    title = "Hello"
+    body = "World"

@@ -1,0 +1,143 @@
+"""Every URL the site serves, tried by the owner and by users who must not reach it.
+
+The route table below must name every URL pattern: a new view without a row here fails the suite.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from tests.factories import ProfileFactory
+
+pytestmark = pytest.mark.portable
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    kwargs: str  # which objects the URL names: "", "project", "app", "profile", "grant"
+    allowed: tuple[str, ...]  # roles that may use it on a project they can see
+    public: bool = False  # reachable without logging in
+
+
+STAFF = ("csm", "privacy_admin")
+ALL = ("csm", "privacy_admin", "partner")
+
+ROUTES: dict[str, Route] = {
+    "accounts:home": Route("GET", "", ALL),
+    "accounts:login": Route("GET", "", ALL, public=True),
+    "accounts:logout": Route("POST", "", ALL, public=True),
+    "projects:list": Route("GET", "", ALL),
+    "projects:create": Route("GET", "", ("csm",)),
+    "projects:detail": Route("GET", "project", ALL),
+    "projects:app_create": Route("POST", "project", ("csm",)),
+    "projects:app_rotate_key": Route("POST", "app", ("csm",)),
+    "projects:rotate_key": Route("POST", "project", ("csm",)),
+    "projects:inactivity": Route("POST", "project", ("csm",)),
+    "projects:grant": Route("POST", "project", ("csm",)),
+    "projects:revoke": Route("POST", "grant", ("csm",)),
+    "profiles:list": Route("GET", "project", ALL),
+    "profiles:detail": Route("GET", "profile", ALL),
+    "core:audit_log": Route("GET", "", STAFF),
+    "healthz": Route("GET", "", ALL, public=True),
+}
+
+
+def _named_routes(resolver=None, namespace: str = "") -> set[str]:
+    names: set[str] = set()
+    for pattern in (resolver or get_resolver()).url_patterns:
+        if isinstance(pattern, URLResolver):
+            if pattern.namespace == "admin":
+                continue  # the Django admin: staff only, checked in test_admin_is_staff_only
+            inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+            names |= _named_routes(pattern, inner)
+        elif isinstance(pattern, URLPattern):
+            assert pattern.name, f"URL pattern {pattern.pattern} has no name"
+            names.add(f"{namespace}{pattern.name}")
+    return names
+
+
+def test_every_url_is_in_the_matrix():
+    assert _named_routes() == set(ROUTES)
+
+
+def _url(name: str, route: Route, project, partner) -> str:
+    profile = ProfileFactory(project=project)
+    app = project.apps.first()
+    kwargs = {
+        "": {},
+        "project": {"code": project.code},
+        "app": {"code": project.code, "app_code": app.code},
+        "profile": {"code": project.code, "profile_code": profile.code},
+        "grant": {"code": project.code, "partner_code": partner.code},
+    }[route.kwargs]
+    return reverse(name, kwargs=kwargs)
+
+
+def _call(client, route: Route, url: str):
+    return client.get(url) if route.method == "GET" else client.post(url, {})
+
+
+@pytest.mark.parametrize("name", sorted(n for n, r in ROUTES.items() if r.kwargs))
+def test_outsider_gets_404_on_another_partners_project(client, name, project, partner, outsider):
+    """A partner user whose partner was not granted the project cannot tell it exists."""
+    route = ROUTES[name]
+    client.force_login(outsider)
+    response = _call(client, route, _url(name, route, project, partner))
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize("name", sorted(n for n, r in ROUTES.items() if r.kwargs))
+def test_user_without_role_gets_404(client, name, project, partner, django_user_model):
+    route = ROUTES[name]
+    client.force_login(django_user_model.objects.create_user("nobody", password="x" * 12))
+    response = _call(client, route, _url(name, route, project, partner))
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize("name", sorted(n for n, r in ROUTES.items() if not r.public))
+def test_anonymous_is_sent_to_login(client, name, project, partner):
+    route = ROUTES[name]
+    response = _call(client, route, _url(name, route, project, partner))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("accounts:login"))
+
+
+@pytest.mark.parametrize("name", sorted(n for n, r in ROUTES.items() if "partner" not in r.allowed))
+def test_granted_partner_cannot_use_staff_routes(client, name, project, partner, partner_user):
+    route = ROUTES[name]
+    client.force_login(partner_user)
+    response = _call(client, route, _url(name, route, project, partner))
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize("name", sorted(n for n, r in ROUTES.items() if "privacy_admin" not in r.allowed))
+def test_privacy_admin_cannot_manage_projects(client, name, project, partner, privacy_admin):
+    route = ROUTES[name]
+    client.force_login(privacy_admin)
+    response = _call(client, route, _url(name, route, project, partner))
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("role", "name"),
+    sorted((role, n) for n, r in ROUTES.items() if r.method == "GET" and not r.public for role in r.allowed),
+)
+def test_allowed_roles_reach_the_page(client, request, role, name, project, partner):
+    route = ROUTES[name]
+    user = request.getfixturevalue({"partner": "partner_user"}.get(role, role))
+    client.force_login(user)
+    response = _call(client, route, _url(name, route, project, partner))
+    assert response.status_code == 200
+
+
+def test_admin_is_staff_only(client, partner_user, csm):
+    client.force_login(partner_user)
+    response = client.get(reverse("admin:index"))
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
+    response = client.get(reverse("admin:projects_project_changelist"))
+    assert response.status_code == 302
