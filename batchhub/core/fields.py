@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 from django.db import models
+from django.db.models.query_utils import DeferredAttribute
 
 from batchhub.core.crypto import Secret, decrypt, encrypt
+
+
+class _SecretAttribute(DeferredAttribute):
+    """Wraps whatever is assigned (a default, a form value) in a Secret, so no code path holds a bare str."""
+
+    def __set__(self, instance, value):
+        if isinstance(value, str) and value != "":
+            value = Secret(value)
+        instance.__dict__[self.field.attname] = value
 
 
 class EncryptedTextField(models.TextField):
     """Stores a secret encrypted at rest; reads back as a `Secret` that never prints in full."""
 
     description = "Encrypted text (Fernet)"
+    descriptor_class = _SecretAttribute
 
     def from_db_value(self, value, expression, connection):
         if value is None or value == "":

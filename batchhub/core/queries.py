@@ -3,7 +3,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from django.db.models import QuerySet
+from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from batchhub.core.models import AuditEvent, WorkerHeartbeat
@@ -27,11 +27,11 @@ def audit_projects_known() -> list[tuple[uuid.UUID, str]]:
     """(code, name) of projects that appear in the audit log, for its filter."""
     rows = (
         AuditEvent.objects.exclude(project_code=None)
-        .order_by("project_name", "project_code")
-        .values_list("project_code", "project_name")
-        .distinct()
+        .values("project_code")
+        .annotate(name=Max("project_name"))
+        .order_by("name")
     )
-    return list(rows)
+    return [(row["project_code"], row["name"]) for row in rows]
 
 
 HEARTBEAT_FRESH_FOR = dt.timedelta(minutes=3)

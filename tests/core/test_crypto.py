@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import logging
+
+import pytest
+from cryptography.fernet import Fernet
+from django.db import connection
+
+from batchhub.core import crypto
+from batchhub.core.crypto import Secret
+from tests.factories import AppFactory
+
+pytestmark = pytest.mark.portable
+
+
+def test_rest_keys_are_encrypted_at_rest(db):
+    app = AppFactory()
+    key = app.rest_api_key.reveal()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT rest_api_key FROM projects_app WHERE id = %s", [app.pk])
+        stored = cursor.fetchone()[0]
+    assert key not in stored
+    assert crypto.decrypt(stored) == key
+
+
+def test_old_keys_still_decrypt_after_rotation(db, settings):
+    old_key = settings.FIELD_ENCRYPTION_KEYS[0]
+    app = AppFactory()
+    plaintext = app.rest_api_key.reveal()
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode(), old_key]
+    app.refresh_from_db()
+    assert app.rest_api_key.reveal() == plaintext
+
+
+def test_a_secret_never_prints_in_full():
+    secret = Secret("0123456789abcdef0123456789abcdef")
+    assert "0123456789abcdef0123456789abcdef" not in f"{secret} {secret!r} {[secret]}"
+    assert str(secret).endswith("cdef")
+    assert secret.matches("0123456789abcdef0123456789abcdef")
+    assert not secret.matches("0123456789abcdef0123456789abcdee")
+    assert not secret.matches("")
+
+
+def test_logs_redact_secrets(caplog):
+    logger = logging.getLogger("batchhub.test")
+    from batchhub.core.logging import RedactSecretsFilter
+
+    logger.addFilter(RedactSecretsFilter())
+    with caplog.at_level(logging.INFO, logger="batchhub.test"):
+        logger.info("calling with X-Authorization: %s", "s3cr3tvalue123")
+        logger.info("secret object %s", Secret("another-secret-value-42"))
+    text = caplog.text
+    assert "s3cr3tvalue123" not in text
+    assert "another-secret-value-42" not in text
