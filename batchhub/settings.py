@@ -20,12 +20,14 @@ if ENVIRONMENT not in {"development", "test", "production"}:
 IS_PRODUCTION = ENVIRONMENT == "production"
 
 # Embedded values for development only: production refuses them below.
-_DEV_SECRET_KEY = "dev-only-insecure-secret-key-do-not-use-in-production-0123456789"
+_DEV_SECRET_KEY = "dev-only-insecure-secret-key-do-not-use-in-production-0123456789"  # noqa: S105
 _DEV_FIELD_KEY = "ZGV2LW9ubHktZmllbGQta2V5LW5vdC1mb3ItcHJvZCE="
 
 SECRET_KEY = env.str("SECRET_KEY", default=_DEV_SECRET_KEY)
 DEBUG = env.bool("DEBUG", default=not IS_PRODUCTION and ENVIRONMENT != "test")
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[] if IS_PRODUCTION else ["127.0.0.1", "localhost", "[::1]"])
+ALLOWED_HOSTS = env.list(
+    "ALLOWED_HOSTS", default=[] if IS_PRODUCTION else ["127.0.0.1", "localhost", "[::1]"]
+)
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # Comma-separated Fernet keys; the first encrypts, all decrypt (rotation: put the new key first).

@@ -1,4 +1,4 @@
-"""The common actors of every test: a project with apps, its CSM, its partner, an outsider, a privacy admin."""
+"""The common actors of every test: a project with apps, its CSM, partner, outsider and privacy admin."""
 
 from __future__ import annotations
 

@@ -39,7 +39,9 @@ class Campaign(models.Model):
         ordering = ["-updated_at"]
         indexes = [models.Index(fields=["project", "is_live", "-updated_at"], name="campaign_project_live")]
         constraints = [
-            models.CheckConstraint(condition=Q(channel__in=["push", "inapp", "email"]), name="campaign_channel_valid")
+            models.CheckConstraint(
+                condition=Q(channel__in=["push", "inapp", "email"]), name="campaign_channel_valid"
+            )
         ]
 
     def __str__(self) -> str:

@@ -13,7 +13,7 @@ class PushEvent(models.Model):
         PUSH_ERROR = "push_error"
         PUSH_OPTIN = "push_optin"
         PUSH_OPTOUT = "push_optout"
-        TOKEN_DELETED = "token_deleted"
+        TOKEN_DELETED = "token_deleted"  # noqa: S105 - an event type
 
     class Source(models.TextChoices):
         CAMPAIGN = "campaign"
@@ -25,7 +25,9 @@ class PushEvent(models.Model):
     occurred_at = models.DateTimeField()
     type = models.CharField(max_length=16, choices=Type.choices)
     source = models.CharField(max_length=16, choices=Source.choices, null=True, blank=True)
-    token = models.CharField(max_length=64, null=True, blank=True, help_text="campaign or transactional token")
+    token = models.CharField(
+        max_length=64, null=True, blank=True, help_text="campaign or transactional token"
+    )
     group_id = models.CharField(max_length=128, null=True, blank=True)
 
     class Meta:
@@ -33,7 +35,14 @@ class PushEvent(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=Q(
-                    type__in=["push_sent", "push_opened", "push_error", "push_optin", "push_optout", "token_deleted"]
+                    type__in=[
+                        "push_sent",
+                        "push_opened",
+                        "push_error",
+                        "push_optin",
+                        "push_optout",
+                        "token_deleted",
+                    ]
                 ),
                 name="pushevent_type_valid",
             ),

@@ -25,9 +25,11 @@ def redact(text: str) -> str:
 class RedactSecretsFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.args:
-            record.args = tuple(str(a) if isinstance(a, Secret) else a for a in record.args) if isinstance(
-                record.args, tuple
-            ) else record.args
+            record.args = (
+                tuple(str(a) if isinstance(a, Secret) else a for a in record.args)
+                if isinstance(record.args, tuple)
+                else record.args
+            )
         message = record.getMessage()
         redacted = redact(message)
         if redacted != message:

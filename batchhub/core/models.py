@@ -58,7 +58,7 @@ class TaskDelivery(models.Model):
         indexes = [models.Index(fields=["status", "-last_started_at"], name="taskdelivery_status_recent")]
 
     def __str__(self) -> str:
-        return f"{self.task_name} {self.task_id} ×{self.deliveries} {self.status}"
+        return f"{self.task_name} {self.task_id} x{self.deliveries} {self.status}"
 
 
 class WorkerHeartbeat(models.Model):

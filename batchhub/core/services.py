@@ -13,7 +13,7 @@ from batchhub.core.crypto import Secret
 from batchhub.core.fields import EncryptedTextField
 from batchhub.core.models import AuditEvent, WorkerHeartbeat
 
-SECRET_CHANGED = "(secret changed)"
+SECRET_CHANGED = "(secret changed)"  # noqa: S105 - a marker, not a secret
 
 
 def _jsonable(value: Any) -> Any:

@@ -36,7 +36,8 @@ class Profile(models.Model):
                 name="profile_unique_custom_id_per_project",
             ),
             models.CheckConstraint(
-                condition=Q(email_marketing__isnull=True) | Q(email_marketing__in=["subscribed", "unsubscribed"]),
+                condition=Q(email_marketing__isnull=True)
+                | Q(email_marketing__in=["subscribed", "unsubscribed"]),
                 name="profile_email_marketing_valid",
             ),
         ]
@@ -47,10 +48,14 @@ class Profile(models.Model):
             models.Index(fields=["project", "-id"], name="profile_project_id"),
             # prefix search by custom id / email in the list
             models.Index(
-                fields=["project", "custom_id"], name="profile_project_cid_prefix", opclasses=["", "varchar_pattern_ops"]
+                fields=["project", "custom_id"],
+                name="profile_project_cid_prefix",
+                opclasses=["", "varchar_pattern_ops"],
             ),
             models.Index(
-                fields=["project", "email"], name="profile_project_email_prefix", opclasses=["", "varchar_pattern_ops"]
+                fields=["project", "email"],
+                name="profile_project_email_prefix",
+                opclasses=["", "varchar_pattern_ops"],
             ),
         ]
 

@@ -24,7 +24,9 @@ def profiles_search(project, *, query: str = "") -> QuerySet[Profile]:
 
 
 def profiles_page(project, *, query: str = "", cursor: str | None, size: int) -> Page:
-    return keyset_page(profiles_search(project, query=query).only(*LIST_FIELDS), key="id", cursor=cursor, size=size)
+    return keyset_page(
+        profiles_search(project, query=query).only(*LIST_FIELDS), key="id", cursor=cursor, size=size
+    )
 
 
 def profiles_count_estimate(project, *, query: str = "") -> tuple[int, bool]:

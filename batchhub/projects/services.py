@@ -23,11 +23,16 @@ def _unique_slug(name: str) -> str:
 @transaction.atomic
 def project_create(*, actor, name: str, customer: str, inactivity_months: int = 13) -> Project:
     """Create a project with fresh keys."""
-    project = Project(name=name, customer=customer, slug=_unique_slug(name), inactivity_months=inactivity_months)
+    project = Project(
+        name=name, customer=customer, slug=_unique_slug(name), inactivity_months=inactivity_months
+    )
     project.full_clean()
     project.save()
     audit_record(
-        actor=actor, action="project.create", obj=project, project=project,
+        actor=actor,
+        action="project.create",
+        obj=project,
+        project=project,
         changes=snapshot_diff({}, model_snapshot(project, ["name", "customer", "slug", "inactivity_months"])),
     )
     return project
@@ -64,7 +69,10 @@ def project_inactivity_shorten(*, actor, project: Project, months: int) -> Proje
     project.inactivity_months = months
     project.save(update_fields=["inactivity_months", "updated_at"])
     audit_record(
-        actor=actor, action="project.inactivity_shorten", obj=project, project=project,
+        actor=actor,
+        action="project.inactivity_shorten",
+        obj=project,
+        project=project,
         changes={"inactivity_months": [before, months]},
     )
     return project
@@ -76,7 +84,10 @@ def project_rest_key_rotate(*, actor, project: Project) -> Secret:
     project.rest_api_key = Secret(new_rest_api_key())
     project.save(update_fields=["rest_api_key", "updated_at"])
     audit_record(
-        actor=actor, action="project.rest_key_rotate", obj=project, project=project,
+        actor=actor,
+        action="project.rest_key_rotate",
+        obj=project,
+        project=project,
         changes={"rest_api_key": ["(secret changed)", "(secret changed)"]},
     )
     return project.rest_api_key
@@ -88,7 +99,10 @@ def app_create(*, actor, project: Project, name: str, platform: str) -> App:
     app.full_clean()
     app.save()
     audit_record(
-        actor=actor, action="app.create", obj=app, project=project,
+        actor=actor,
+        action="app.create",
+        obj=app,
+        project=project,
         changes=snapshot_diff({}, model_snapshot(app, ["name", "platform", "live_api_key", "dev_api_key"])),
     )
     return app
@@ -100,7 +114,10 @@ def app_rest_key_rotate(*, actor, app: App) -> Secret:
     app.rest_api_key = Secret(new_rest_api_key())
     app.save(update_fields=["rest_api_key", "updated_at"])
     audit_record(
-        actor=actor, action="app.rest_key_rotate", obj=app, project=app.project,
+        actor=actor,
+        action="app.rest_key_rotate",
+        obj=app,
+        project=app.project,
         changes={"rest_api_key": ["(secret changed)", "(secret changed)"]},
     )
     return app.rest_api_key
@@ -109,11 +126,17 @@ def app_rest_key_rotate(*, actor, app: App) -> Secret:
 @transaction.atomic
 def project_grant_partner(*, actor, project: Project, partner: Partner) -> ProjectGrant:
     grant, created = ProjectGrant.objects.get_or_create(
-        project=project, partner=partner, defaults={"granted_by": actor if actor and actor.is_authenticated else None}
+        project=project,
+        partner=partner,
+        defaults={"granted_by": actor if actor and actor.is_authenticated else None},
     )
     if created:
         audit_record(
-            actor=actor, action="project.grant", obj=grant, object_repr=str(grant), project=project,
+            actor=actor,
+            action="project.grant",
+            obj=grant,
+            object_repr=str(grant),
+            project=project,
             changes={"partner": [None, partner.name]},
         )
     return grant
@@ -124,8 +147,12 @@ def project_revoke_partner(*, actor, project: Project, partner: Partner) -> bool
     deleted, _ = ProjectGrant.objects.filter(project=project, partner=partner).delete()
     if deleted:
         audit_record(
-            actor=actor, action="project.revoke", object_type="projects.projectgrant",
-            object_code=str(partner.code), object_repr=f"{partner} → {project}", project=project,
+            actor=actor,
+            action="project.revoke",
+            object_type="projects.projectgrant",
+            object_code=str(partner.code),
+            object_repr=f"{partner} → {project}",
+            project=project,
             changes={"partner": [partner.name, None]},
         )
     return bool(deleted)

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# `make run`: web server, Celery worker and beat on the embedded defaults; Ctrl-C stops them all.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+PORT="${PORT:-8000}"
+mkdir -p var
+
+$PY manage.py migrate --noinput -v 0
+if [ ! -f var/.demo-seeded ]; then
+  echo "Seeding the demo world (first run only; ${DEMO_PROFILES:-50000} profiles)…"
+  $PY manage.py seed_demo --profiles "${DEMO_PROFILES:-50000}"
+  touch var/.demo-seeded
+fi
+
+pids=()
+stop() {
+  trap - INT TERM EXIT
+  echo; echo "Stopping BatchHub…"
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap stop INT TERM EXIT
+
+.venv/bin/celery -A batchhub worker --loglevel INFO --concurrency 2 --hostname "worker@%h" >var/worker.log 2>&1 &
+pids+=($!)
+.venv/bin/celery -A batchhub beat --loglevel INFO --pidfile= >var/beat.log 2>&1 &
+pids+=($!)
+$PY manage.py runserver "127.0.0.1:${PORT}" --noreload >var/web.log 2>&1 &
+pids+=($!)
+
+for _ in $(seq 1 60); do
+  if curl -fsS "http://127.0.0.1:${PORT}/healthz" >/dev/null 2>&1; then break; fi
+  sleep 0.5
+done
+
+echo
+echo "BatchHub is running at http://127.0.0.1:${PORT}/  (worker and beat logs in var/)"
+echo
+$PY manage.py demo_credentials
+echo
+echo "Press Ctrl-C to stop."
+wait -n "${pids[@]}" || true

@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from tests.factories import InstallationFactory, ProfileEventFactory, ProfileFactory
+
+pytestmark = pytest.mark.portable
+
+
+def _list_url(project):
+    return reverse("profiles:list", kwargs={"code": project.code})
+
+
+def test_profile_list_pages_by_keyset(client, csm, project, settings):
+    settings.PROFILES_PAGE_SIZE = 10
+    profiles = ProfileFactory.create_batch(25, project=project)
+    client.force_login(csm)
+    first = client.get(_list_url(project))
+    assert first.status_code == 200
+    shown_first = [p.custom_id for p in first.context["page"].rows]
+    assert shown_first == [p.custom_id for p in reversed(profiles)][:10]
+    assert first.context["count"] == 25
+
+    cursor = first.context["page"].next_cursor
+    second = client.get(_list_url(project), {"after": cursor})
+    shown_second = [p.custom_id for p in second.context["page"].rows]
+    assert shown_second == [p.custom_id for p in reversed(profiles)][10:20]
+    third = client.get(_list_url(project), {"after": second.context["page"].next_cursor})
+    assert len(third.context["page"].rows) == 5
+    assert third.context["page"].next_cursor is None
+
+
+def test_profile_list_load_more_answers_rows_only_to_htmx(client, csm, project, settings):
+    settings.PROFILES_PAGE_SIZE = 5
+    ProfileFactory.create_batch(8, project=project)
+    client.force_login(csm)
+    cursor = client.get(_list_url(project)).context["page"].next_cursor
+    response = client.get(_list_url(project), {"after": cursor}, headers={"HX-Request": "true"})
+    assert "<html" not in response.text and "<table" not in response.text
+    assert response.text.count("<tr>") == 3
+
+
+def test_a_tampered_cursor_starts_from_the_top(client, csm, project):
+    ProfileFactory.create_batch(3, project=project)
+    client.force_login(csm)
+    response = client.get(_list_url(project), {"after": "1:forged"})
+    assert response.status_code == 200
+    assert len(response.context["page"].rows) == 3
+
+
+def test_profile_search_by_custom_id_prefix_and_email(client, csm, project, other_project):
+    ProfileFactory(project=project, custom_id="alice-1", email="alice@example.com")
+    ProfileFactory(project=project, custom_id="bob-1", email="bob@example.com")
+    ProfileFactory(project=other_project, custom_id="alice-2", email="alice2@example.com")
+    client.force_login(csm)
+    by_id = client.get(_list_url(project), {"q": "alice"})
+    assert [p.custom_id for p in by_id.context["page"].rows] == ["alice-1"]
+    by_email = client.get(_list_url(project), {"q": "BOB@Example.com"})
+    assert [p.custom_id for p in by_email.context["page"].rows] == ["bob-1"]
+    htmx = client.get(_list_url(project), {"q": "zzz"}, headers={"HX-Request": "true"})
+    assert 'id="profile-results"' in htmx.text and "<html" not in htmx.text
+    assert "No profile starts with" in htmx.text
+
+
+def test_profile_page_shows_attributes_events_and_installations(client, partner_user, project):
+    profile = ProfileFactory(
+        project=project, custom_id="carol", attributes={"plan": "gold"}, tags={"interests": ["ski"]}
+    )
+    ProfileEventFactory(profile=profile, name="ue.purchase", label="order 42")
+    InstallationFactory(app=project.apps.first(), custom_id="carol", installation_id="inst-carol-1")
+    client.force_login(partner_user)
+    response = client.get(
+        reverse("profiles:detail", kwargs={"code": project.code, "profile_code": profile.code})
+    )
+    assert response.status_code == 200
+    for text in ("gold", "ski", "ue.purchase", "order 42", "inst-carol-1"):
+        assert text in response.text
+
+
+def test_profile_of_another_project_is_404_even_with_a_visible_project(client, csm, project, other_project):
+    foreign = ProfileFactory(project=other_project)
+    client.force_login(csm)
+    response = client.get(
+        reverse("profiles:detail", kwargs={"code": project.code, "profile_code": foreign.code})
+    )
+    assert response.status_code == 404
+
+
+def test_empty_project_shows_an_empty_state(client, csm, project):
+    client.force_login(csm)
+    response = client.get(_list_url(project))
+    assert "No profiles yet." in response.text
+
+
+def test_purge_preview_counts_profiles_falling_out(project):
+    from batchhub.profiles.stats import purge_cutoff, purge_preview
+
+    now = timezone.now()
+    cutoff = purge_cutoff(project.inactivity_months, now=now)
+    ProfileFactory(project=project, last_activity_at=cutoff - dt.timedelta(days=1))
+    ProfileFactory(project=project, last_activity_at=cutoff + dt.timedelta(days=3))
+    ProfileFactory(project=project, last_activity_at=cutoff + dt.timedelta(days=20))
+    ProfileFactory(project=project, last_activity_at=cutoff + dt.timedelta(days=60))
+    ProfileFactory(project=project, last_activity_at=now)
+    assert purge_preview(project, now=now) == {"now": 1, "7": 2, "30": 3, "90": 4}
