@@ -34,7 +34,7 @@ def since(value) -> str:
     for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
         if seconds >= size:
             return f"{seconds // size} {unit} ago"
-    return f"{seconds} s ago"
+    return "just now" if seconds < 10 else f"{seconds} s ago"
 
 
 @register.simple_tag(takes_context=True)

@@ -1,0 +1,80 @@
+"""Each persona's main journey in a real headless Chromium against the live server."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from batchhub.projects.models import Project
+from tests.factories import PASSWORD, ProfileEventFactory, ProfileFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def _login(page, live_server, username: str) -> None:
+    page.goto(f"{live_server.url}/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+
+
+def test_csm_creates_a_project_adds_an_app_and_sees_the_key_once(page, live_server, csm, project, screenshot):
+    ProfileFactory.create_batch(3, project=project)
+    _login(page, live_server, "csm")
+    expect(page.get_by_role("heading", name=re.compile("Good to see you"))).to_be_visible()
+    screenshot("csm-home")
+
+    page.get_by_role("button", name="New project").first.click()
+    page.get_by_label("Name").fill("Initech")
+    page.get_by_label("Customer").fill("Initech Inc")
+    page.get_by_role("button", name="Create project").click()
+    expect(page.get_by_role("heading", name="Initech", exact=True)).to_be_visible()
+    key = Project.objects.get(name="Initech").rest_api_key.reveal()
+    expect(page.get_by_test_id("revealed-secret")).to_have_text(key)
+
+    page.get_by_text("Add an app").click()
+    page.get_by_label("Name").fill("InitechApp")
+    page.get_by_label("Platform").select_option("android")
+    page.get_by_role("button", name="Add app").click()
+    expect(page.get_by_role("cell", name="InitechApp")).to_be_visible()
+    expect(page.get_by_test_id("revealed-secret")).to_be_visible()
+    screenshot("project-detail")
+
+    page.reload()
+    expect(page.get_by_test_id("revealed-secret")).to_have_count(0)
+    assert key not in page.content()
+
+
+def test_partner_sees_its_project_and_searches_profiles_as_it_types(page, live_server, partner_user, project, other_project, screenshot):
+    alice = ProfileFactory(project=project, custom_id="alice-42", email="alice@example.com")
+    ProfileEventFactory(profile=alice, name="ue.purchase", label="order 42")
+    ProfileFactory.create_batch(5, project=project)
+    _login(page, live_server, "pushwave")
+    expect(page.get_by_role("heading", name="Pushwave")).to_be_visible()
+    expect(page.get_by_role("link", name=project.name).first).to_be_visible()
+    expect(page.get_by_text(other_project.name)).to_have_count(0)
+    screenshot("partner-home")
+
+    page.get_by_role("link", name=project.name).first.click()
+    page.get_by_role("button", name=re.compile("Profiles")).first.click()
+    expect(page.locator("#profile-rows tr")).to_have_count(6)
+    page.get_by_label("Search profiles").fill("alice")
+    expect(page.locator("#profile-rows tr")).to_have_count(1)
+    assert "q=alice" in page.url
+    screenshot("profile-list")
+    page.get_by_role("link", name="alice-42").click()
+    expect(page.get_by_text("order 42")).to_be_visible()
+    screenshot("profile-detail")
+
+
+def test_privacy_admin_reads_the_audit_log(page, live_server, privacy_admin, csm, project, screenshot):
+    from batchhub.projects import services
+
+    services.project_inactivity_shorten(actor=csm, project=project, months=9)
+    _login(page, live_server, "privacy")
+    expect(page.get_by_role("heading", name="Privacy")).to_be_visible()
+    page.get_by_role("link", name="Audit log", exact=True).click()
+    expect(page.get_by_role("cell", name="project.inactivity_shorten")).to_be_visible()
+    screenshot("audit-log")
