@@ -31,9 +31,7 @@ class Partner(models.Model):
 class User(AbstractUser):
     """A person using the dashboard; a partner user belongs to exactly one Partner."""
 
-    partner = models.ForeignKey(
-        Partner, null=True, blank=True, on_delete=models.PROTECT, related_name="members"
-    )
+    partner = models.ForeignKey(Partner, null=True, blank=True, on_delete=models.PROTECT, related_name="members")
 
     def __str__(self) -> str:
         return self.get_full_name() or self.username

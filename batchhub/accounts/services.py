@@ -31,9 +31,7 @@ def user_create(
     if role not in ALL_ROLES:
         raise ValidationError({"role": f"Unknown role {role!r}; expected one of {', '.join(ALL_ROLES)}."})
     if (role == PARTNER) != (partner is not None):
-        raise ValidationError(
-            {"partner": "A partner user belongs to exactly one partner; other roles to none."}
-        )
+        raise ValidationError({"partner": "A partner user belongs to exactly one partner; other roles to none."})
     user = User.objects.create_user(
         username=username,
         password=password,
@@ -43,9 +41,7 @@ def user_create(
         partner=partner,
     )
     user.groups.add(role_groups_ensure()[role])
-    audit_record(
-        actor=actor, action="user.create", obj=user, changes={"role": role, "partner": str(partner or "")}
-    )
+    audit_record(actor=actor, action="user.create", obj=user, changes={"role": role, "partner": str(partner or "")})
     return user
 
 

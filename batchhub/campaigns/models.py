@@ -21,9 +21,7 @@ class Campaign(models.Model):
 
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="campaigns")
-    app = models.ForeignKey(
-        "projects.App", null=True, blank=True, on_delete=models.CASCADE, related_name="campaigns"
-    )
+    app = models.ForeignKey("projects.App", null=True, blank=True, on_delete=models.CASCADE, related_name="campaigns")
     token = models.CharField(max_length=64, unique=True, default=new_campaign_token, editable=False)
     name = models.CharField(max_length=200)
     channel = models.CharField(max_length=8, choices=Channel.choices)
@@ -39,9 +37,7 @@ class Campaign(models.Model):
         ordering = ["-updated_at"]
         indexes = [models.Index(fields=["project", "is_live", "-updated_at"], name="campaign_project_live")]
         constraints = [
-            models.CheckConstraint(
-                condition=Q(channel__in=["push", "inapp", "email"]), name="campaign_channel_valid"
-            )
+            models.CheckConstraint(condition=Q(channel__in=["push", "inapp", "email"]), name="campaign_channel_valid")
         ]
 
     def __str__(self) -> str:

@@ -25,9 +25,7 @@ class PushEvent(models.Model):
     occurred_at = models.DateTimeField()
     type = models.CharField(max_length=16, choices=Type.choices)
     source = models.CharField(max_length=16, choices=Source.choices, null=True, blank=True)
-    token = models.CharField(
-        max_length=64, null=True, blank=True, help_text="campaign or transactional token"
-    )
+    token = models.CharField(max_length=64, null=True, blank=True, help_text="campaign or transactional token")
     group_id = models.CharField(max_length=128, null=True, blank=True)
 
     class Meta:

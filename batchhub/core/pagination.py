@@ -31,14 +31,20 @@ class Page:
 
 
 def keyset_page(queryset, *, key: str, cursor: str | None, size: int) -> Page:
-    """Rows ordered by `key` descending, starting after the cursor; one extra row says if more follow."""
+    """Rows (models or `.values()` dicts) ordered by `key` descending, after the cursor.
+
+    One extra row is fetched to know whether more follow.
+    """
     after = cursor_decode(cursor)
     if after is not None:
         queryset = queryset.filter(**{f"{key}__lt": after})
     rows = list(queryset.order_by(f"-{key}")[: size + 1])
     has_more = len(rows) > size
     rows = rows[:size]
-    return Page(rows=rows, next_cursor=cursor_encode(getattr(rows[-1], key)) if has_more else None)
+    if not has_more:
+        return Page(rows=rows, next_cursor=None)
+    last = rows[-1]
+    return Page(rows=rows, next_cursor=cursor_encode(last[key] if isinstance(last, dict) else getattr(last, key)))
 
 
 def estimated_count(queryset, *, exact_below: int = 10_000) -> tuple[int, bool]:

@@ -22,11 +22,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         "projects": audit_projects_known(),
         "selected_project": project_code,
     }
-    template = (
-        "core/audit_log.html#audit-rows"
-        if request.htmx and request.GET.get("after")
-        else "core/audit_log.html"
-    )
+    template = "core/audit_log.html#audit-rows" if request.htmx and request.GET.get("after") else "core/audit_log.html"
     return render(request, template, context)
 
 

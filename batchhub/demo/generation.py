@@ -16,31 +16,114 @@ from dataclasses import dataclass
 DAY = 86_400.0
 
 PROFILE_COLUMNS = (
-    "id", "code", "project_id", "custom_id", "email", "email_marketing", "phone_number",
-    "language", "region", "timezone", "attributes", "tags", "last_activity_at", "created_at",
-)  # fmt: skip
+    "id",
+    "code",
+    "project_id",
+    "custom_id",
+    "email",
+    "email_marketing",
+    "phone_number",
+    "language",
+    "region",
+    "timezone",
+    "attributes",
+    "tags",
+    "last_activity_at",
+    "created_at",
+)
 PROFILE_EVENT_COLUMNS = ("profile_id", "name", "label", "attributes", "occurred_at", "source")
 INSTALLATION_COLUMNS = (
-    "id", "app_id", "installation_id", "custom_id", "profile_id", "advertising_id",
-    "push_token", "push_optin", "last_seen_at", "created_at",
-)  # fmt: skip
+    "id",
+    "app_id",
+    "installation_id",
+    "custom_id",
+    "profile_id",
+    "advertising_id",
+    "push_token",
+    "push_optin",
+    "last_seen_at",
+    "created_at",
+)
 PUSH_EVENT_COLUMNS = (
-    "app_id", "installation_id", "custom_id", "occurred_at", "type", "source", "token", "group_id",
-)  # fmt: skip
+    "app_id",
+    "installation_id",
+    "custom_id",
+    "occurred_at",
+    "type",
+    "source",
+    "token",
+    "group_id",
+)
 INAPP_EVENT_COLUMNS = (
-    "app_id", "installation_id", "custom_id", "occurred_at", "type", "campaign_token", "cta_position", "cta_action",
-)  # fmt: skip
+    "app_id",
+    "installation_id",
+    "custom_id",
+    "occurred_at",
+    "type",
+    "campaign_token",
+    "cta_position",
+    "cta_action",
+)
 
 FIRST_NAMES = (
-    "emma", "louis", "jade", "gabriel", "alice", "leo", "chloe", "noah", "lina", "hugo", "olivia", "liam",
-    "mia", "lucas", "sofia", "arthur", "ines", "adam", "lea", "jules", "anna", "ethan", "zoe", "nathan",
-    "sarah", "paul", "julia", "tom", "nora", "max",
-)  # fmt: skip
+    "emma",
+    "louis",
+    "jade",
+    "gabriel",
+    "alice",
+    "leo",
+    "chloe",
+    "noah",
+    "lina",
+    "hugo",
+    "olivia",
+    "liam",
+    "mia",
+    "lucas",
+    "sofia",
+    "arthur",
+    "ines",
+    "adam",
+    "lea",
+    "jules",
+    "anna",
+    "ethan",
+    "zoe",
+    "nathan",
+    "sarah",
+    "paul",
+    "julia",
+    "tom",
+    "nora",
+    "max",
+)
 LAST_NAMES = (
-    "martin", "bernard", "dubois", "thomas", "robert", "richard", "petit", "durand", "leroy", "moreau",
-    "smith", "johnson", "brown", "garcia", "miller", "davis", "muller", "schmidt", "rossi", "ferrari",
-    "silva", "santos", "novak", "kowalski", "jensen",
-)  # fmt: skip
+    "martin",
+    "bernard",
+    "dubois",
+    "thomas",
+    "robert",
+    "richard",
+    "petit",
+    "durand",
+    "leroy",
+    "moreau",
+    "smith",
+    "johnson",
+    "brown",
+    "garcia",
+    "miller",
+    "davis",
+    "muller",
+    "schmidt",
+    "rossi",
+    "ferrari",
+    "silva",
+    "santos",
+    "novak",
+    "kowalski",
+    "jensen",
+)
 EMAIL_DOMAINS = ("example.com", "example.org", "example.net", "mail.example.com")
 
 
@@ -123,7 +206,7 @@ class ProfileSeed:
 
 
 def last_activity_draw(rng: random.Random, ctx: ChunkContext) -> float:
-    """A last-activity time: a quarter already purge-eligible, some about to be (7/30/90 days), most recent."""
+    """A last-activity time: a quarter purge-eligible, some about to be (in 7/30/90 days), most recent."""
     u = rng.random()
     cutoff = ctx.purge_cutoff
     if u < 0.25:
@@ -190,10 +273,21 @@ class ProjectGenerator:
             tags = {"interests": picked} if picked else {}
             rows.append(
                 (
-                    pk, _uuid4(rng), ctx.project_id, custom_id, email, email_marketing, phone,
-                    locale.language, locale.region, locale.timezone,
-                    json.dumps(attributes), json.dumps(tags), _utc(last), _utc(created),
-                )  # fmt: skip
+                    pk,
+                    _uuid4(rng),
+                    ctx.project_id,
+                    custom_id,
+                    email,
+                    email_marketing,
+                    phone,
+                    locale.language,
+                    locale.region,
+                    locale.timezone,
+                    json.dumps(attributes),
+                    json.dumps(tags),
+                    _utc(last),
+                    _utc(created),
+                )
             )
             seeds.append(ProfileSeed(pk, custom_id, created, last))
         return rows, seeds
@@ -243,16 +337,24 @@ class ProjectGenerator:
                 last_seen = max(seed.created, seed.last_activity - 2 * DAY * r())
                 created = seed.created + (last_seen - seed.created) * (r() * 0.5 if n else r() * 0.05)
                 advertising_id = None
-                if platform == "android" and r() < 0.92 or platform == "ios" and r() < 0.7:
+                if (platform == "android" and r() < 0.92) or (platform == "ios" and r() < 0.7):
                     advertising_id = _uuid4(rng)
                 optin_rate = 0.85 if platform == "android" else 0.55 if platform == "ios" else 0.35
                 optin = r() < optin_rate
                 token = self._push_token(rng, platform) if optin or r() < 0.3 else None
                 rows.append(
                     [
-                        None, app.id, _uuid4(rng), seed.custom_id, seed.id, advertising_id,
-                        token, optin, _utc(last_seen), _utc(created),
-                    ]  # fmt: skip
+                        None,
+                        app.id,
+                        _uuid4(rng),
+                        seed.custom_id,
+                        seed.id,
+                        advertising_id,
+                        token,
+                        optin,
+                        _utc(last_seen),
+                        _utc(created),
+                    ]
                 )
         return rows
 

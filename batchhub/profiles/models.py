@@ -36,8 +36,7 @@ class Profile(models.Model):
                 name="profile_unique_custom_id_per_project",
             ),
             models.CheckConstraint(
-                condition=Q(email_marketing__isnull=True)
-                | Q(email_marketing__in=["subscribed", "unsubscribed"]),
+                condition=Q(email_marketing__isnull=True) | Q(email_marketing__in=["subscribed", "unsubscribed"]),
                 name="profile_email_marketing_valid",
             ),
         ]
@@ -92,9 +91,7 @@ class Installation(models.Model):
     installation_id = models.CharField(max_length=64)
     custom_id = models.CharField(max_length=512, null=True, blank=True)
     # The profile it feeds, if any; a purged profile leaves the installation unlinked.
-    profile = models.ForeignKey(
-        Profile, null=True, blank=True, on_delete=models.SET_NULL, related_name="installations"
-    )
+    profile = models.ForeignKey(Profile, null=True, blank=True, on_delete=models.SET_NULL, related_name="installations")
     advertising_id = models.CharField(max_length=64, null=True, blank=True)
     push_token = models.CharField(max_length=512, null=True, blank=True)
     push_optin = models.BooleanField(default=False)

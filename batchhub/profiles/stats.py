@@ -21,9 +21,7 @@ def profiles_total_estimate() -> int:
     """All profiles, from the planner's statistics on PostgreSQL (no table scan)."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [Profile._meta.db_table]
-            )
+            cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [Profile._meta.db_table])
             row = cursor.fetchone()
         if row and row[0] and row[0] > 0:
             return int(row[0])

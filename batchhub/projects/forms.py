@@ -17,9 +17,7 @@ class AppForm(forms.Form):
     def clean_name(self) -> str:
         name = self.cleaned_data["name"].strip()
         if not name.replace("-", "").replace("_", "").replace(" ", "").isalnum():
-            raise forms.ValidationError(
-                "Use letters, digits, spaces, '-' and '_' only (it goes into file names)."
-            )
+            raise forms.ValidationError("Use letters, digits, spaces, '-' and '_' only (it goes into file names).")
         return name
 
 

@@ -84,12 +84,8 @@ class App(models.Model):
     class Meta:
         ordering = ["project", "platform", "name"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["project", "name", "platform"], name="app_unique_name_per_platform"
-            ),
-            models.CheckConstraint(
-                condition=Q(platform__in=["ios", "android", "web"]), name="app_platform_valid"
-            ),
+            models.UniqueConstraint(fields=["project", "name", "platform"], name="app_unique_name_per_platform"),
+            models.CheckConstraint(condition=Q(platform__in=["ios", "android", "web"]), name="app_platform_valid"),
         ]
 
     def __str__(self) -> str:
@@ -105,9 +101,7 @@ class ProjectGrant(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["project", "partner"], name="grant_unique_project_partner")
-        ]
+        constraints = [models.UniqueConstraint(fields=["project", "partner"], name="grant_unique_project_partner")]
 
     def __str__(self) -> str:
         return f"{self.partner} → {self.project}"

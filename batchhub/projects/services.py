@@ -23,9 +23,7 @@ def _unique_slug(name: str) -> str:
 @transaction.atomic
 def project_create(*, actor, name: str, customer: str, inactivity_months: int = 13) -> Project:
     """Create a project with fresh keys."""
-    project = Project(
-        name=name, customer=customer, slug=_unique_slug(name), inactivity_months=inactivity_months
-    )
+    project = Project(name=name, customer=customer, slug=_unique_slug(name), inactivity_months=inactivity_months)
     project.full_clean()
     project.save()
     audit_record(

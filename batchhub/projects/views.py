@@ -40,9 +40,7 @@ def project_create(request: HttpRequest) -> HttpResponse:
     form = ProjectForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         project = services.project_create(actor=request.user, **form.cleaned_data)
-        reveal_once_stash(
-            request, label=f"REST API key of project {project.name}", secret=project.rest_api_key
-        )
+        reveal_once_stash(request, label=f"REST API key of project {project.name}", secret=project.rest_api_key)
         messages.success(request, f"Project {project.name} created. Add its apps below.")
         return redirect("projects:detail", code=project.code)
     return render(request, "projects/project_form.html", {"form": form})
@@ -60,12 +58,8 @@ def _detail_context(request: HttpRequest, project, **extra) -> dict:
     }
     if is_csm:
         context["grantable_partners"] = list(partners_grantable(project))
-        context["recent_audit"] = list(
-            audit_events_for_user(request.user, project_code=str(project.code))[:8]
-        )
-        context.setdefault(
-            "inactivity_form", InactivityForm(initial={"inactivity_months": project.inactivity_months})
-        )
+        context["recent_audit"] = list(audit_events_for_user(request.user, project_code=str(project.code))[:8])
+        context.setdefault("inactivity_form", InactivityForm(initial={"inactivity_months": project.inactivity_months}))
         context.setdefault("app_form", AppForm())
     context.update(extra)
     return context
@@ -92,9 +86,7 @@ def app_create(request: HttpRequest, code) -> HttpResponse:
             reveal_once_stash(request, label=f"REST API key of app {app.name}", secret=app.rest_api_key)
             messages.success(request, f"App {app} added.")
             return redirect("projects:detail", code=project.code)
-    response = render(
-        request, "projects/project_detail.html", _detail_context(request, project, app_form=form)
-    )
+    response = render(request, "projects/project_detail.html", _detail_context(request, project, app_form=form))
     response.status_code = 400
     return no_store(response)
 
@@ -138,9 +130,7 @@ def project_inactivity(request: HttpRequest, code) -> HttpResponse:
             )
             return redirect("projects:detail", code=project.code)
     project.refresh_from_db()
-    response = render(
-        request, "projects/project_detail.html", _detail_context(request, project, inactivity_form=form)
-    )
+    response = render(request, "projects/project_detail.html", _detail_context(request, project, inactivity_form=form))
     response.status_code = 400
     return no_store(response)
 

@@ -14,9 +14,7 @@ pytestmark = pytest.mark.portable
 )
 def test_login_lands_on_the_home_of_the_role(client, request, fixture, heading, project):
     user = request.getfixturevalue(fixture)
-    response = client.post(
-        reverse("accounts:login"), {"username": user.username, "password": PASSWORD}, follow=True
-    )
+    response = client.post(reverse("accounts:login"), {"username": user.username, "password": PASSWORD}, follow=True)
     assert response.status_code == 200
     assert heading in response.text
 

@@ -47,7 +47,9 @@ def test_csm_creates_a_project_adds_an_app_and_sees_the_key_once(page, live_serv
     assert key not in page.content()
 
 
-def test_partner_sees_its_project_and_searches_profiles_as_it_types(page, live_server, partner_user, project, other_project, screenshot):
+def test_partner_sees_its_project_and_searches_profiles_as_it_types(
+    page, live_server, partner_user, project, other_project, screenshot
+):
     alice = ProfileFactory(project=project, custom_id="alice-42", email="alice@example.com")
     ProfileEventFactory(profile=alice, name="ue.purchase", label="order 42")
     ProfileFactory.create_batch(5, project=project)

@@ -21,13 +21,13 @@ def test_profile_list_pages_by_keyset(client, csm, project, settings):
     client.force_login(csm)
     first = client.get(_list_url(project))
     assert first.status_code == 200
-    shown_first = [p.custom_id for p in first.context["page"].rows]
+    shown_first = [p["custom_id"] for p in first.context["page"].rows]
     assert shown_first == [p.custom_id for p in reversed(profiles)][:10]
     assert first.context["count"] == 25
 
     cursor = first.context["page"].next_cursor
     second = client.get(_list_url(project), {"after": cursor})
-    shown_second = [p.custom_id for p in second.context["page"].rows]
+    shown_second = [p["custom_id"] for p in second.context["page"].rows]
     assert shown_second == [p.custom_id for p in reversed(profiles)][10:20]
     third = client.get(_list_url(project), {"after": second.context["page"].next_cursor})
     assert len(third.context["page"].rows) == 5
@@ -58,9 +58,9 @@ def test_profile_search_by_custom_id_prefix_and_email(client, csm, project, othe
     ProfileFactory(project=other_project, custom_id="alice-2", email="alice2@example.com")
     client.force_login(csm)
     by_id = client.get(_list_url(project), {"q": "alice"})
-    assert [p.custom_id for p in by_id.context["page"].rows] == ["alice-1"]
+    assert [p["custom_id"] for p in by_id.context["page"].rows] == ["alice-1"]
     by_email = client.get(_list_url(project), {"q": "BOB@Example.com"})
-    assert [p.custom_id for p in by_email.context["page"].rows] == ["bob-1"]
+    assert [p["custom_id"] for p in by_email.context["page"].rows] == ["bob-1"]
     htmx = client.get(_list_url(project), {"q": "zzz"}, headers={"HX-Request": "true"})
     assert 'id="profile-results"' in htmx.text and "<html" not in htmx.text
     assert "No profile starts with" in htmx.text
@@ -73,9 +73,7 @@ def test_profile_page_shows_attributes_events_and_installations(client, partner_
     ProfileEventFactory(profile=profile, name="ue.purchase", label="order 42")
     InstallationFactory(app=project.apps.first(), custom_id="carol", installation_id="inst-carol-1")
     client.force_login(partner_user)
-    response = client.get(
-        reverse("profiles:detail", kwargs={"code": project.code, "profile_code": profile.code})
-    )
+    response = client.get(reverse("profiles:detail", kwargs={"code": project.code, "profile_code": profile.code}))
     assert response.status_code == 200
     for text in ("gold", "ski", "ue.purchase", "order 42", "inst-carol-1"):
         assert text in response.text
@@ -84,9 +82,7 @@ def test_profile_page_shows_attributes_events_and_installations(client, partner_
 def test_profile_of_another_project_is_404_even_with_a_visible_project(client, csm, project, other_project):
     foreign = ProfileFactory(project=other_project)
     client.force_login(csm)
-    response = client.get(
-        reverse("profiles:detail", kwargs={"code": project.code, "profile_code": foreign.code})
-    )
+    response = client.get(reverse("profiles:detail", kwargs={"code": project.code, "profile_code": foreign.code}))
     assert response.status_code == 404
 
 

@@ -93,9 +93,7 @@ def test_rotating_an_app_key_replaces_it_and_shows_the_new_one_once(client, csm,
     client.force_login(csm)
     app = project.apps.first()
     old = app.rest_api_key.reveal()
-    response = client.post(
-        reverse("projects:app_rotate_key", kwargs={"code": project.code, "app_code": app.code})
-    )
+    response = client.post(reverse("projects:app_rotate_key", kwargs={"code": project.code, "app_code": app.code}))
     app.refresh_from_db()
     new = app.rest_api_key.reveal()
     assert new != old
@@ -117,9 +115,7 @@ def test_rotating_the_project_key(client, csm, project):
 
 def test_inactivity_can_be_shortened(client, csm, project):
     client.force_login(csm)
-    response = client.post(
-        reverse("projects:inactivity", kwargs={"code": project.code}), {"inactivity_months": 6}
-    )
+    response = client.post(reverse("projects:inactivity", kwargs={"code": project.code}), {"inactivity_months": 6})
     assert response.status_code == 302
     project.refresh_from_db()
     assert project.inactivity_months == 6
@@ -133,9 +129,7 @@ def test_inactivity_can_be_shortened(client, csm, project):
 )
 def test_inactivity_cannot_grow_or_leave_bounds(client, csm, project, months, message):
     client.force_login(csm)
-    response = client.post(
-        reverse("projects:inactivity", kwargs={"code": project.code}), {"inactivity_months": months}
-    )
+    response = client.post(reverse("projects:inactivity", kwargs={"code": project.code}), {"inactivity_months": months})
     assert response.status_code == 400
     assert message in response.text
     project.refresh_from_db()

@@ -1,0 +1,62 @@
+"""Reads of the demo world: the logins and keys that `demo_credentials` prints."""
+
+from __future__ import annotations
+
+from batchhub.accounts.models import User
+from batchhub.demo import world
+from batchhub.projects.models import App, Project
+
+PLATFORM_ORDER = {platform: n for n, platform in enumerate(world.PLATFORMS)}
+
+
+class DemoWorldMissing(Exception):
+    """The demo world has not been seeded (or part of it was removed)."""
+
+
+def demo_credentials() -> dict:
+    """Demo logins per role and each demo app's keys, secrets revealed: for a demo database only."""
+    users = {
+        user.username: user
+        for user in User.objects.filter(username__in=[login.username for login in world.LOGINS]).select_related(
+            "partner"
+        )
+    }
+    projects = {project.slug: project for project in Project.objects.filter(slug__in=[p.slug for p in world.PROJECTS])}
+    missing = [login.username for login in world.LOGINS if login.username not in users]
+    missing += [spec.name for spec in world.PROJECTS if spec.slug not in projects]
+    if missing:
+        raise DemoWorldMissing(
+            f"The demo world is not seeded (missing: {', '.join(missing)}); run `python manage.py seed_demo`."
+        )
+
+    logins = [
+        {
+            "role": login.role,
+            "username": login.username,
+            "password": login.password,
+            "partner": users[login.username].partner.name if users[login.username].partner else None,
+        }
+        for login in world.LOGINS
+    ]
+    apps = []
+    for spec in world.PROJECTS:
+        project = projects[spec.slug]
+        demo_apps = sorted(
+            App.objects.filter(project=project, name=spec.app_name),
+            key=lambda app: PLATFORM_ORDER[app.platform],
+        )
+        if not demo_apps:
+            raise DemoWorldMissing(f"The demo project {project.name} has no apps. Run `python manage.py seed_demo`.")
+        apps += [
+            {
+                "project": project.name,
+                "project_key": project.key,
+                "project_rest_api_key": project.rest_api_key.reveal(),
+                "app": app.name,
+                "platform": app.platform,
+                "live_api_key": app.live_api_key,
+                "rest_api_key": app.rest_api_key.reveal(),
+            }
+            for app in demo_apps
+        ]
+    return {"logins": logins, "apps": apps}
