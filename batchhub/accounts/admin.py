@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
 from batchhub.accounts.models import Partner, User
+from batchhub.core.admin_audit import AuditedModelAdmin
 
 
 @admin.register(User)
@@ -12,7 +13,7 @@ class UserAdmin(DjangoUserAdmin):
 
 
 @admin.register(Partner)
-class PartnerAdmin(admin.ModelAdmin):
+class PartnerAdmin(AuditedModelAdmin):
     list_display = ("name", "kind", "created_at")
     list_filter = ("kind",)
     search_fields = ("name",)

@@ -34,8 +34,8 @@ def model_snapshot(obj: models.Model, fields: list[str] | None = None) -> dict[s
     for field in obj._meta.concrete_fields:
         if fields is not None and field.name not in fields:
             continue
-        if field.primary_key:
-            continue
+        if field.primary_key or getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            continue  # bookkeeping timestamps are the audit event's own time
         if isinstance(field, EncryptedTextField):
             value = getattr(obj, field.attname)
             snapshot[field.name] = Secret(value.reveal() if isinstance(value, Secret) else str(value or ""))

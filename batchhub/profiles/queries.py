@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.core.cache import cache
 from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.urls import reverse
@@ -41,8 +42,24 @@ def profiles_page(project, *, query: str = "", cursor: str | None, size: int) ->
     return page
 
 
+COUNT_CACHE_SECONDS = 60
+
+
 def profiles_count_estimate(project, *, query: str = "") -> tuple[int, bool]:
-    return estimated_count(profiles_search(project, query=query))
+    """(count, is_estimate) of a project's profiles: exact when small, else the planner's estimate.
+
+    An unfiltered estimate is cached for a minute: "about 1,000,000" need not be recomputed per page.
+    """
+    if query:
+        return estimated_count(profiles_search(project, query=query))
+    key = f"profiles:count:{project.pk}"
+    cached = cache.get(key)
+    if cached is not None:
+        return cached[0], True
+    count, is_estimate = estimated_count(profiles_search(project))
+    if is_estimate:
+        cache.set(key, (count,), COUNT_CACHE_SECONDS)
+    return count, is_estimate
 
 
 def profile_get(project, code) -> Profile:

@@ -58,3 +58,17 @@ def test_audit_log_pages_with_htmx_load_more(client, csm, project):
     more = client.get(reverse("core:audit_log"), {"after": cursor}, headers={"HX-Request": "true"})
     assert "<html" not in more.text
     assert more.text.count('class="action-tag"') == 5
+
+
+def test_admin_changes_are_audited(client, project, django_user_model):
+    admin_user = django_user_model.objects.create_superuser("root", "root@example.com", "x" * 16)
+    client.force_login(admin_user)
+    url = reverse("admin:projects_project_change", args=[project.pk])
+    response = client.post(url, {"name": "Renamed", "slug": project.slug, "customer": project.customer,
+                                 "inactivity_months": 13,
+                                 "apps-TOTAL_FORMS": 0, "apps-INITIAL_FORMS": 0,
+                                 "grants-TOTAL_FORMS": 0, "grants-INITIAL_FORMS": 0})  # fmt: skip
+    assert response.status_code == 302, response.content[:2000]
+    event = AuditEvent.objects.get(action="project.update.admin")
+    assert event.changes == {"name": ["Acme Retail", "Renamed"]}
+    assert event.project_code == project.code
