@@ -19,7 +19,7 @@ class PushEvent(models.Model):
         CAMPAIGN = "campaign"
         TRANSACTIONAL = "transactional"
 
-    app = models.ForeignKey("projects.App", on_delete=models.CASCADE, related_name="+")
+    app = models.ForeignKey("projects.App", on_delete=models.CASCADE, related_name="+", db_index=False)
     installation = models.ForeignKey("profiles.Installation", on_delete=models.CASCADE, related_name="+")
     custom_id = models.CharField(max_length=512, null=True, blank=True)
     occurred_at = models.DateTimeField()
@@ -61,7 +61,7 @@ class InAppEvent(models.Model):
         CLICKED = "inapp_clicked"
         CLOSED = "inapp_closed"
 
-    app = models.ForeignKey("projects.App", on_delete=models.CASCADE, related_name="+")
+    app = models.ForeignKey("projects.App", on_delete=models.CASCADE, related_name="+", db_index=False)
     installation = models.ForeignKey("profiles.Installation", on_delete=models.CASCADE, related_name="+")
     custom_id = models.CharField(max_length=512, null=True, blank=True)
     occurred_at = models.DateTimeField()

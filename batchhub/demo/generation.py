@@ -133,6 +133,7 @@ class Locale:
     region: str
     timezone: str
     phone_prefix: str
+    mobile_prefix: str  # the first national digits of a mobile number, before 8 random digits
     cities: tuple[str, ...]
 
 
@@ -258,7 +259,7 @@ class ProjectGenerator:
                 email_marketing = "subscribed" if u < 0.6 else "unsubscribed" if u < 0.85 else None
             phone = None
             if not is_anonymous and r() < 0.3:
-                phone = f"{locale.phone_prefix}6{int(r() * 100_000_000):08d}"
+                phone = f"{locale.phone_prefix}{locale.mobile_prefix}{int(r() * 100_000_000):08d}"
             attributes: dict = {}
             if not is_anonymous:
                 attributes = {

@@ -52,11 +52,11 @@ class DemoCampaign:
     media_url: str = ""
 
 
-_FR = Locale("fr", "FR", "Europe/Paris", "+33", ("Paris", "Lyon", "Marseille", "Lille", "Bordeaux", "Nantes"))
-_DE = Locale("de", "DE", "Europe/Berlin", "+49", ("Berlin", "Hamburg", "Munich", "Cologne"))
-_GB = Locale("en", "GB", "Europe/London", "+44", ("London", "Manchester", "Leeds", "Bristol"))
-_US = Locale("en", "US", "America/New_York", "+1", ("New York", "Boston", "Chicago", "Austin", "Seattle"))
-_ES = Locale("es", "ES", "Europe/Madrid", "+34", ("Madrid", "Barcelona", "Valencia", "Seville"))
+_FR = Locale("fr", "FR", "Europe/Paris", "+33", "6", ("Paris", "Lyon", "Marseille", "Lille", "Bordeaux", "Nantes"))
+_DE = Locale("de", "DE", "Europe/Berlin", "+49", "15", ("Berlin", "Hamburg", "Munich", "Cologne"))
+_GB = Locale("en", "GB", "Europe/London", "+44", "74", ("London", "Manchester", "Leeds", "Bristol"))
+_US = Locale("en", "US", "America/New_York", "+1", "21", ("New York", "Boston", "Chicago", "Austin", "Seattle"))
+_ES = Locale("es", "ES", "Europe/Madrid", "+34", "6", ("Madrid", "Barcelona", "Valencia", "Seville"))
 
 ACME = DemoProject(
     slug="acme-retail",

@@ -14,7 +14,9 @@ class Profile(models.Model):
         UNSUBSCRIBED = "unsubscribed"
 
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="profiles")
+    project = models.ForeignKey(
+        "projects.Project", on_delete=models.CASCADE, related_name="profiles", db_index=False
+    )  # indexed by the composite indexes below
     custom_id = models.CharField(max_length=512, null=True, blank=True)
     email = models.EmailField(max_length=254, null=True, blank=True)
     email_marketing = models.CharField(max_length=16, choices=Subscription.choices, null=True, blank=True)
@@ -70,7 +72,7 @@ class ProfileEvent(models.Model):
         SDK = "sdk", "SDK"
         IMPORT = "import", "Import"
 
-    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="events")
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="events", db_index=False)
     name = models.CharField(max_length=64)
     label = models.CharField(max_length=200, blank=True)
     attributes = models.JSONField(default=dict, blank=True)
@@ -87,7 +89,7 @@ class ProfileEvent(models.Model):
 class Installation(models.Model):
     """The app-centric user: one install of one app. Never deleted by a profile purge."""
 
-    app = models.ForeignKey("projects.App", on_delete=models.CASCADE, related_name="installations")
+    app = models.ForeignKey("projects.App", on_delete=models.CASCADE, related_name="installations", db_index=False)
     installation_id = models.CharField(max_length=64)
     custom_id = models.CharField(max_length=512, null=True, blank=True)
     # The profile it feeds, if any; a purged profile leaves the installation unlinked.
