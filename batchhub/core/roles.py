@@ -21,12 +21,17 @@ def user_roles(user) -> frozenset[str]:
         return frozenset()
     cached = getattr(user, "_batchhub_roles", None)
     if cached is None:
-        names = set(user.groups.filter(name__in=ALL_ROLES).values_list("name", flat=True))
-        if user.is_superuser:
-            names |= {CSM, PRIVACY_ADMIN}
-        cached = frozenset(names)
-        user._batchhub_roles = cached
+        cached = roles_remember(user, user.groups.filter(name__in=ALL_ROLES).values_list("name", flat=True))
     return cached
+
+
+def roles_remember(user, group_names) -> frozenset[str]:
+    """Attach the user's roles, computed from its group names, for the rest of the request."""
+    names = set(group_names) & set(ALL_ROLES)
+    if user.is_superuser:
+        names |= {CSM, PRIVACY_ADMIN}
+    user._batchhub_roles = frozenset(names)
+    return user._batchhub_roles
 
 
 def has_role(user, *roles: str) -> bool:

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from django.core.cache import cache
 from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.urls import reverse
 
+from batchhub.core.db import UTCText
 from batchhub.core.pagination import Page, estimated_count, keyset_page
 from batchhub.profiles.models import Installation, Profile, ProfileEvent
-
-LIST_FIELDS = ("id", "code", "custom_id", "email", "email_marketing", "last_activity_at", "created_at")
-_MINUTE = "%Y-%m-%d %H:%M"
 
 
 def profiles_search(project, *, query: str = "") -> QuerySet[Profile]:
@@ -29,16 +25,25 @@ def profiles_search(project, *, query: str = "") -> QuerySet[Profile]:
 
 
 def profiles_page(project, *, query: str = "", cursor: str | None, size: int) -> Page:
-    """One page of the list as plain dicts ready to show: the list is the dashboard's hottest page, so
-    no model instances, dates formatted once, row links built from one reversed prefix."""
-    values = profiles_search(project, query=query).values(*LIST_FIELDS)
+    """One page of the list as plain dicts ready to show.
+
+    The list is the dashboard's hottest page: no model instances, dates formatted by the database,
+    row links built from one reversed prefix.
+    """
+    values = profiles_search(project, query=query).values(
+        "id",
+        "custom_id",
+        "email",
+        "email_marketing",
+        "code",
+        last_activity=UTCText("last_activity_at", precision="minute"),
+        created=UTCText("created_at", precision="day"),
+    )
     page = keyset_page(values, key="id", cursor=cursor, size=size)
     marker = "00000000-0000-0000-0000-000000000000"
     link = reverse("profiles:detail", kwargs={"code": project.code, "profile_code": marker}).replace(marker, "{}")
     for row in page.rows:
         row["url"] = link.format(row["code"])
-        row["last_activity"] = row["last_activity_at"].astimezone(dt.UTC).strftime(_MINUTE)
-        row["created"] = row["created_at"].astimezone(dt.UTC).strftime("%Y-%m-%d")
     return page
 
 

@@ -64,3 +64,24 @@ def test_health_check_answers_without_login(client):
     response = client.get(reverse("healthz"))
     assert response.status_code == 200
     assert response.json()["status"] == "ok"
+
+
+def test_a_role_removed_takes_effect_on_the_next_request(client, csm):
+    from django.contrib.auth.models import Group
+
+    client.force_login(csm)
+    assert client.get(reverse("core:audit_log")).status_code == 200
+    csm.groups.remove(Group.objects.get(name="csm"))
+    assert client.get(reverse("core:audit_log")).status_code == 404
+
+
+def test_roles_come_with_the_user_in_one_query(client, csm):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(csm)
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(reverse("core:audit_log")).status_code == 200
+    group_queries = [q["sql"] for q in captured.captured_queries if "auth_group" in q["sql"]]
+    assert len(group_queries) == 1
+    assert "accounts_user" in group_queries[0] and "EXISTS" in group_queries[0]
