@@ -2,18 +2,34 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from django.contrib.auth.backends import ModelBackend
-from django.db.models import Exists, OuterRef
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.db import connection
 
 from batchhub.accounts.models import User
 from batchhub.core.roles import ALL_ROLES, roles_remember
 
 
-def _role_flags() -> dict[str, Exists]:
-    memberships = User.groups.through.objects
-    return {
-        f"is_role_{name}": Exists(memberships.filter(user_id=OuterRef("pk"), group__name=name)) for name in ALL_ROLES
-    }
+@cache
+def _user_with_roles_sql() -> str:
+    """SELECT of one user plus an is_role_<name> flag per role.
+
+    Written once as SQL: this runs on every authenticated request, and building the same three EXISTS
+    subqueries through the ORM cost more than the query itself.
+    """
+    user_table = User._meta.db_table
+    membership = User.groups.through._meta.db_table
+    group_table = Group._meta.db_table
+    columns = ", ".join(f"u.{field.column}" for field in User._meta.concrete_fields)
+    flags = ", ".join(
+        f"EXISTS (SELECT 1 FROM {membership} m JOIN {group_table} g ON g.id = m.group_id "
+        f"WHERE m.user_id = u.id AND g.name = '{name}') AS is_role_{name}"
+        for name in ALL_ROLES
+    )
+    return f"SELECT {columns}, {flags} FROM {user_table} u WHERE u.id = %s"
 
 
 class RoleAwareModelBackend(ModelBackend):
@@ -21,10 +37,29 @@ class RoleAwareModelBackend(ModelBackend):
 
     def get_user(self, user_id):
         try:
-            user = User._default_manager.annotate(**_role_flags()).get(pk=user_id)
-        except User.DoesNotExist:
+            user_pk = User._meta.pk.to_python(user_id)
+        except ValidationError:  # a malformed id in a session is an anonymous visitor, not an error
             return None
+        with connection.cursor() as cursor:
+            cursor.execute(_user_with_roles_sql(), [user_pk])
+            row = cursor.fetchone()
+            columns = [col[0] for col in cursor.description]
+        if row is None:
+            return None
+        values = dict(zip(columns, row, strict=True))
+        fields = [f.attname for f in User._meta.concrete_fields]
+        user = User.from_db(
+            connection.alias, fields, [_from_db(f, values[f.column]) for f in User._meta.concrete_fields]
+        )
         if not self.user_can_authenticate(user):
             return None
-        roles_remember(user, [name for name in ALL_ROLES if getattr(user, f"is_role_{name}")])
+        roles_remember(user, [name for name in ALL_ROLES if values[f"is_role_{name}"]])
         return user
+
+
+def _from_db(field, value):
+    """The database value as the field would load it (SQLite hands back booleans as integers)."""
+    converters = field.get_db_converters(connection)
+    for converter in converters:
+        value = converter(value, field, connection)
+    return value

@@ -1,13 +1,48 @@
 from __future__ import annotations
 
-from batchhub.core.roles import CSM, PARTNER, PRIVACY_ADMIN, user_roles
+from functools import cache
+
+from django.urls import reverse
+
+from batchhub.core.roles import CSM, PARTNER, PRIVACY_ADMIN, ROLE_LABELS, primary_role, user_roles
+
+
+@cache
+def _urls() -> dict[str, str]:
+    # The same on every request: reversed once per process.
+    return {
+        "home": reverse("accounts:home"),
+        "projects": reverse("projects:list"),
+        "audit": reverse("core:audit_log"),
+        "admin": reverse("admin:index"),
+        "logout": reverse("accounts:logout"),
+    }
 
 
 def navigation(request) -> dict:
-    """What the top navigation shows: links depend on the user's roles."""
+    """What the top navigation shows: links depend on the user's roles, one is marked current."""
     user = getattr(request, "user", None)
-    roles = user_roles(user) if user is not None else frozenset()
+    if user is None or not user.is_authenticated:
+        return {}
+    roles = user_roles(user)
+    urls = _urls()
+    match = request.resolver_match
+    section = ""
+    if match is not None:
+        section = {"projects": "projects", "profiles": "projects", "core": "audit"}.get(match.app_name, "")
+        if match.url_name == "home":
+            section = "home"
+    items = [("home", "Home"), ("projects", "Projects")]
+    if roles & {CSM, PRIVACY_ADMIN}:
+        items.append(("audit", "Audit log"))
+    if user.is_staff:
+        items.append(("admin", "Admin"))
+    role = primary_role(user)
     return {
+        "nav_items": [(label, urls[key], key == section) for key, label in items],
+        "nav_logout_url": urls["logout"],
+        "nav_role": role or "none",
+        "nav_role_label": ROLE_LABELS.get(role or "", "No role"),
         "nav_is_csm": CSM in roles,
         "nav_is_partner": PARTNER in roles,
         "nav_is_privacy_admin": PRIVACY_ADMIN in roles,

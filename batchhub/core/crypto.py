@@ -41,23 +41,33 @@ class Secret:
     Templates, logs, reprs and f-strings get the mask; only code that needs the value calls reveal().
     """
 
-    __slots__ = ("_value",)
+    __slots__ = ("_token", "_value")
 
     def __init__(self, value: str) -> None:
-        self._value = value
+        self._value: str | None = value
+        self._token: str | None = None
+
+    @classmethod
+    def from_token(cls, token: str) -> Secret:
+        """A secret read from storage: decrypted only when first used (most page loads never use it)."""
+        secret = cls.__new__(cls)
+        secret._value, secret._token = None, token
+        return secret
 
     def reveal(self) -> str:
+        if self._value is None:
+            self._value = decrypt(self._token)
         return self._value
 
     @property
     def masked(self) -> str:
-        return mask(self._value)
+        return mask(self.reveal())
 
     def matches(self, candidate: str | None) -> bool:
         """Constant-time comparison with a presented value."""
         if not candidate:
             return False
-        return hmac.compare_digest(self._value.encode(), candidate.encode())
+        return hmac.compare_digest(self.reveal().encode(), candidate.encode())
 
     def __str__(self) -> str:
         return self.masked
@@ -67,14 +77,14 @@ class Secret:
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Secret):
-            return hmac.compare_digest(self._value.encode(), other._value.encode())
+            return hmac.compare_digest(self.reveal().encode(), other.reveal().encode())
         return NotImplemented
 
     def __hash__(self) -> int:
-        return hash(self._value)
+        return hash(self.reveal())
 
     def __len__(self) -> int:
-        return len(self._value)
+        return len(self.reveal())
 
 
 def mask(value: str, visible: int = 4) -> str:

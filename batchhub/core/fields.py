@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models.query_utils import DeferredAttribute
 
-from batchhub.core.crypto import Secret, decrypt, encrypt
+from batchhub.core.crypto import Secret, encrypt
 
 
 class _SecretAttribute(DeferredAttribute):
@@ -26,7 +26,7 @@ class EncryptedTextField(models.TextField):
     def from_db_value(self, value, expression, connection):
         if value is None or value == "":
             return value
-        return Secret(decrypt(value))
+        return Secret.from_token(value)
 
     def to_python(self, value):
         if value is None or isinstance(value, Secret):

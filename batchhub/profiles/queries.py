@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from django.core.cache import cache
+import time
+
 from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.urls import reverse
@@ -48,22 +49,24 @@ def profiles_page(project, *, query: str = "", cursor: str | None, size: int) ->
 
 
 COUNT_CACHE_SECONDS = 60
+# project id -> (expires at, estimate): per process, so the hot list pays no cache round trip either.
+_count_estimates: dict[int, tuple[float, int]] = {}
 
 
 def profiles_count_estimate(project, *, query: str = "") -> tuple[int, bool]:
     """(count, is_estimate) of a project's profiles: exact when small, else the planner's estimate.
 
-    An unfiltered estimate is cached for a minute: "about 1,000,000" need not be recomputed per page.
+    An unfiltered estimate is kept for a minute: "about 1,000,000" need not be recomputed per page.
     """
     if query:
         return estimated_count(profiles_search(project, query=query))
-    key = f"profiles:count:{project.pk}"
-    cached = cache.get(key)
-    if cached is not None:
-        return cached[0], True
+    now = time.monotonic()
+    cached = _count_estimates.get(project.pk)
+    if cached is not None and cached[0] > now:
+        return cached[1], True
     count, is_estimate = estimated_count(profiles_search(project))
     if is_estimate:
-        cache.set(key, (count,), COUNT_CACHE_SECONDS)
+        _count_estimates[project.pk] = (now + COUNT_CACHE_SECONDS, count)
     return count, is_estimate
 
 

@@ -4,7 +4,6 @@ from django import template
 from django.utils import timezone
 
 from batchhub.core.crypto import Secret, mask
-from batchhub.core.roles import ROLE_LABELS, primary_role
 
 register = template.Library()
 
@@ -16,11 +15,6 @@ def masked(value) -> str:
     if isinstance(value, Secret):
         return value.masked
     return mask(str(value))
-
-
-@register.filter
-def role_label(user) -> str:
-    return ROLE_LABELS.get(primary_role(user) or "", "")
 
 
 @register.filter
