@@ -1,8 +1,6 @@
-"""Small portable SQL helpers (PostgreSQL and SQLite)."""
+"""Small portable SQL helpers (PostgreSQL and SQLite) for hand-written statements on hot paths."""
 
 from __future__ import annotations
-
-from django.db import models
 
 _FORMATS = {
     # name: (PostgreSQL to_char pattern, SQLite strftime pattern)
@@ -11,23 +9,18 @@ _FORMATS = {
 }
 
 
-class UTCText(models.Func):
-    """A timestamp formatted as UTC text by the database: hot lists skip parsing datetimes in Python."""
+def utc_text_sql(vendor: str, column: str, precision: str) -> str:
+    """SQL that formats a timestamp column as UTC text, so Python never parses the datetime."""
+    postgres, sqlite = _FORMATS[precision]
+    if vendor == "postgresql":
+        return f"to_char({column} AT TIME ZONE 'UTC', '{postgres}')"
+    return f"strftime('{sqlite}', {column})"
 
-    output_field = models.CharField()
 
-    def __init__(self, expression, *, precision: str = "minute", **extra):
-        if precision not in _FORMATS:
-            raise ValueError(f"precision must be one of {sorted(_FORMATS)}")
-        self.precision = precision
-        super().__init__(expression, **extra)
+def like_prefix_sql(vendor: str) -> str:
+    """`LIKE %s` for a prefix escaped with like_prefix(); backslash is PostgreSQL's default escape."""
+    return "LIKE %s" if vendor == "postgresql" else "LIKE %s ESCAPE '\\'"
 
-    def as_postgresql(self, compiler, connection, **extra):
-        pattern = _FORMATS[self.precision][0]
-        return self.as_sql(
-            compiler, connection, template=f"to_char(%(expressions)s AT TIME ZONE 'UTC', '{pattern}')", **extra
-        )
 
-    def as_sqlite(self, compiler, connection, **extra):
-        pattern = _FORMATS[self.precision][1]
-        return self.as_sql(compiler, connection, template=f"strftime('{pattern}', %(expressions)s)", **extra)
+def like_prefix(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

@@ -103,3 +103,12 @@ def test_purge_preview_counts_profiles_falling_out(project):
     ProfileFactory(project=project, last_activity_at=cutoff + dt.timedelta(days=60))
     ProfileFactory(project=project, last_activity_at=now)
     assert purge_preview(project, now=now) == {"now": 1, "7": 2, "30": 3, "90": 4}
+
+
+def test_search_treats_like_wildcards_literally(client, csm, project):
+    ProfileFactory(project=project, custom_id="100%_real", email="percent@example.com")
+    ProfileFactory(project=project, custom_id="100abc", email="abc@example.com")
+    client.force_login(csm)
+    response = client.get(_list_url(project), {"q": "100%_"})
+    assert [p["custom_id"] for p in response.context["page"].rows] == ["100%_real"]
+    assert response.context["count"] == 1

@@ -1,13 +1,14 @@
 """The rows of the profile list, rendered in Python.
 
 The list is the dashboard's hottest page (50 rows, every keystroke of the search): a Django template
-loop costs ~80 µs a row, this ~4 µs. Every value is escaped.
+loop costs ~80 µs a row, this ~4 µs. Every value is escaped (stdlib html.escape, quotes included).
 """
 
 from __future__ import annotations
 
+from html import escape
+
 from django import template
-from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 register = template.Library()
