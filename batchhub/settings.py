@@ -96,7 +96,9 @@ TEMPLATES = [
 ]
 
 # Database: SQLite file by default; DATABASE_URL=postgres://… for PostgreSQL (psycopg 3).
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}")}
+DATABASES = {
+    "default": env.db_url_config(env.str("DATABASE_URL", default="") or f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}")
+}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=600)
 # Off by default: a health check is one more round trip on every request, and Django already drops a
 # connection that failed at the end of its request (so a database restart costs one failed request).

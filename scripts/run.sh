@@ -29,10 +29,17 @@ pids+=($!)
 $PY manage.py runserver "127.0.0.1:${PORT}" --noreload >var/web.log 2>&1 &
 pids+=($!)
 
-for _ in $(seq 1 60); do
-  if curl -fsS "http://127.0.0.1:${PORT}/healthz" >/dev/null 2>&1; then break; fi
-  sleep 0.5
-done
+$PY - "$PORT" <<'PYEOF'
+import sys, time, urllib.request
+for _ in range(120):
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/healthz", timeout=1)
+        break
+    except OSError:
+        time.sleep(0.5)
+else:
+    sys.exit("the web server did not answer on /healthz; see var/web.log")
+PYEOF
 
 echo
 echo "BatchHub is running at http://127.0.0.1:${PORT}/  (worker and beat logs in var/)"

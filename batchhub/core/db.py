@@ -4,13 +4,17 @@ from __future__ import annotations
 
 _FORMATS = {
     # name: (PostgreSQL to_char pattern, SQLite strftime pattern)
-    "minute": ("YYYY-MM-DD HH24:MI", "%Y-%m-%d %H:%M"),
-    "day": ("YYYY-MM-DD", "%Y-%m-%d"),
+    # SQLite's patterns are doubled: these statements always take parameters, so "%" must be "%%".
+    "minute": ("YYYY-MM-DD HH24:MI", "%%Y-%%m-%%d %%H:%%M"),
+    "day": ("YYYY-MM-DD", "%%Y-%%m-%%d"),
 }
 
 
 def utc_text_sql(vendor: str, column: str, precision: str) -> str:
-    """SQL that formats a timestamp column as UTC text, so Python never parses the datetime."""
+    """SQL that formats a timestamp column as UTC text, so Python never parses the datetime.
+
+    For statements executed with parameters (the SQLite pattern has its "%" doubled).
+    """
     postgres, sqlite = _FORMATS[precision]
     if vendor == "postgresql":
         return f"to_char({column} AT TIME ZONE 'UTC', '{postgres}')"

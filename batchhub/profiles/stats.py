@@ -40,3 +40,8 @@ def purge_preview(project, *, now: dt.datetime | None = None) -> dict[str, int]:
     horizon_end = cutoff + dt.timedelta(days=90)
     result = Profile.objects.filter(project=project, last_activity_at__lt=horizon_end).aggregate(**aggregates)
     return {name: result[f"in_{name}"] for name in horizons}
+
+
+def profile_purge_after(profile, project) -> dt.datetime:
+    """When the profile becomes purge-eligible if nothing happens to it meanwhile."""
+    return profile.last_activity_at + relativedelta(months=project.inactivity_months)

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from batchhub.profiles.queries import (
@@ -13,6 +14,7 @@ from batchhub.profiles.queries import (
     profiles_count_estimate,
     profiles_page,
 )
+from batchhub.profiles.stats import profile_purge_after
 from batchhub.projects.queries import project_get_for_user
 
 
@@ -42,5 +44,7 @@ def profile_detail(request: HttpRequest, code, profile_code) -> HttpResponse:
         "profile": profile,
         "events": profile_events_recent(profile),
         "installations": profile_installations(profile),
+        "purge_after": profile_purge_after(profile, project),
+        "now": timezone.now(),
     }
     return render(request, "profiles/profile_detail.html", context)

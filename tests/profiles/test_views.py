@@ -112,3 +112,27 @@ def test_search_treats_like_wildcards_literally(client, csm, project):
     response = client.get(_list_url(project), {"q": "100%_"})
     assert [p["custom_id"] for p in response.context["page"].rows] == ["100%_real"]
     assert response.context["count"] == 1
+
+
+def test_profile_list_sql_survives_query_logging(client, csm, project):
+    """With DEBUG's query log on, the statement is interpolated for the log: its % signs must be escaped."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    ProfileFactory(project=project, custom_id="dora")
+    client.force_login(csm)
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(_list_url(project), {"q": "do"})
+    assert response.status_code == 200
+    assert [p["custom_id"] for p in response.context["page"].rows] == ["dora"]
+    assert any("profiles_profile" in q["sql"] and "LIMIT" in q["sql"] for q in captured.captured_queries)
+
+
+def test_profile_page_says_when_it_becomes_purge_eligible(client, csm, project):
+    old = ProfileFactory(project=project, last_activity_at=timezone.now() - dt.timedelta(days=420))
+    recent = ProfileFactory(project=project, last_activity_at=timezone.now() - dt.timedelta(days=10))
+    client.force_login(csm)
+    page = client.get(reverse("profiles:detail", kwargs={"code": project.code, "profile_code": old.code}))
+    assert "Purge-eligible" in page.text
+    page = client.get(reverse("profiles:detail", kwargs={"code": project.code, "profile_code": recent.code}))
+    assert "Kept until" in page.text and "Purge-eligible" not in page.text
