@@ -8,7 +8,7 @@ from django.utils.text import slugify
 
 from batchhub.accounts.models import Partner
 from batchhub.core.crypto import Secret
-from batchhub.core.services import audit_record, model_snapshot, snapshot_diff
+from batchhub.core.services import SECRET_CHANGED, audit_record, model_snapshot, snapshot_diff
 from batchhub.projects.models import App, Project, ProjectGrant, new_rest_api_key
 
 
@@ -20,20 +20,41 @@ def _unique_slug(name: str) -> str:
     return slug
 
 
+def _create_audited(*, actor, obj, project: Project, fields: list[str]):
+    """Validate, save and audit a new object, recording the listed fields."""
+    obj.full_clean()
+    obj.save()
+    audit_record(
+        actor=actor,
+        action=f"{obj._meta.model_name}.create",
+        obj=obj,
+        project=project,
+        changes=snapshot_diff({}, model_snapshot(obj, fields)),
+    )
+    return obj
+
+
+def _rest_key_rotate(*, actor, obj, project: Project) -> Secret:
+    """Give a project or app a new REST key; the old one stops working at once. Returns the new key."""
+    obj.rest_api_key = Secret(new_rest_api_key())
+    obj.save(update_fields=["rest_api_key", "updated_at"])
+    audit_record(
+        actor=actor,
+        action=f"{obj._meta.model_name}.rest_key_rotate",
+        obj=obj,
+        project=project,
+        changes={"rest_api_key": [SECRET_CHANGED, SECRET_CHANGED]},
+    )
+    return obj.rest_api_key
+
+
 @transaction.atomic
 def project_create(*, actor, name: str, customer: str, inactivity_months: int = 13) -> Project:
     """Create a project with fresh keys."""
     project = Project(name=name, customer=customer, slug=_unique_slug(name), inactivity_months=inactivity_months)
-    project.full_clean()
-    project.save()
-    audit_record(
-        actor=actor,
-        action="project.create",
-        obj=project,
-        project=project,
-        changes=snapshot_diff({}, model_snapshot(project, ["name", "customer", "slug", "inactivity_months"])),
+    return _create_audited(
+        actor=actor, obj=project, project=project, fields=["name", "customer", "slug", "inactivity_months"]
     )
-    return project
 
 
 @transaction.atomic
@@ -78,47 +99,21 @@ def project_inactivity_shorten(*, actor, project: Project, months: int) -> Proje
 
 @transaction.atomic
 def project_rest_key_rotate(*, actor, project: Project) -> Secret:
-    """Replace the project's REST key; the old one stops working at once. Returns the new key."""
-    project.rest_api_key = Secret(new_rest_api_key())
-    project.save(update_fields=["rest_api_key", "updated_at"])
-    audit_record(
-        actor=actor,
-        action="project.rest_key_rotate",
-        obj=project,
-        project=project,
-        changes={"rest_api_key": ["(secret changed)", "(secret changed)"]},
-    )
-    return project.rest_api_key
+    return _rest_key_rotate(actor=actor, obj=project, project=project)
 
 
 @transaction.atomic
 def app_create(*, actor, project: Project, name: str, platform: str) -> App:
+    """Add an app with fresh keys to a project."""
     app = App(project=project, name=name, platform=platform)
-    app.full_clean()
-    app.save()
-    audit_record(
-        actor=actor,
-        action="app.create",
-        obj=app,
-        project=project,
-        changes=snapshot_diff({}, model_snapshot(app, ["name", "platform", "live_api_key", "dev_api_key"])),
+    return _create_audited(
+        actor=actor, obj=app, project=project, fields=["name", "platform", "live_api_key", "dev_api_key"]
     )
-    return app
 
 
 @transaction.atomic
 def app_rest_key_rotate(*, actor, app: App) -> Secret:
-    """Replace the app's REST key; the old one stops working at once. Returns the new key."""
-    app.rest_api_key = Secret(new_rest_api_key())
-    app.save(update_fields=["rest_api_key", "updated_at"])
-    audit_record(
-        actor=actor,
-        action="app.rest_key_rotate",
-        obj=app,
-        project=app.project,
-        changes={"rest_api_key": ["(secret changed)", "(secret changed)"]},
-    )
-    return app.rest_api_key
+    return _rest_key_rotate(actor=actor, obj=app, project=app.project)
 
 
 @transaction.atomic
