@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -29,7 +30,7 @@ def project_list(request: HttpRequest) -> HttpResponse:
     projects = project_list_rows(request.user)
     query = request.GET.get("q", "").strip()
     if query:
-        projects = projects.filter(name__icontains=query) | projects.filter(customer__icontains=query)
+        projects = projects.filter(Q(name__icontains=query) | Q(customer__icontains=query))
     template = "projects/project_list.html#project-table" if request.htmx else "projects/project_list.html"
     return render(request, template, {"projects": projects, "query": query})
 

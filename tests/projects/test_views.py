@@ -173,3 +173,11 @@ def test_partner_sees_masked_keys_and_no_management(client, project, partner_use
     assert project.rest_api_key.reveal() not in response.text
     assert "Rotate" not in response.text
     assert "Shorten" not in response.text
+
+
+def test_project_search_never_reaches_ungranted_projects(client, project, other_project, partner_user):
+    client.force_login(partner_user)
+    response = client.get(reverse("projects:list"), {"q": "Globex"})
+    assert other_project.name not in response.text
+    response = client.get(reverse("projects:list"), {"q": "acme"})
+    assert [p.name for p in response.context["projects"]] == [project.name]
