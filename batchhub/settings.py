@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "django_celery_beat",
+    "ninja",  # serves its docs UI from static files, not a CDN
     "batchhub.core",
     "batchhub.accounts",
     "batchhub.projects",
@@ -63,6 +64,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "batchhub.core.apikit.ApiJsonErrorsMiddleware",  # outermost: sees every error answer of API routes
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

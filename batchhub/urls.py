@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from batchhub.api import api
 from batchhub.core import views as core_views
 
 admin.site.site_header = "BatchHub staff admin"
@@ -13,4 +14,6 @@ urlpatterns = [
     path("", include("batchhub.core.urls")),
     path("healthz", core_views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    # The REST API last: its routes are patterns like <version>/<api_key>/data/users.
+    path("", api.urls),
 ]

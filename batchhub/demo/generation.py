@@ -2,7 +2,7 @@
 
 Every generator draws from the `random.Random` it is given, so one seed gives the same rows. Rows are
 plain tuples in the column order named by the `*_COLUMNS` constants; JSON columns are JSON text, times
-are aware UTC datetimes. Loading them (COPY or bulk_create) is `batchhub.demo.loading`'s job.
+are aware UTC datetimes. Loading them (COPY or bulk_create) is `batchhub.core.bulk`'s job.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ PROFILE_COLUMNS = (
     "last_activity_at",
     "created_at",
 )
-PROFILE_EVENT_COLUMNS = ("profile_id", "name", "label", "attributes", "occurred_at", "source")
+PROFILE_EVENT_COLUMNS = ("profile_id", "name", "label", "attributes", "tags", "occurred_at", "source")
 INSTALLATION_COLUMNS = (
     "id",
     "app_id",
@@ -317,7 +317,7 @@ class ProjectGenerator:
                     attributes = "{}"
                 occurred = seed.created + span * r()
                 source = "sdk" if r() < 0.7 else "api"
-                yield (seed.id, kind.name, label, attributes, _utc(occurred), source)
+                yield (seed.id, kind.name, label, attributes, "[]", _utc(occurred), source)
 
     # -- installations and raw events -------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from batchhub.accounts.models import Partner, User
 from batchhub.accounts.services import partner_create, user_create
 from batchhub.campaigns.models import Campaign
 from batchhub.connectors.models import InAppEvent, PushEvent
+from batchhub.core.bulk import sink_for_connection
 from batchhub.core.roles import CSM
 from batchhub.demo import world
 from batchhub.demo.generation import (
@@ -37,7 +38,6 @@ from batchhub.demo.generation import (
     ChunkContext,
     ProjectGenerator,
 )
-from batchhub.demo.loading import sink_for_connection
 from batchhub.profiles.models import Installation, Profile, ProfileEvent
 from batchhub.projects.models import App, Project
 from batchhub.projects.services import app_create, project_create, project_grant_partner

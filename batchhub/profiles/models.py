@@ -32,11 +32,9 @@ class Profile(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=["project", "custom_id"],
-                condition=Q(custom_id__isnull=False),
-                name="profile_unique_custom_id_per_project",
-            ),
+            # NULLs never collide, so anonymous profiles need no condition; a plain constraint lets
+            # the ingest upsert use ON CONFLICT (project_id, custom_id).
+            models.UniqueConstraint(fields=["project", "custom_id"], name="profile_unique_custom_id_per_project"),
             models.CheckConstraint(
                 condition=Q(email_marketing__isnull=True) | Q(email_marketing__in=["subscribed", "unsubscribed"]),
                 name="profile_email_marketing_valid",
@@ -76,6 +74,7 @@ class ProfileEvent(models.Model):
     name = models.CharField(max_length=64)
     label = models.CharField(max_length=200, blank=True)
     attributes = models.JSONField(default=dict, blank=True)
+    tags = models.JSONField(default=list, blank=True)
     occurred_at = models.DateTimeField()
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.API)
 
@@ -111,3 +110,19 @@ class Installation(models.Model):
 
     def __str__(self) -> str:
         return self.installation_id
+
+
+class AppCustomData(models.Model):
+    """Custom data of a user at app level (Custom Data API); `overwrite` replaces it without touching the Profile."""
+
+    app = models.ForeignKey("projects.App", on_delete=models.CASCADE, related_name="+", db_index=False)
+    custom_id = models.CharField(max_length=512)
+    attributes = models.JSONField(default=dict, blank=True)
+    tags = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["app", "custom_id"], name="appcustomdata_unique_user")]
+
+    def __str__(self) -> str:
+        return f"{self.custom_id} @ {self.app_id}"

@@ -41,6 +41,9 @@ class Project(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(MAX_INACTIVITY_MONTHS)],
         help_text="Profiles without activity for this many months are purged (13 at most).",
     )
+    api_rate_limit_per_minute = models.PositiveIntegerField(
+        default=6000, help_text="API calls per minute allowed for each key of this project."
+    )
     # Public identifier, sent in X-Batch-Project by project-level API calls.
     key = models.CharField(max_length=64, unique=True, default=new_project_key, editable=False)
     # Secret, Authorization: Bearer of project-level API calls.
@@ -105,3 +108,44 @@ class ProjectGrant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.partner} → {self.project}"
+
+
+class ApiCall(models.Model):
+    """One call to the inbound REST API: the activity log, and for accepted writes the work to apply.
+
+    The payload is stored validated and normalised; a worker applies it in one transaction and marks it.
+    """
+
+    class ApplyStatus(models.TextChoices):
+        NONE = "none", "Nothing to apply"
+        PENDING = "pending", "Pending"
+        APPLIED = "applied", "Applied"
+        FAILED = "failed", "Failed"
+
+    token = models.UUIDField(null=True, blank=True, unique=True)
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="api_calls", db_index=False)
+    app = models.ForeignKey(App, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    route = models.CharField(max_length=80)
+    status_code = models.PositiveSmallIntegerField()
+    error_code = models.CharField(max_length=40, blank=True)
+    error_message = models.CharField(max_length=500, blank=True)
+    kind = models.CharField(max_length=40, blank=True)
+    payload = models.JSONField(null=True, blank=True)
+    apply_status = models.CharField(max_length=8, choices=ApplyStatus.choices, default=ApplyStatus.NONE)
+    counts = models.JSONField(default=dict, blank=True)
+    apply_error = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["project", "-created_at"], name="apicall_project_recent"),
+            models.Index(
+                fields=["apply_status", "id"],
+                name="apicall_pending",
+                condition=Q(apply_status="pending"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.route} {self.status_code}"

@@ -1,4 +1,4 @@
-"""Bulk writers for generated rows: PostgreSQL COPY, or bulk_create batches on the portable path (SQLite).
+"""Bulk writers: PostgreSQL COPY, or bulk_create batches on the portable path (SQLite); JSON columns as text.
 
 Both sinks take rows as tuples in the order of a column list and reserve primary keys up front, so the
 rows that point at profiles or installations can be generated before their parents' COPY has finished.

@@ -1,0 +1,373 @@
+"""REST routes for profile data: Custom Data API 1.0, Trigger Events API 1.0, Profile API 2.x.
+
+Bodies are parsed and validated by `profiles.ingest` (messages name the key at fault); the pydantic
+schemas below describe them in the OpenAPI document. An accepted write answers 202 at once and is
+applied by a worker (`profiles.tasks.api_calls_apply`).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from typing import Any, Literal
+
+from django.db import transaction
+from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+from ninja import Field, Path, Router, Schema
+
+from batchhub.core.apikit import (
+    ApiError,
+    Replay,
+    api_family,
+    error_body,
+    idempotency_begin,
+    idempotency_finish,
+)
+from batchhub.profiles import ingest
+from batchhub.profiles.tasks import api_calls_apply
+from batchhub.projects.api_auth import ApiCaller, AppKeyAuth, ProjectKeyAuth
+from batchhub.projects.models import ApiCall
+
+# ---- schemas (documentation and response validation) ---------------------------------------------
+
+
+class AppError(Schema):
+    code: int
+    message: str
+
+
+class ProjectError(Schema):
+    error_code: str
+    error_message: str
+
+
+class TokenOut(Schema):
+    token: uuid.UUID
+
+
+class CustomDataUpdate(Schema):
+    overwrite: bool = False
+    values: dict[str, Any] = Field(
+        ..., description="u.<name>, date(u.<name>), url(u.<name>) or ut.<collection> → value; null removes"
+    )
+
+
+class CustomDataBulkItem(Schema):
+    id: str = Field(..., min_length=1, max_length=512)
+    update: CustomDataUpdate
+
+
+class TriggerEvent(Schema):
+    name: str = Field(..., examples=["ue.added_to_cart"])
+    time: str | None = Field(None, description="YYYY-MM-DDTHH:MM:SS, UTC, within the last 24 h")
+    label: str | None = Field(None, max_length=200)
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    tags: list[str] = Field(default_factory=list)
+
+
+class TriggerEventsBody(Schema):
+    events: list[TriggerEvent]
+
+
+class TriggerEventsBulkItem(Schema):
+    id: str = Field(..., min_length=1, max_length=512)
+    events: list[TriggerEvent]
+
+
+class ProfileIdentifiers(Schema):
+    custom_id: str = Field(..., min_length=1, max_length=512)
+
+
+class ProfileEventIn(Schema):
+    name: str
+    time: str | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+class ProfileUpdate(Schema):
+    identifiers: ProfileIdentifiers
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    events: list[ProfileEventIn] = Field(default_factory=list)
+
+
+class PartialError(Schema):
+    category: str
+    bulk_index: int
+    reason: str
+    attribute: str | None = None
+
+
+class ProfileUpdateOut(Schema):
+    code: Literal["SUCCESS", "SUCCESS_WITH_PARTIAL_ERRORS"]
+    errors: list[PartialError] | None = None
+
+
+APP_ERRORS = {400: AppError, 401: AppError, 403: AppError, 404: AppError, 422: AppError, 429: AppError}
+PROJECT_ERRORS = {
+    400: ProjectError,
+    401: ProjectError,
+    403: ProjectError,
+    404: ProjectError,
+    422: ProjectError,
+    429: ProjectError,
+}
+APP_VERSION = Path(..., pattern=r"^1\.[01]$", description="1.0 or 1.1")
+PROJECT_VERSION = Path(..., pattern=r"^2\.\d+$", description="2.x, any minor version")
+IDEMPOTENCY_DOC = {
+    "parameters": [
+        {
+            "in": "header",
+            "name": "Idempotency-Key",
+            "required": False,
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+            "description": "Makes the write safe to retry for 24 h: the same answer, no second effect.",
+        }
+    ]
+}
+
+
+def _inline_refs(node: Any, definitions: dict) -> Any:
+    if isinstance(node, dict):
+        if "$ref" in node:
+            return _inline_refs(definitions[node["$ref"].rsplit("/", 1)[1]], definitions)
+        return {key: _inline_refs(value, definitions) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_inline_refs(item, definitions) for item in node]
+    return node
+
+
+def _body_doc(schema: Any) -> dict:
+    """OpenAPI request body of a route that parses its JSON itself (for precise, keyed error messages)."""
+    from pydantic import TypeAdapter
+
+    json_schema = TypeAdapter(schema).json_schema()
+    definitions = json_schema.pop("$defs", {})
+    return {
+        **IDEMPOTENCY_DOC,
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": _inline_refs(json_schema, definitions)}},
+        },
+    }
+
+
+# ---- the write pipeline shared by every route -----------------------------------------------------
+
+
+def _json_body(request: HttpRequest) -> Any:
+    if not request.body:
+        raise ApiError("MISSING_PARAMETER", "The request body is empty; a JSON body is required.")
+    try:
+        return json.loads(request.body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError("MALFORMED_JSON_BODY", f"The body is not valid JSON: {exc}.") from None
+
+
+Check = Callable[[Any], tuple[str, list, dict]]
+
+
+def _accept_write(request: HttpRequest, *, route: str, check: Check, needs_body: bool = True) -> JsonResponse:
+    """Validate, record and enqueue one write; errors and replays answer without a second effect.
+
+    `check(body)` returns (kind, operations, answer) or raises ApiError.
+    """
+    caller: ApiCaller = request.auth
+    family = api_family(request)
+    idempotency_key = request.headers.get("Idempotency-Key")
+    now = timezone.now()
+    with transaction.atomic():
+        record = None
+        if idempotency_key is not None:
+            fingerprint = f"{request.method} {request.path}\n".encode() + request.body
+            reserved = idempotency_begin(scope=caller.scope, key=idempotency_key, request_body=fingerprint)
+            if isinstance(reserved, Replay):
+                response = JsonResponse(json.loads(reserved.body), status=reserved.status, safe=False)
+                response["Idempotent-Replayed"] = "true"
+                return response
+            record = reserved
+        call = ApiCall(project=caller.project, app=caller.app, route=route, created_at=now)
+        try:
+            body = _json_body(request) if needs_body or request.body else None
+            kind, operations, answer = check(body)
+        except ApiError as error:
+            status, answer = error.status, error_body(family, error.kind, error.message)
+            call.status_code, call.error_code, call.error_message = status, error.kind, error.message[:500]
+        else:
+            status = 202
+            call.token = uuid.UUID(answer["token"]) if "token" in answer else uuid.uuid4()
+            call.status_code, call.kind = status, kind
+            call.payload = {"operations": operations}
+            call.apply_status = ApiCall.ApplyStatus.PENDING
+            call.counts = {"operations": len(operations)}
+        call.save()
+        if status == 202:
+            api_calls_apply.delay_on_commit(caller.project.pk)
+        if record is not None:
+            idempotency_finish(record, status=status, body=answer)
+    return JsonResponse(answer, status=status)
+
+
+def _token_answer() -> dict:
+    return {"token": str(uuid.uuid4())}
+
+
+# ---- Custom Data API 1.0 -----------------------------------------------------------------------------
+
+app_router = Router(tags=["Custom Data and Trigger Events (per app)"], auth=AppKeyAuth())
+
+
+@app_router.post(
+    "/{version}/{api_key}/data/users/{custom_id}",
+    response={202: TokenOut, **APP_ERRORS},
+    openapi_extra=_body_doc(CustomDataUpdate),
+    summary="Set a user's custom data",
+    url_name="custom_data_user",
+)
+def custom_data_user(request, custom_id: str, version: str = APP_VERSION, api_key: str = Path(...)):
+    return _accept_write(
+        request,
+        route="custom_data.user",
+        check=lambda body: ("custom_data", [ingest.custom_data_check(custom_id, body)], _token_answer()),
+    )
+
+
+@app_router.delete(
+    "/{version}/{api_key}/data/users/{custom_id}",
+    response={202: TokenOut, **APP_ERRORS},
+    openapi_extra=IDEMPOTENCY_DOC,
+    summary="Delete a user's custom data (no body)",
+    url_name="custom_data_user_delete",
+)
+def custom_data_user_delete(request, custom_id: str, version: str = APP_VERSION, api_key: str = Path(...)):
+    return _accept_write(
+        request,
+        route="custom_data.delete",
+        check=lambda body: (
+            "custom_data_delete",
+            [ingest.custom_id_check(custom_id, "custom user id")],
+            _token_answer(),
+        ),
+        needs_body=False,
+    )
+
+
+@app_router.post(
+    "/{version}/{api_key}/data/users",
+    response={202: TokenOut, **APP_ERRORS},
+    openapi_extra=_body_doc(list[CustomDataBulkItem]),
+    summary="Set custom data of up to 10,000 users",
+    url_name="custom_data_bulk",
+)
+def custom_data_bulk(request, version: str = APP_VERSION, api_key: str = Path(...)):
+    return _accept_write(
+        request,
+        route="custom_data.bulk",
+        check=lambda body: ("custom_data", ingest.custom_data_bulk_check(body), _token_answer()),
+    )
+
+
+@app_router.delete(
+    "/{version}/{api_key}/data/users",
+    response={202: TokenOut, **APP_ERRORS},
+    openapi_extra=_body_doc(list[str]),
+    summary="Delete custom data of up to 10,000 users",
+    url_name="custom_data_bulk_delete",
+)
+def custom_data_bulk_delete(request, version: str = APP_VERSION, api_key: str = Path(...)):
+    return _accept_write(
+        request,
+        route="custom_data.bulk_delete",
+        check=lambda body: ("custom_data_delete", ingest.custom_ids_check(body), _token_answer()),
+    )
+
+
+# ---- Trigger Events API 1.0 --------------------------------------------------------------------------
+
+
+def _events_single(custom_id: str):
+    def check(body):
+        if not isinstance(body, dict):
+            raise ApiError("MALFORMED_PARAMETER", 'The body must be an object {"events": […]}.')
+        events = ingest.events_check(custom_id, body.get("events"), where="", now=timezone.now())
+        ingest.events_total_check(len(events))
+        return "events", events, _token_answer()
+
+    return check
+
+
+@app_router.post(
+    "/{version}/{api_key}/events/users/{custom_id}",
+    response={202: TokenOut, **APP_ERRORS},
+    openapi_extra=_body_doc(TriggerEventsBody),
+    summary="Track events of a user (at most 1,000)",
+    url_name="events_user",
+)
+def events_user(request, custom_id: str, version: str = APP_VERSION, api_key: str = Path(...)):
+    return _accept_write(request, route="events.user", check=_events_single(custom_id))
+
+
+@app_router.post(
+    "/{version}/{api_key}/events/users",
+    response={202: TokenOut, **APP_ERRORS},
+    openapi_extra=_body_doc(list[TriggerEventsBulkItem]),
+    summary="Track events of many users (at most 1,000 events in all)",
+    url_name="events_bulk",
+)
+def events_bulk(request, version: str = APP_VERSION, api_key: str = Path(...)):
+    return _accept_write(
+        request,
+        route="events.bulk",
+        check=lambda body: ("events", ingest.events_bulk_check(body, timezone.now()), _token_answer()),
+    )
+
+
+# ---- Profile API 2.x -----------------------------------------------------------------------------------
+
+project_router = Router(tags=["Profile API (per project)"], auth=ProjectKeyAuth())
+PROJECT_HEADER_DOC = {
+    "in": "header",
+    "name": "X-Batch-Project",
+    "required": True,
+    "schema": {"type": "string"},
+    "description": "The project key",
+}
+
+
+def _profile_check(limit: int):
+    def check(body):
+        operations, problems = ingest.profile_updates_check(body, limit=limit)
+        answer: dict = {"code": "SUCCESS"}
+        if problems.errors:
+            answer = {"code": "SUCCESS_WITH_PARTIAL_ERRORS", "errors": problems.errors}
+        return "profile_update", operations, answer
+
+    return check
+
+
+def _profile_doc(schema) -> dict:
+    doc = _body_doc(schema)
+    return {**doc, "parameters": [*doc["parameters"], PROJECT_HEADER_DOC]}
+
+
+@project_router.post(
+    "/{version}/profiles/update",
+    response={202: ProfileUpdateOut, **PROJECT_ERRORS},
+    openapi_extra=_profile_doc(list[ProfileUpdate]),
+    summary="Update up to 200 profiles",
+    url_name="profiles_update",
+)
+def profiles_update(request, version: str = PROJECT_VERSION):
+    return _accept_write(request, route="profiles.update", check=_profile_check(ingest.MAX_PROFILE_UPDATES))
+
+
+@project_router.post(
+    "/{version}/profiles/mass-update",
+    response={202: ProfileUpdateOut, **PROJECT_ERRORS},
+    openapi_extra=_profile_doc(list[ProfileUpdate]),
+    summary="Update up to 10,000 profiles",
+    url_name="profiles_mass_update",
+)
+def profiles_mass_update(request, version: str = PROJECT_VERSION):
+    return _accept_write(request, route="profiles.mass_update", check=_profile_check(ingest.MAX_PROFILE_MASS_UPDATES))

@@ -1,0 +1,189 @@
+"""Writes on profiles: applying accepted API calls (custom data, events, profile updates).
+
+A worker claims pending calls of a project and applies them in one transaction together with their
+status change, in arrival order: a killed worker leaves nothing half-applied, a redelivered task finds
+them applied already.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.utils import timezone
+
+from batchhub.core.bulk import sink_for_connection
+from batchhub.profiles.models import AppCustomData, Profile, ProfileEvent
+from batchhub.projects.models import ApiCall
+
+CLAIM_BATCH = 50
+_PROFILE_NATIVE = {
+    "email_address": "email",
+    "email_marketing": "email_marketing",
+    "phone_number": "phone_number",
+    "language": "language",
+    "region": "region",
+    "timezone": "timezone",
+}
+_EVENT_COLUMNS = ("profile_id", "name", "label", "attributes", "tags", "occurred_at", "source")
+
+
+def api_calls_apply_pending(*, project_id: int, limit: int = CLAIM_BATCH) -> int:
+    """Apply up to `limit` pending calls of a project, oldest first; returns how many were applied."""
+    with transaction.atomic():
+        calls = list(
+            ApiCall.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(project_id=project_id, apply_status=ApiCall.ApplyStatus.PENDING)
+            .select_related("app")
+            .order_by("id")[:limit]
+        )
+        for call in calls:
+            call.counts = _apply(call)
+            call.apply_status = ApiCall.ApplyStatus.APPLIED
+            call.applied_at = timezone.now()
+        ApiCall.objects.bulk_update(calls, ["counts", "apply_status", "applied_at"])
+    return len(calls)
+
+
+def api_call_mark_failed(*, call_id: int, error: str) -> None:
+    ApiCall.objects.filter(pk=call_id, apply_status=ApiCall.ApplyStatus.PENDING).update(
+        apply_status=ApiCall.ApplyStatus.FAILED, apply_error=error[:2000]
+    )
+
+
+def _apply(call: ApiCall) -> dict:
+    operations = call.payload["operations"]
+    at = call.created_at
+    if call.kind == "custom_data":
+        return _custom_data_apply(call, operations, at)
+    if call.kind == "custom_data_delete":
+        return _custom_data_delete(call, operations)
+    if call.kind == "events":
+        return _events_apply(call.project_id, operations, at, source=ProfileEvent.Source.API)
+    if call.kind == "profile_update":
+        return _profile_updates_apply(call.project_id, operations, at)
+    raise ValueError(f"unknown API call kind {call.kind}")
+
+
+def profiles_touch(project_id: int, custom_ids: Iterable[str], at: dt.datetime) -> dict[str, Profile]:
+    """The project's profiles for these custom ids, created when missing, with their activity set to `at`.
+
+    One upsert (INSERT … ON CONFLICT (project, custom_id) DO UPDATE) and one read, whatever the count.
+    """
+    custom_ids = list(dict.fromkeys(custom_ids))
+    if not custom_ids:
+        return {}
+    Profile.objects.bulk_create(
+        [Profile(project_id=project_id, custom_id=cid, last_activity_at=at, created_at=at) for cid in custom_ids],
+        update_conflicts=True,
+        unique_fields=["project", "custom_id"],
+        update_fields=["last_activity_at"],
+        batch_size=2000,
+    )
+    profiles = Profile.objects.filter(project_id=project_id, custom_id__in=custom_ids).select_for_update()
+    return {profile.custom_id: profile for profile in profiles}
+
+
+def _merge_custom(attributes: dict, tags: dict, operation: dict) -> tuple[dict, dict]:
+    attributes = {} if operation.get("overwrite") else dict(attributes)
+    tags = {} if operation.get("overwrite") else dict(tags)
+    for name in operation["remove"]:
+        attributes.pop(name, None)
+    attributes.update(operation["set"])
+    for name in operation["remove_tags"]:
+        tags.pop(name, None)
+    tags.update(operation["tags"])
+    return attributes, tags
+
+
+def _custom_data_apply(call: ApiCall, operations: list[dict], at: dt.datetime) -> dict:
+    """App-level data always; the Profile only for merges (`overwrite: true` stays app-level, as in Batch)."""
+    app_rows = {
+        row.custom_id: row
+        for row in AppCustomData.objects.select_for_update().filter(
+            app=call.app, custom_id__in=[op["custom_id"] for op in operations]
+        )
+    }
+    merges = [op for op in operations if not op["overwrite"]]
+    profiles = profiles_touch(call.project_id, [op["custom_id"] for op in merges], at)
+    for operation in operations:
+        row = app_rows.get(operation["custom_id"])
+        if row is None:
+            row = app_rows[operation["custom_id"]] = AppCustomData(
+                app=call.app, custom_id=operation["custom_id"], updated_at=at
+            )
+        row.attributes, row.tags = _merge_custom(row.attributes, row.tags, operation)
+        row.updated_at = at
+        if not operation["overwrite"]:
+            profile = profiles[operation["custom_id"]]
+            profile.attributes, profile.tags = _merge_custom(profile.attributes, profile.tags, operation)
+    AppCustomData.objects.bulk_create([r for r in app_rows.values() if r.pk is None], batch_size=2000)
+    AppCustomData.objects.bulk_update(
+        [r for r in app_rows.values() if r.pk is not None], ["attributes", "tags", "updated_at"], batch_size=1000
+    )
+    Profile.objects.bulk_update(list(profiles.values()), ["attributes", "tags"], batch_size=1000)
+    return {"users": len(operations), "profiles_updated": len(profiles)}
+
+
+def _custom_data_delete(call: ApiCall, custom_ids: list[str]) -> dict:
+    """Erase the users' custom data: app-level rows, and the custom attributes and tags of their profiles."""
+    deleted, _ = AppCustomData.objects.filter(app=call.app, custom_id__in=custom_ids).delete()
+    cleared = Profile.objects.filter(project_id=call.project_id, custom_id__in=custom_ids).update(
+        attributes={}, tags={}, last_activity_at=call.created_at
+    )
+    return {"users": len(custom_ids), "app_rows_deleted": deleted, "profiles_cleared": cleared}
+
+
+def _events_apply(project_id: int, events: list[dict], at: dt.datetime, *, source: str) -> dict:
+    profiles = profiles_touch(project_id, [event["custom_id"] for event in events], at)
+    rows = (
+        (
+            profiles[event["custom_id"]].pk,
+            event["name"],
+            event["label"],
+            json.dumps(event["attributes"]),
+            json.dumps(event["tags"]),
+            dt.datetime.fromisoformat(event["time"]) if event["time"] else at,
+            source,
+        )
+        for event in events
+    )
+    written = sink_for_connection().write(ProfileEvent, _EVENT_COLUMNS, rows)
+    return {"events": written, "profiles": len(profiles)}
+
+
+def _profile_updates_apply(project_id: int, operations: list[dict], at: dt.datetime) -> dict:
+    profiles = profiles_touch(project_id, [op["custom_id"] for op in operations], at)
+    changed_fields: set[str] = set()
+    events = []
+    for operation in operations:
+        profile = profiles[operation["custom_id"]]
+        for native, value in operation["native"].items():
+            if native == "sms_marketing":
+                profile.attributes = {**profile.attributes, "$sms_marketing": value}
+                changed_fields.add("attributes")
+                continue
+            field_name = _PROFILE_NATIVE[native]
+            blank = "" if field_name in ("language", "region", "timezone") else None
+            setattr(profile, field_name, value if value is not None else blank)
+            changed_fields.add(field_name)
+        attributes = dict(profile.attributes)
+        for name in operation["remove"]:
+            attributes.pop(name, None)
+        attributes.update(operation["set"])
+        for name, items in operation["add"].items():
+            current = attributes.get(name) if isinstance(attributes.get(name), list) else []
+            attributes[name] = current + [item for item in items if item not in current]
+        for name, items in operation["remove_items"].items():
+            if isinstance(attributes.get(name), list):
+                attributes[name] = [item for item in attributes[name] if item not in items]
+        if attributes != profile.attributes:
+            profile.attributes = attributes
+            changed_fields.add("attributes")
+        events += [{**event, "custom_id": operation["custom_id"]} for event in operation["events"]]
+    if changed_fields:
+        Profile.objects.bulk_update(list(profiles.values()), sorted(changed_fields), batch_size=1000)
+    written = _events_apply(project_id, events, at, source=ProfileEvent.Source.API)["events"] if events else 0
+    return {"profiles": len(profiles), "events": written}

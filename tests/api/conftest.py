@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+
+from tests.factories import AppFactory, ProjectFactory
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    cache.clear()
+
+
+@pytest.fixture
+def api_app(db):
+    project = ProjectFactory(name="Acme Retail")
+    return AppFactory(project=project, name="AcmeShop", platform="ios")
+
+
+@pytest.fixture
+def other_app(db):
+    return AppFactory(project=ProjectFactory(name="Globex"), name="GlobexNews", platform="android")
+
+
+class ApiClient:
+    """Calls the REST API the way a partner's server does."""
+
+    def __init__(self, app):
+        self.app = app
+        self.client = Client()
+
+    def app_call(self, method: str, path: str, body=None, *, key: str | None = None, rest_key: str | None = None,
+                 raw: bytes | None = None, headers: dict | None = None, version: str = "1.0"):  # fmt: skip
+        url = f"/{version}/{key or self.app.live_api_key}{path}"
+        data = raw if raw is not None else (json.dumps(body) if body is not None else "")
+        headers = {"X-Authorization": rest_key or self.app.rest_api_key.reveal(), **(headers or {})}
+        return self.client.generic(method, url, data, content_type="application/json", headers=headers)
+
+    def project_call(self, path: str, body, *, project=None, rest_key: str | None = None, headers=None,
+                     version: str = "2.1"):  # fmt: skip
+        project = project or self.app.project
+        headers = {
+            "Authorization": f"Bearer {rest_key or project.rest_api_key.reveal()}",
+            "X-Batch-Project": project.key,
+            **(headers or {}),
+        }
+        return self.client.post(f"/{version}{path}", json.dumps(body), content_type="application/json", headers=headers)
+
+
+@pytest.fixture
+def api(api_app):
+    return ApiClient(api_app)

@@ -1,0 +1,172 @@
+"""The API framework: authentication of both families, error shapes, rate limits, idempotency, activity."""
+
+from __future__ import annotations
+
+import pytest
+
+from batchhub.core.models import AuditEvent
+from batchhub.profiles.models import Profile, ProfileEvent
+from batchhub.projects.models import ApiCall
+
+EVENT = {"events": [{"name": "ue.added_to_cart", "label": "basket", "attributes": {"sku": "A1"}}]}
+
+
+def test_app_route_accepts_live_and_dev_keys(api, api_app, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        live = api.app_call("POST", "/events/users/alice", EVENT)
+        dev = api.app_call("POST", "/events/users/alice", EVENT, key=api_app.dev_api_key, version="1.1")
+    assert live.status_code == 202 and dev.status_code == 202
+    assert ProfileEvent.objects.filter(profile__custom_id="alice").count() == 2
+
+
+@pytest.mark.parametrize(
+    "rest_key", ["wrong-key", "", "ffffffffffffffffffffffffffffffff"], ids=["wrong", "empty", "same-length"]
+)
+def test_wrong_rest_key_is_401_code_10_and_audited(api, rest_key):
+    response = api.app_call("POST", "/events/users/alice", EVENT, rest_key=rest_key or " ")
+    assert response.status_code == 401
+    assert response.json()["code"] == 10
+    assert AuditEvent.objects.filter(action="api.auth_failed").count() == 1
+    assert not ApiCall.objects.exists()
+
+
+def test_unknown_app_key_is_401(api):
+    response = api.app_call("POST", "/events/users/alice", EVENT, key="NOSUCHKEY")
+    assert response.status_code == 401
+    assert response.json() == {"code": 10, "message": "The API key or the REST API key is missing or invalid."}
+
+
+def test_rest_key_of_another_project_is_refused_and_nothing_is_written(api, other_app):
+    response = api.app_call("POST", "/events/users/alice", EVENT, rest_key=other_app.rest_api_key.reveal())
+    assert response.status_code == 401
+    response = api.project_call(
+        "/profiles/update",
+        [{"identifiers": {"custom_id": "alice"}}],
+        project=api.app.project,
+        rest_key=other_app.project.rest_api_key.reveal(),
+    )
+    assert response.status_code == 401
+    assert response.json()["error_code"] == "AUTHENTICATION_INVALID"
+    assert not ApiCall.objects.exists() and not Profile.objects.exists()
+
+
+def test_project_route_needs_the_project_header(api):
+    response = api.project_call("/profiles/update", [], headers={"X-Batch-Project": ""})
+    assert response.status_code == 401
+    assert set(response.json()) == {"error_code", "error_message"}
+
+
+def test_any_2x_version_is_accepted_and_others_are_not_found(api):
+    body = [{"identifiers": {"custom_id": "alice"}}]
+    assert api.project_call("/profiles/update", body, version="2.0").status_code == 202
+    assert api.project_call("/profiles/update", body, version="2.17").status_code == 202
+    response = api.app_call("POST", "/events/users/alice", EVENT, version="1.9")
+    assert response.status_code == 404 and response.json()["code"] == 20
+
+
+def test_unknown_routes_and_methods_answer_json_never_html(api):
+    response = api.app_call("POST", "/nothing/here", {})
+    assert response.status_code == 404
+    assert response.json()["code"] == 20
+    response = api.app_call("GET", "/events/users/alice")
+    assert response.status_code == 405
+    assert response["Content-Type"] == "application/json"
+    assert "POST" in response.json()["message"]
+    response = api.client.get("/2.0/profiles/nothing")
+    assert response.json()["error_code"] == "ROUTE_NOT_FOUND"
+
+
+def test_malformed_json_is_400_code_32(api):
+    response = api.app_call("POST", "/events/users/alice", raw=b'{"events": [')
+    assert response.status_code == 400
+    assert response.json()["code"] == 32
+    response = api.project_call("/profiles/update", None, headers={})
+    assert response.json()["error_code"] in {"MALFORMED_PARAMETER", "MISSING_PARAMETER"}
+
+
+def test_rate_limit_answers_429_with_retry_after(api, api_app):
+    api_app.project.api_rate_limit_per_minute = 2
+    api_app.project.save()
+    assert api.app_call("POST", "/events/users/alice", EVENT).status_code == 202
+    assert api.app_call("POST", "/events/users/alice", EVENT).status_code == 202
+    response = api.app_call("POST", "/events/users/alice", EVENT)
+    assert response.status_code == 429
+    assert response.json()["code"] == 60
+    assert 1 <= int(response["Retry-After"]) <= 60
+    assert ApiCall.objects.filter(status_code=202).count() == 2
+
+
+def test_rate_limit_is_per_key(api, api_app, other_app):
+    from tests.api.conftest import ApiClient
+
+    api_app.project.api_rate_limit_per_minute = 1
+    api_app.project.save()
+    assert api.app_call("POST", "/events/users/alice", EVENT).status_code == 202
+    assert api.app_call("POST", "/events/users/alice", EVENT).status_code == 429
+    assert ApiClient(other_app).app_call("POST", "/events/users/alice", EVENT).status_code == 202
+
+
+def test_idempotency_key_replays_the_answer_without_a_second_effect(api, django_capture_on_commit_callbacks):
+    headers = {"Idempotency-Key": "order-42"}
+    with django_capture_on_commit_callbacks(execute=True):
+        first = api.app_call("POST", "/events/users/alice", EVENT, headers=headers)
+        again = api.app_call("POST", "/events/users/alice", EVENT, headers=headers)
+    assert first.status_code == again.status_code == 202
+    assert first.json() == again.json()
+    assert again["Idempotent-Replayed"] == "true"
+    assert ApiCall.objects.count() == 1
+    assert ProfileEvent.objects.count() == 1
+
+
+def test_idempotency_key_reused_with_another_body_is_refused(api):
+    headers = {"Idempotency-Key": "order-43"}
+    api.app_call("POST", "/events/users/alice", EVENT, headers=headers)
+    response = api.app_call("POST", "/events/users/bob", EVENT, headers=headers)
+    assert response.status_code == 422
+    assert "different request body" in response.json()["message"]
+
+
+def test_idempotency_replays_errors_too(api):
+    headers = {"Idempotency-Key": "bad-1"}
+    first = api.app_call("POST", "/events/users/alice", {"events": [{"name": "nope"}]}, headers=headers)
+    again = api.app_call("POST", "/events/users/alice", {"events": [{"name": "nope"}]}, headers=headers)
+    assert first.status_code == again.status_code == 400
+    assert first.json() == again.json()
+
+
+def test_each_call_is_logged_with_its_route_and_error(api):
+    api.app_call("POST", "/events/users/alice", EVENT)
+    api.app_call("POST", "/events/users/alice", {"events": [{"name": "ue.x", "label": "y" * 201}]})
+    calls = list(ApiCall.objects.order_by("id").values_list("route", "status_code", "error_code"))
+    assert calls == [("events.user", 202, ""), ("events.user", 400, "MALFORMED_PARAMETER")]
+    assert api.app.rest_api_key.reveal() not in str(ApiCall.objects.values_list("error_message", flat=True))
+
+
+def test_calls_update_last_activity(api, django_capture_on_commit_callbacks):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from tests.factories import ProfileFactory
+
+    old = timezone.now() - dt.timedelta(days=300)
+    ProfileFactory(project=api.app.project, custom_id="alice", last_activity_at=old)
+    with django_capture_on_commit_callbacks(execute=True):
+        api.app_call("POST", "/data/users/alice", {"values": {"u.plan": "gold"}})
+    assert Profile.objects.get(custom_id="alice").last_activity_at > old + dt.timedelta(days=299)
+
+
+def test_openapi_document_lists_every_route(client):
+    spec = client.get("/api/openapi.json").json()
+    paths = set(spec["paths"])
+    assert {
+        "/{version}/{api_key}/data/users/{custom_id}",
+        "/{version}/{api_key}/data/users",
+        "/{version}/{api_key}/events/users/{custom_id}",
+        "/{version}/{api_key}/events/users",
+        "/{version}/profiles/update",
+        "/{version}/profiles/mass-update",
+    } <= paths
+    docs = client.get("/api/docs")
+    assert docs.status_code == 200
+    assert "cdn" not in docs.text.lower()

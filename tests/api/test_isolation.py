@@ -1,0 +1,58 @@
+"""Every REST route refuses another project's keys, and writes nothing when it does."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import URLPattern, get_resolver
+
+from batchhub.core.models import AuditEvent
+from batchhub.profiles.models import Profile
+from batchhub.projects.models import ApiCall
+
+# operation -> (method, path after the version, body)
+OPERATIONS = {
+    "custom_data_user": ("POST", "/data/users/alice", {"values": {"u.plan": "gold"}}),
+    "custom_data_user_delete": ("DELETE", "/data/users/alice", None),
+    "custom_data_bulk": ("POST", "/data/users", [{"id": "alice", "update": {"values": {"u.plan": "gold"}}}]),
+    "custom_data_bulk_delete": ("DELETE", "/data/users", ["alice"]),
+    "events_user": ("POST", "/events/users/alice", {"events": [{"name": "ue.opened"}]}),
+    "events_bulk": ("POST", "/events/users", [{"id": "alice", "events": [{"name": "ue.opened"}]}]),
+    "profiles_update": ("POST", "/profiles/update", [{"identifiers": {"custom_id": "alice"}}]),
+    "profiles_mass_update": ("POST", "/profiles/mass-update", [{"identifiers": {"custom_id": "alice"}}]),
+}
+PROJECT_OPERATIONS = {"profiles_update", "profiles_mass_update"}
+
+
+def _api_route_names() -> set[str]:
+    for pattern in get_resolver().url_patterns:
+        if getattr(pattern, "namespace", None) == "api":
+            return {p.name for p in pattern.url_patterns if isinstance(p, URLPattern) and p.name}
+    return set()
+
+
+def test_every_api_route_is_in_the_matrix():
+    documentation = {"openapi-json", "openapi-view", "api-root"}  # ninja's own; "/" stays the dashboard
+    assert _api_route_names() - documentation == set(OPERATIONS)
+
+
+@pytest.mark.parametrize("name", sorted(OPERATIONS))
+def test_another_projects_keys_are_refused_everywhere(api, other_app, name):
+    method, path, body = OPERATIONS[name]
+    if name in PROJECT_OPERATIONS:
+        # the project key is ours, the REST key belongs to the other project
+        response = api.project_call(path, body, rest_key=other_app.project.rest_api_key.reveal())
+        assert response.json()["error_code"] == "AUTHENTICATION_INVALID"
+    else:
+        response = api.app_call(method, path, body, rest_key=other_app.rest_api_key.reveal())
+        assert response.json()["code"] == 10
+    assert response.status_code == 401
+    assert not ApiCall.objects.exists()
+    assert not Profile.objects.exists()
+    assert AuditEvent.objects.filter(action="api.auth_failed", project_code=api.app.project.code).exists()
+
+
+@pytest.mark.parametrize("name", sorted(OPERATIONS))
+def test_own_keys_are_accepted_everywhere(api, name):
+    method, path, body = OPERATIONS[name]
+    response = api.project_call(path, body) if name in PROJECT_OPERATIONS else api.app_call(method, path, body)
+    assert response.status_code == 202, response.content
