@@ -19,7 +19,8 @@ RUN pip install -r requirements/base.txt
 
 COPY . .
 # collectstatic needs settings to load: throwaway values, used only during the build.
-RUN SECRET_KEY=build-only-$(python -c 'import secrets; print(secrets.token_hex(32))') \
+RUN DATABASE_URL=sqlite:////tmp/build.sqlite3 REDIS_URL=redis://localhost:6379/0 \
+    SECRET_KEY=build-only-$(python -c 'import secrets; print(secrets.token_hex(32))') \
     FIELD_ENCRYPTION_KEY=$(python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())') \
     ALLOWED_HOSTS=localhost \
     python manage.py collectstatic --noinput -v 0 \

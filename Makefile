@@ -14,6 +14,7 @@ SQLITE_ENV := BATCHHUB_ENV=test DATABASE_URL=sqlite:///$(CURDIR)/var/test-portab
 .PHONY: run test lint check-deploy test-postgres test-sqlite bench install install-test clean
 
 $(VENV)/bin/activate:
+	scripts/ensure-services.sh python-venv
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 
@@ -41,6 +42,7 @@ check-deploy: install
 	SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))') \
 	FIELD_ENCRYPTION_KEY=$$($(PY) -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())') \
 	ALLOWED_HOSTS=batchhub.example.com \
+	DATABASE_URL=postgres://batchhub:unused@db.example.com:5432/batchhub REDIS_URL=redis://cache.example.com:6379/0 \
 	$(PY) manage.py check --deploy --fail-level WARNING
 
 test-postgres: install-test

@@ -109,6 +109,17 @@ def raw_sql_rate(project_id: int, *, seconds: int, connections: int) -> float:
     return sum(counts) / seconds
 
 
+def _assert_serves_the_page(url: str, cookie: str) -> None:
+    """wrk counts redirects as successes: make sure the session really gets the 50-row page."""
+    import urllib.request
+
+    request = urllib.request.Request(url, headers={"Cookie": cookie})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        body = response.read().decode()
+        assert response.status == 200 and response.url == url, f"not the list page: {response.url}"
+    assert body.count("<tr>") >= 50, "the page does not show 50 profile rows"
+
+
 def main() -> None:
     django_setup()
     from django.urls import reverse
@@ -119,6 +130,7 @@ def main() -> None:
     sql_rate = raw_sql_rate(project.pk, seconds=5, connections=CONNECTIONS)
 
     with gunicorn(workers=WORKERS) as server:
+        _assert_serves_the_page(server.url + list_path, cookie)
         wrk(server.url + list_path, seconds=2, headers={"Cookie": cookie})  # warm caches and connections
         page = wrk(server.url + list_path, connections=CONNECTIONS, seconds=SECONDS, headers={"Cookie": cookie})
         nodb = wrk(server.url + "/healthz", connections=CONNECTIONS, seconds=SECONDS)

@@ -18,11 +18,10 @@ apt_install() {
 pg_up() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }
 
 ensure_postgres() {
-  if command -v pg_isready >/dev/null && pg_up; then return; fi
+  if command -v pg_isready >/dev/null && pg_up; then pg_password_ensure; return; fi
   if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then
     echo "ensure-services: installing PostgreSQL"
     apt_install postgresql
-    FRESH_PG=1
   fi
   local version
   version=$(ls /etc/postgresql | sort -V | tail -n 1)
@@ -30,10 +29,17 @@ ensure_postgres() {
   $SUDO pg_ctlcluster --skip-systemctl-redirect "$version" main start || $SUDO pg_ctlcluster "$version" main start
   for _ in $(seq 1 30); do pg_up && break; sleep 1; done
   pg_up || { echo "ensure-services: PostgreSQL did not start" >&2; exit 1; }
-  if [ "${FRESH_PG:-0}" = "1" ]; then
-    # A fresh cluster authenticates TCP clients by password: give the postgres role the one the tests use.
-    $SUDO -u postgres psql -q -c "ALTER USER postgres PASSWORD 'postgres'" 2>/dev/null \
-      || su postgres -c "psql -q -c \"ALTER USER postgres PASSWORD 'postgres'\""
+  pg_password_ensure
+}
+
+pg_password_ensure() {
+  # A stock cluster authenticates TCP clients by password: give the postgres role the one the tests use.
+  if PGPASSWORD=postgres psql -h 127.0.0.1 -U postgres -d postgres -Atqc "SELECT 1" >/dev/null 2>&1; then return; fi
+  echo "ensure-services: setting the postgres role's password for the tests"
+  if [ "$(id -u)" = "0" ]; then
+    su postgres -c "psql -q -c \"ALTER USER postgres PASSWORD 'postgres'\""
+  else
+    sudo -u postgres psql -q -c "ALTER USER postgres PASSWORD 'postgres'"
   fi
 }
 
@@ -65,6 +71,7 @@ for what in "$@"; do
     redis) ensure_redis ;;
     chromium) ensure_chromium ;;
     wrk) command -v wrk >/dev/null || apt_install wrk ;;
+    python-venv) python3 -c "import ensurepip" 2>/dev/null || apt_install python3-venv ;;
     *) echo "ensure-services: unknown service $what" >&2; exit 2 ;;
   esac
 done

@@ -7,10 +7,9 @@ PORT="${PORT:-8000}"
 mkdir -p var
 
 $PY manage.py migrate --noinput -v 0
-if [ ! -f var/.demo-seeded ]; then
+if ! $PY manage.py demo_credentials --json >/dev/null 2>&1; then
   echo "Seeding the demo world (first run only; ${DEMO_PROFILES:-50000} profiles)…"
   $PY manage.py seed_demo --profiles "${DEMO_PROFILES:-50000}"
-  touch var/.demo-seeded
 fi
 
 pids=()

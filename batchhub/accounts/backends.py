@@ -8,6 +8,7 @@ from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.db.models.expressions import Col
 
 from batchhub.accounts.models import User
 from batchhub.core.roles import ALL_ROLES, roles_remember
@@ -58,8 +59,9 @@ class RoleAwareModelBackend(ModelBackend):
 
 
 def _from_db(field, value):
-    """The database value as the field would load it (SQLite hands back booleans as integers)."""
-    converters = field.get_db_converters(connection)
-    for converter in converters:
-        value = converter(value, field, connection)
+    """The database value as the ORM would load it: the backend's converters (SQLite's booleans and aware
+    datetimes) and the field's own."""
+    expression = Col(User._meta.db_table, field)
+    for converter in connection.ops.get_db_converters(expression) + field.get_db_converters(connection):
+        value = converter(value, expression, connection)
     return value

@@ -41,7 +41,12 @@ def user_create(
         partner=partner,
     )
     user.groups.add(role_groups_ensure()[role])
-    audit_record(actor=actor, action="user.create", obj=user, changes={"role": role, "partner": str(partner or "")})
+    audit_record(
+        actor=actor,
+        action="user.create",
+        obj=user,
+        changes={"role": [None, role], "partner": [None, str(partner or "")]},
+    )
     return user
 
 
@@ -50,5 +55,7 @@ def partner_create(*, actor=None, name: str, kind: str, website: str = "") -> Pa
     partner = Partner(name=name, kind=kind, website=website)
     partner.full_clean()
     partner.save()
-    audit_record(actor=actor, action="partner.create", obj=partner, changes={"name": name, "kind": kind})
+    audit_record(
+        actor=actor, action="partner.create", obj=partner, changes={"name": [None, name], "kind": [None, kind]}
+    )
     return partner

@@ -29,7 +29,7 @@ def home(request: HttpRequest) -> HttpResponse:
     if role == CSM:
         context.update(
             stats={
-                "projects": len(projects),
+                "projects": project_list_rows(request.user).count(),
                 "apps": App.objects.count(),
                 "partners": Partner.objects.count(),
                 "profiles": profiles_total_estimate(),

@@ -7,12 +7,16 @@ from django.db.models.query_utils import DeferredAttribute
 
 from batchhub.core.crypto import Secret, encrypt
 
+_SERIALISED = "fernet:"
+
 
 class _SecretAttribute(DeferredAttribute):
     """Wraps whatever is assigned (a default, a form value) in a Secret, so no code path holds a bare str."""
 
     def __set__(self, instance, value):
-        if isinstance(value, str) and value != "":
+        if isinstance(value, str) and value.startswith(_SERIALISED):
+            value = Secret.from_token(value[len(_SERIALISED) :])
+        elif isinstance(value, str) and value != "":
             value = Secret(value)
         instance.__dict__[self.field.attname] = value
 
@@ -31,6 +35,8 @@ class EncryptedTextField(models.TextField):
     def to_python(self, value):
         if value is None or isinstance(value, Secret):
             return value
+        if isinstance(value, str) and value.startswith(_SERIALISED):
+            return Secret.from_token(value[len(_SERIALISED) :])
         return Secret(str(value))
 
     def get_prep_value(self, value):
@@ -40,6 +46,8 @@ class EncryptedTextField(models.TextField):
         return encrypt(plaintext)
 
     def value_to_string(self, obj):
-        # Serialisation (dumpdata, admin history) gets the mask, never the secret.
+        # Serialisation (dumpdata) carries the ciphertext, never the plaintext, and loads back intact.
         value = self.value_from_object(obj)
-        return "" if value is None else str(value)
+        if value is None or value == "":
+            return ""
+        return _SERIALISED + encrypt(value.reveal() if isinstance(value, Secret) else str(value))

@@ -48,7 +48,10 @@ def keyset_page(queryset, *, key: str, cursor: str | None, size: int) -> Page:
 
 
 def estimated_count(queryset, *, exact_below: int = 10_000) -> tuple[int, bool]:
-    """(count, is_estimate): PostgreSQL's planner estimate for large results, an exact count otherwise."""
+    """(count, is_estimate): exact up to `exact_below` (a bounded count), PostgreSQL's estimate above it."""
+    bounded = queryset.order_by()[: exact_below + 1].count()
+    if bounded <= exact_below:
+        return bounded, False
     if connection.vendor == "postgresql":
         sql, params = queryset.query.sql_with_params()
         with connection.cursor() as cursor:
@@ -58,7 +61,5 @@ def estimated_count(queryset, *, exact_below: int = 10_000) -> tuple[int, bool]:
             import json
 
             plan = json.loads(plan)
-        estimate = int(plan[0]["Plan"]["Plan Rows"])
-        if estimate >= exact_below:
-            return estimate, True
+        return max(int(plan[0]["Plan"]["Plan Rows"]), bounded), True
     return queryset.count(), False

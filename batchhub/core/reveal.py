@@ -10,14 +10,16 @@ from batchhub.core.crypto import Secret, decrypt, encrypt
 _KEY = "batchhub.reveal_once"
 
 
-def reveal_once_stash(request: HttpRequest, *, label: str, secret: Secret) -> None:
-    request.session[_KEY] = {"label": label, "token": encrypt(secret.reveal())}
+def reveal_once_stash(request: HttpRequest, *, owner: str, label: str, secret: Secret) -> None:
+    """Keep a new secret for the next view of its `owner`'s page (and only that page)."""
+    request.session[_KEY] = {"owner": owner, "label": label, "token": encrypt(secret.reveal())}
 
 
-def reveal_once_pop(request: HttpRequest) -> dict | None:
-    stashed = request.session.pop(_KEY, None)
-    if not stashed:
+def reveal_once_pop(request: HttpRequest, *, owner: str) -> dict | None:
+    stashed = request.session.get(_KEY)
+    if not stashed or stashed.get("owner") != owner:
         return None
+    del request.session[_KEY]
     return {"label": stashed["label"], "value": decrypt(stashed["token"])}
 
 

@@ -24,19 +24,28 @@ class BatchHubTask(DjangoTask):
             return super().__call__(*args, **kwargs)
         from batchhub.core.tasking import task_delivery_start
 
-        if not task_delivery_start(task_id=self.request.id, task_name=self.name):
+        verdict = task_delivery_start(task_id=self._delivery_id(), task_name=self.name)
+        if verdict == "done":
+            logger.info("task %s[%s] already succeeded; duplicate delivery skipped", self.name, self.request.id)
+            return None
+        if verdict == "dead":
             logger.error("task %s[%s] exceeded its delivery cap; dropped", self.name, self.request.id)
             raise Reject("delivery cap exceeded", requeue=False)
         return super().__call__(*args, **kwargs)
+
+    def _delivery_id(self) -> str:
+        # A retry reuses the task id: count the deliveries of each attempt, not retries as redeliveries.
+        retries = self.request.retries or 0
+        return self.request.id if not retries else f"{self.request.id}:{retries}"
 
     def on_success(self, retval, task_id, args, kwargs):
         from batchhub.core.tasking import task_delivery_finish
 
         if not self.request.is_eager:
-            task_delivery_finish(task_id=task_id, succeeded=True)
+            task_delivery_finish(task_id=self._delivery_id(), succeeded=True)
 
     def on_failure(self, exc, task_id, args, kwargs, einfo):
         from batchhub.core.tasking import task_delivery_finish
 
         if not self.request.is_eager:
-            task_delivery_finish(task_id=task_id, succeeded=False, error=f"{type(exc).__name__}: {exc}")
+            task_delivery_finish(task_id=self._delivery_id(), succeeded=False, error=f"{type(exc).__name__}: {exc}")

@@ -10,12 +10,14 @@ from batchhub.core.logging import redact
 from batchhub.core.models import TaskDelivery
 
 
-def task_delivery_start(*, task_id: str, task_name: str) -> bool:
-    """Count one more delivery; False when the message is past the cap (it is marked dead)."""
+def task_delivery_start(*, task_id: str, task_name: str) -> str:
+    """Count one more delivery: "run", "done" (it already succeeded: a duplicate) or "dead" (past the cap)."""
     with transaction.atomic():
         delivery, created = TaskDelivery.objects.select_for_update().get_or_create(
             task_id=task_id, defaults={"task_name": task_name, "deliveries": 1}
         )
+        if not created and delivery.status == TaskDelivery.Status.SUCCEEDED:
+            return "done"
         if not created:
             TaskDelivery.objects.filter(pk=delivery.pk).update(
                 deliveries=F("deliveries") + 1, status=TaskDelivery.Status.RUNNING
@@ -23,8 +25,8 @@ def task_delivery_start(*, task_id: str, task_name: str) -> bool:
             delivery.refresh_from_db(fields=["deliveries"])
         if delivery.deliveries > settings.CELERY_TASK_MAX_DELIVERIES:
             TaskDelivery.objects.filter(pk=delivery.pk).update(status=TaskDelivery.Status.DEAD)
-            return False
-    return True
+            return "dead"
+    return "run"
 
 
 def task_delivery_finish(*, task_id: str, succeeded: bool, error: str = "") -> None:

@@ -42,6 +42,11 @@ def purge_preview(project, *, now: dt.datetime | None = None) -> dict[str, int]:
     return {name: result[f"in_{name}"] for name in horizons}
 
 
+def profile_is_purge_eligible(profile, project, *, now: dt.datetime | None = None) -> bool:
+    """The purge's own rule: last activity before now minus the project's inactivity period."""
+    return profile.last_activity_at < purge_cutoff(project.inactivity_months, now=now)
+
+
 def profile_purge_after(profile, project) -> dt.datetime:
-    """When the profile becomes purge-eligible if nothing happens to it meanwhile."""
+    """About when the profile becomes purge-eligible if nothing happens to it meanwhile (for display)."""
     return profile.last_activity_at + relativedelta(months=project.inactivity_months)

@@ -4,7 +4,6 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from batchhub.profiles.queries import (
@@ -14,7 +13,7 @@ from batchhub.profiles.queries import (
     profiles_count_estimate,
     profiles_page,
 )
-from batchhub.profiles.stats import profile_purge_after
+from batchhub.profiles.stats import profile_is_purge_eligible, profile_purge_after
 from batchhub.projects.queries import project_get_for_user
 
 
@@ -45,6 +44,6 @@ def profile_detail(request: HttpRequest, code, profile_code) -> HttpResponse:
         "events": profile_events_recent(profile),
         "installations": profile_installations(profile),
         "purge_after": profile_purge_after(profile, project),
-        "now": timezone.now(),
+        "is_purge_eligible": profile_is_purge_eligible(profile, project),
     }
     return render(request, "profiles/profile_detail.html", context)

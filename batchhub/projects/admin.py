@@ -10,7 +10,7 @@ class AppInline(admin.TabularInline):
     can_delete = False
     max_num = 0
     fields = ("name", "platform", "live_api_key", "dev_api_key")
-    readonly_fields = ("live_api_key", "dev_api_key")
+    readonly_fields = fields
 
 
 class GrantInline(admin.TabularInline):
@@ -19,7 +19,7 @@ class GrantInline(admin.TabularInline):
     can_delete = False
     max_num = 0
     fields = ("partner", "granted_by", "created_at")
-    readonly_fields = ("granted_by", "created_at")
+    readonly_fields = fields
 
 
 @admin.register(Project)
@@ -28,7 +28,8 @@ class ProjectAdmin(AuditedModelAdmin):
     search_fields = ("name", "customer", "slug", "key")
     # Secrets are rotated from the dashboard (audited, shown once); the admin never displays them.
     exclude = ("rest_api_key",)
-    readonly_fields = ("code", "key", "created_at", "updated_at")
+    # The inactivity period only shortens, through the dashboard (audited, checked): read-only here.
+    readonly_fields = ("code", "key", "inactivity_months", "created_at", "updated_at")
     # Apps and grants are added from the dashboard, where their keys are shown once and every change is audited.
     inlines = [AppInline, GrantInline]
 
@@ -42,4 +43,4 @@ class AppAdmin(AuditedModelAdmin):
     list_filter = ("platform",)
     search_fields = ("name", "live_api_key", "project__name")
     exclude = ("rest_api_key",)
-    readonly_fields = ("code", "live_api_key", "dev_api_key", "created_at", "updated_at")
+    readonly_fields = ("code", "project", "live_api_key", "dev_api_key", "created_at", "updated_at")

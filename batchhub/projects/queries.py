@@ -38,8 +38,12 @@ def project_list_rows(user) -> QuerySet[Project]:
     return projects_for_user(user).annotate(app_count=Count("apps", distinct=True)).order_by("name")
 
 
-def project_grants(project: Project) -> QuerySet[ProjectGrant]:
-    return project.grants.select_related("partner", "granted_by").order_by("partner__name")
+def project_grants_for_user(user, project: Project) -> QuerySet[ProjectGrant]:
+    """Staff see every partner of a project; a partner user only its own organisation's grant."""
+    grants = project.grants.select_related("partner", "granted_by").order_by("partner__name")
+    if has_role(user, CSM, PRIVACY_ADMIN):
+        return grants
+    return grants.filter(partner_id=user.partner_id) if user.partner_id else grants.none()
 
 
 def partners_grantable(project: Project) -> QuerySet[Partner]:

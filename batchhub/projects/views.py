@@ -19,7 +19,7 @@ from batchhub.projects.queries import (
     partner_get,
     partners_grantable,
     project_get_for_user,
-    project_grants,
+    project_grants_for_user,
     project_list_rows,
 )
 
@@ -41,7 +41,12 @@ def project_create(request: HttpRequest) -> HttpResponse:
     form = ProjectForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         project = services.project_create(actor=request.user, **form.cleaned_data)
-        reveal_once_stash(request, label=f"REST API key of project {project.name}", secret=project.rest_api_key)
+        reveal_once_stash(
+            request,
+            owner=str(project.code),
+            label=f"REST API key of project {project.name}",
+            secret=project.rest_api_key,
+        )
         messages.success(request, f"Project {project.name} created. Add its apps below.")
         return redirect("projects:detail", code=project.code)
     return render(request, "projects/project_form.html", {"form": form})
@@ -52,10 +57,10 @@ def _detail_context(request: HttpRequest, project, **extra) -> dict:
     context = {
         "project": project,
         "apps": list(project.apps.order_by("platform", "name")),
-        "grants": list(project_grants(project)),
+        "grants": list(project_grants_for_user(request.user, project)),
         "profiles_count": profiles_count_estimate(project),
         "can_manage": is_csm,
-        "revealed": reveal_once_pop(request),
+        "revealed": reveal_once_pop(request, owner=str(project.code)),
     }
     if is_csm:
         context["grantable_partners"] = list(partners_grantable(project))
@@ -84,7 +89,9 @@ def app_create(request: HttpRequest, code) -> HttpResponse:
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            reveal_once_stash(request, label=f"REST API key of app {app.name}", secret=app.rest_api_key)
+            reveal_once_stash(
+                request, owner=str(project.code), label=f"REST API key of app {app.name}", secret=app.rest_api_key
+            )
             messages.success(request, f"App {app} added.")
             return redirect("projects:detail", code=project.code)
     response = render(request, "projects/project_detail.html", _detail_context(request, project, app_form=form))
@@ -98,7 +105,7 @@ def app_rotate_key(request: HttpRequest, code, app_code) -> HttpResponse:
     project = project_get_for_user(request.user, code)
     app = app_get_for_user(request.user, project, app_code)
     secret = services.app_rest_key_rotate(actor=request.user, app=app)
-    reveal_once_stash(request, label=f"New REST API key of app {app.name}", secret=secret)
+    reveal_once_stash(request, owner=str(project.code), label=f"New REST API key of app {app.name}", secret=secret)
     messages.warning(request, f"The REST API key of {app} was rotated: the old key no longer works.")
     return redirect("projects:detail", code=project.code)
 
@@ -108,7 +115,9 @@ def app_rotate_key(request: HttpRequest, code, app_code) -> HttpResponse:
 def project_rotate_key(request: HttpRequest, code) -> HttpResponse:
     project = project_get_for_user(request.user, code)
     secret = services.project_rest_key_rotate(actor=request.user, project=project)
-    reveal_once_stash(request, label=f"New REST API key of project {project.name}", secret=secret)
+    reveal_once_stash(
+        request, owner=str(project.code), label=f"New REST API key of project {project.name}", secret=secret
+    )
     messages.warning(request, "The project REST API key was rotated: the old key no longer works.")
     return redirect("projects:detail", code=project.code)
 

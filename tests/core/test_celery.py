@@ -103,3 +103,19 @@ def test_a_message_past_its_delivery_cap_is_dropped_not_run(redis_worker):
     worker_heartbeat.apply_async(task_id=task_id)
     _wait_for(lambda: TaskDelivery.objects.filter(task_id=task_id, status=TaskDelivery.Status.DEAD).exists())
     assert not WorkerHeartbeat.objects.exists()
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_duplicate_delivery_of_a_succeeded_task_does_not_run_again(redis_worker):
+    from batchhub.core.tasks import worker_heartbeat
+
+    task_id = str(uuid.uuid4())
+    TaskDelivery.objects.create(
+        task_id=task_id, task_name=worker_heartbeat.name, deliveries=1, status=TaskDelivery.Status.SUCCEEDED
+    )
+    worker_heartbeat.apply_async(task_id=task_id)
+    follower = worker_heartbeat.apply_async()  # the solo worker takes messages in order
+    _wait_for(lambda: TaskDelivery.objects.filter(task_id=follower.id, status="succeeded").exists())
+    duplicate = TaskDelivery.objects.get(task_id=task_id)
+    assert (duplicate.deliveries, duplicate.status) == (1, TaskDelivery.Status.SUCCEEDED)

@@ -181,3 +181,25 @@ def test_project_search_never_reaches_ungranted_projects(client, project, other_
     assert other_project.name not in response.text
     response = client.get(reverse("projects:list"), {"q": "acme"})
     assert [p.name for p in response.context["projects"]] == [project.name]
+
+
+def test_a_new_key_is_revealed_only_on_its_own_project_page(client, csm, other_project):
+    client.force_login(csm)
+    response = client.post(reverse("projects:create"), {"name": "Initech", "customer": "Initech Inc"})
+    key = Project.objects.get(name="Initech").rest_api_key.reveal()
+    elsewhere = client.get(reverse("projects:detail", kwargs={"code": other_project.code}))
+    assert key not in elsewhere.text
+    assert key in client.get(response["Location"]).text
+
+
+def test_dumpdata_and_loaddata_keep_secrets_encrypted_and_intact(project, tmp_path):
+    from django.core.management import call_command
+
+    key = project.rest_api_key.reveal()
+    dump = tmp_path / "projects.json"
+    call_command("dumpdata", "projects.project", output=str(dump))
+    assert key not in dump.read_text()
+    Project.objects.filter(pk=project.pk).update(rest_api_key="")
+    call_command("loaddata", str(dump))
+    project.refresh_from_db()
+    assert project.rest_api_key.reveal() == key

@@ -143,3 +143,23 @@ def test_admin_is_staff_only(client, partner_user, csm):
     assert "/admin/login/" in response["Location"]
     response = client.get(reverse("admin:projects_project_changelist"))
     assert response.status_code == 302
+
+
+def test_an_app_of_another_project_cannot_be_reached_through_a_visible_project(client, csm, project, other_project):
+    foreign_app = other_project.apps.first()
+    client.force_login(csm)
+    url = reverse("projects:app_rotate_key", kwargs={"code": project.code, "app_code": foreign_app.code})
+    assert client.post(url).status_code == 404
+    old = foreign_app.rest_api_key.reveal()
+    foreign_app.refresh_from_db()
+    assert foreign_app.rest_api_key.matches(old)
+
+
+def test_a_partner_sees_only_its_own_grant(client, project, partner, partner_user):
+    from tests.factories import GrantFactory, PartnerFactory
+
+    GrantFactory(project=project, partner=PartnerFactory(name="Competitor Inc"))
+    client.force_login(partner_user)
+    response = client.get(reverse("projects:detail", kwargs={"code": project.code}))
+    assert "Pushwave" in response.text
+    assert "Competitor Inc" not in response.text
