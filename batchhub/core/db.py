@@ -21,10 +21,12 @@ def utc_text_sql(vendor: str, column: str, precision: str) -> str:
     return f"strftime('{sqlite}', {column})"
 
 
-def like_prefix_sql(vendor: str) -> str:
-    """`LIKE %s` for a prefix escaped with like_prefix(); backslash is PostgreSQL's default escape."""
-    return "LIKE %s" if vendor == "postgresql" else "LIKE %s ESCAPE '\\'"
+def prefix_match(vendor: str, column: str, text: str) -> tuple[str, str]:
+    """A case-sensitive "starts with" condition and its parameter.
 
-
-def like_prefix(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    PostgreSQL: LIKE (an index with varchar_pattern_ops serves it; backslash is its default escape).
+    SQLite: GLOB, because its LIKE ignores case (and Django's lookups rely on that, so no pragma).
+    """
+    if vendor == "postgresql":
+        return f"{column} LIKE %s", text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return f"{column} GLOB %s", "".join(f"[{c}]" if c in "*?[" else c for c in text) + "*"

@@ -10,7 +10,7 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.urls import reverse
 
-from batchhub.core.db import like_prefix, like_prefix_sql, utc_text_sql
+from batchhub.core.db import prefix_match, utc_text_sql
 from batchhub.core.pagination import Page, cursor_decode, cursor_encode, estimated_count
 from batchhub.profiles.models import Installation, Profile, ProfileEvent
 
@@ -38,14 +38,14 @@ def profiles_page(project, *, query: str = "", cursor: str | None, size: int) ->
     where, params = ["project_id = %s"], [project.pk]
     query = query.strip()
     if query:
-        like = like_prefix_sql(connection.vendor)
-        email_prefix = like_prefix(query.lower())
+        email_sql, email_prefix = prefix_match(connection.vendor, "email", query.lower())
         if "@" in query:
-            where.append(f"email {like}")
+            where.append(email_sql)
             params.append(email_prefix)
         else:
-            where.append(f"(custom_id {like} OR email {like})")
-            params += [like_prefix(query), email_prefix]
+            custom_id_sql, custom_id_prefix = prefix_match(connection.vendor, "custom_id", query)
+            where.append(f"({custom_id_sql} OR {email_sql})")
+            params += [custom_id_prefix, email_prefix]
     if isinstance(after, int):
         where.append("id < %s")
         params.append(after)

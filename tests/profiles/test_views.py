@@ -136,3 +136,11 @@ def test_profile_page_says_when_it_becomes_purge_eligible(client, csm, project):
     assert "Purge-eligible" in page.text
     page = client.get(reverse("profiles:detail", kwargs={"code": project.code, "profile_code": recent.code}))
     assert "Kept until" in page.text and "Purge-eligible" not in page.text
+
+
+def test_custom_id_search_is_case_sensitive_on_every_database(client, csm, project):
+    ProfileFactory(project=project, custom_id="alice-1", email="a1@example.com")
+    ProfileFactory(project=project, custom_id="Alice-2", email="a2@example.com")
+    client.force_login(csm)
+    response = client.get(_list_url(project), {"q": "Alice"})
+    assert [p["custom_id"] for p in response.context["page"].rows] == ["Alice-2"]
