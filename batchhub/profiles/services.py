@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from collections.abc import Iterable
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.db import transaction
 from django.utils import timezone
 
@@ -18,6 +20,7 @@ from batchhub.core.bulk import sink_for_connection
 from batchhub.profiles.models import AppCustomData, Profile, ProfileEvent
 from batchhub.projects.models import ApiCall
 
+logger = logging.getLogger(__name__)
 CLAIM_BATCH = 50
 _PROFILE_NATIVE = {
     "email_address": "email",
@@ -31,7 +34,32 @@ _EVENT_COLUMNS = ("profile_id", "name", "label", "attributes", "tags", "occurred
 
 
 def api_calls_apply_pending(*, project_id: int, limit: int = CLAIM_BATCH) -> int:
-    """Apply up to `limit` pending calls of a project, oldest first; returns how many were applied."""
+    """Apply up to `limit` pending calls of a project, oldest first; returns how many were handled.
+
+    If the batch fails, its calls are retried one by one so that a single bad call is marked failed
+    (with its error, for the dashboard) instead of blocking the others.
+    """
+    try:
+        return _apply_batch(project_id=project_id, limit=limit)
+    except SoftTimeLimitExceeded:
+        raise
+    except Exception as exc:
+        if limit > 1:
+            return sum(api_calls_apply_pending(project_id=project_id, limit=1) for _ in range(limit))
+        first = (
+            ApiCall.objects.filter(project_id=project_id, apply_status=ApiCall.ApplyStatus.PENDING)
+            .order_by("id")
+            .values_list("id", flat=True)
+            .first()
+        )
+        if first is None:
+            return 0
+        logger.exception("API call %s could not be applied", first)
+        api_call_mark_failed(call_id=first, error=f"{type(exc).__name__}: {exc}")
+        return 1
+
+
+def _apply_batch(*, project_id: int, limit: int) -> int:
     with transaction.atomic():
         calls = list(
             ApiCall.objects.select_for_update(skip_locked=True, of=("self",))

@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from batchhub.profiles.services import api_calls_apply_pending
+from batchhub.profiles.services import CLAIM_BATCH, api_calls_apply_pending
 
 
 @shared_task(soft_time_limit=240, time_limit=300)
 def api_calls_apply(project_id: int) -> int:
     """Apply a project's pending API calls; re-enqueued while a full batch was found (more may wait)."""
     applied = api_calls_apply_pending(project_id=project_id)
-    if applied >= 50:
+    if applied >= CLAIM_BATCH:
         api_calls_apply.delay(project_id)
     return applied
