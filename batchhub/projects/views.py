@@ -4,7 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -15,6 +15,8 @@ from batchhub.profiles.queries import profiles_count_estimate
 from batchhub.projects import services
 from batchhub.projects.forms import AppForm, GrantForm, InactivityForm, ProjectForm
 from batchhub.projects.queries import (
+    api_activity,
+    api_call_get,
     app_get_for_user,
     partner_get,
     partners_grantable,
@@ -60,6 +62,7 @@ def _detail_context(request: HttpRequest, project, **extra) -> dict:
         "grants": list(project_grants_for_user(request.user, project)),
         "profiles_count": profiles_count_estimate(project),
         "can_manage": is_csm,
+        "api_activity": api_activity(project),
         "revealed": reveal_once_pop(request, owner=str(project.code)),
     }
     if is_csm:
@@ -167,3 +170,25 @@ def project_revoke(request: HttpRequest, code, partner_code) -> HttpResponse:
     if services.project_revoke_partner(actor=request.user, project=project, partner=partner):
         messages.success(request, f"{partner} no longer has access to {project}.")
     return redirect("projects:detail", code=project.code)
+
+
+@login_required
+@require_GET
+def api_call_detail(request: HttpRequest, code, token) -> HttpResponse:
+    """The status of one API call, by the token its 202 answer carried."""
+    project = project_get_for_user(request.user, code)
+    call = api_call_get(project, token)
+    return render(request, "projects/api_call_detail.html", {"project": project, "call": call})
+
+
+@login_required
+@require_GET
+def api_call_lookup(request: HttpRequest, code) -> HttpResponse:
+    project = project_get_for_user(request.user, code)
+    token = request.GET.get("token", "").strip()
+    try:
+        call = api_call_get(project, token)
+    except Http404:
+        messages.error(request, f"No API call of {project.name} has the token “{token[:64]}”.")
+        return redirect("projects:detail", code=project.code)
+    return redirect("projects:api_call", code=project.code, token=call.token)

@@ -18,9 +18,10 @@ pytestmark = pytest.mark.portable
 @dataclass(frozen=True)
 class Route:
     method: str
-    kwargs: str  # which objects the URL names: "", "project", "app", "profile", "grant"
+    kwargs: str  # which objects the URL names: "", "project", "app", "profile", "grant", "api_call"
     allowed: tuple[str, ...]  # roles that may use it on a project they can see
     public: bool = False  # reachable without logging in
+    ok: int = 200  # what an allowed user gets
 
 
 STAFF = ("csm", "privacy_admin")
@@ -39,6 +40,8 @@ ROUTES: dict[str, Route] = {
     "projects:inactivity": Route("POST", "project", ("csm",)),
     "projects:grant": Route("POST", "project", ("csm",)),
     "projects:revoke": Route("POST", "grant", ("csm",)),
+    "projects:api_call_lookup": Route("GET", "project", ALL, ok=302),  # redirects back with a message
+    "projects:api_call": Route("GET", "api_call", ALL),
     "profiles:list": Route("GET", "project", ALL),
     "profiles:detail": Route("GET", "profile", ALL),
     "core:audit_log": Route("GET", "", STAFF),
@@ -75,8 +78,21 @@ def _url(name: str, route: Route, project, partner) -> str:
         "app": {"code": project.code, "app_code": app.code},
         "profile": {"code": project.code, "profile_code": profile.code},
         "grant": {"code": project.code, "partner_code": partner.code},
+        "api_call": {"code": project.code, "token": _api_call(project).token},
     }[route.kwargs]
     return reverse(name, kwargs=kwargs)
+
+
+def _api_call(project):
+    import uuid
+
+    from django.utils import timezone
+
+    from batchhub.projects.models import ApiCall
+
+    return ApiCall.objects.create(
+        project=project, route="events.user", status_code=202, token=uuid.uuid4(), created_at=timezone.now()
+    )
 
 
 def _call(client, route: Route, url: str):
@@ -133,7 +149,7 @@ def test_allowed_roles_reach_the_page(client, request, role, name, project, part
     user = request.getfixturevalue({"partner": "partner_user"}.get(role, role))
     client.force_login(user)
     response = _call(client, route, _url(name, route, project, partner))
-    assert response.status_code == 200
+    assert response.status_code == route.ok
 
 
 def test_admin_is_staff_only(client, partner_user, csm):
