@@ -59,6 +59,10 @@ class ApiError(Exception):
 
 
 def api_family(request: HttpRequest) -> str:
+    """The family of the route that matched (per-app routes carry an app key), else of the path."""
+    match = getattr(request, "resolver_match", None)
+    if match is not None and match.namespace == "api" and "version" in match.kwargs:
+        return APP_FAMILY if "api_key" in match.kwargs else PROJECT_FAMILY
     return PROJECT_FAMILY if _PROJECT_PATH.match(request.path) else APP_FAMILY
 
 

@@ -44,12 +44,23 @@ def _bad(message: str) -> ApiError:
     return ApiError("MALFORMED_PARAMETER", message)
 
 
+def _text(value: str, where: str) -> str:
+    """Text that can be stored: no NUL character, no lone UTF-16 surrogate (both valid JSON escapes)."""
+    if "\x00" in value:
+        raise _bad(f"{where} contains a NUL character (\\u0000).")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _bad(f"{where} contains an invalid Unicode character (a lone surrogate).") from None
+    return value
+
+
 def custom_id_check(value: Any, where: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise _bad(f"{where} must be a non-empty string (the custom user id).")
     if len(value) > MAX_CUSTOM_ID:
         raise _bad(f"{where} is longer than {MAX_CUSTOM_ID} characters.")
-    return value
+    return _text(value, where)
 
 
 def _name(raw: str, where: str, *, pattern: re.Pattern = _NAME) -> str:
@@ -80,14 +91,14 @@ def _date(value: Any, where: str) -> str:
 def _url(value: Any, where: str) -> str:
     if not isinstance(value, str) or not _URL.match(value) or len(value) > MAX_URL:
         raise _bad(f"{where} must be a URL (scheme://…) of at most {MAX_URL} characters.")
-    return value
+    return _text(value, where)
 
 
 def _scalar(value: Any, where: str) -> str | int | float | bool:
     if isinstance(value, str):
         if len(value) > MAX_STRING:
             raise _bad(f"{where} is longer than {MAX_STRING} characters.")
-        return value
+        return _text(value, where)
     if isinstance(value, bool | int | float):
         return value
     raise _bad(f"{where} must be a string, a number or a boolean.")
@@ -103,7 +114,7 @@ def _tags(value: Any, where: str, *, limit: int | None = None) -> list[str]:
         if not isinstance(tag, str) or not tag.strip() or len(tag) > MAX_STRING:
             raise _bad(f"{where} tags must be non-empty strings of at most {MAX_STRING} characters.")
         if tag not in tags:
-            tags.append(tag)
+            tags.append(_text(tag, where))
     return tags
 
 
@@ -234,7 +245,7 @@ def event_check(event: Any, where: str, now: dt.datetime) -> dict:
     time_value = event.get("time")
     return {
         "name": name.casefold(),
-        "label": label or "",
+        "label": _text(label, f"{where}.label") if label else "",
         "time": _event_time(time_value, f"{where}.time", now) if time_value is not None else None,
         "attributes": _event_attributes(event.get("attributes", {}), f"{where}.attributes"),
         "tags": _tags(event.get("tags", []), f"{where}.tags", limit=MAX_EVENT_TAGS),
