@@ -129,9 +129,19 @@ def _ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def wrk(url: str, *, connections: int = 8, seconds: int = 15, threads: int = 2, headers: dict | None = None) -> Load:
+def wrk(
+    url: str,
+    *,
+    connections: int = 8,
+    seconds: int = 15,
+    threads: int = 2,
+    headers: dict | None = None,
+    script: str | None = None,
+) -> Load:
     """Closed-loop load with wrk: `connections` concurrent keep-alive connections for `seconds`."""
-    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s"]
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
+    if script:
+        command += ["-s", script]
     for name, value in (headers or {}).items():
         command += ["-H", f"{name}: {value}"]
     out = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout

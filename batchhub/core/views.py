@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import json
+import uuid
+
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
 
 from batchhub.core.pagination import keyset_page
 from batchhub.core.queries import audit_events_for_user, audit_projects_known
@@ -24,6 +28,14 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     }
     template = "core/audit_log.html#audit-rows" if request.htmx and request.GET.get("after") else "core/audit_log.html"
     return render(request, template, context)
+
+
+@csrf_exempt
+@require_POST
+def bench_parse_only(request: HttpRequest) -> HttpResponse:
+    """Benchmark reference only (mounted when BENCH_REFERENCE_VIEWS is set): parse the JSON, answer 202."""
+    json.loads(request.body)
+    return JsonResponse({"token": str(uuid.uuid4())}, status=202)
 
 
 @never_cache

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any, Literal
 
+import pydantic_core
 from django.db import transaction
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
@@ -26,6 +27,7 @@ from batchhub.core.apikit import (
     idempotency_finish,
 )
 from batchhub.profiles import ingest
+from batchhub.profiles.ingest_fast import events_bulk_fast
 from batchhub.profiles.tasks import api_calls_apply
 from batchhub.projects.api_auth import ApiCaller, AppKeyAuth, ProjectKeyAuth
 from batchhub.projects.models import ApiCall
@@ -168,10 +170,18 @@ def _json_body(request: HttpRequest) -> Any:
 Check = Callable[[Any], tuple[str, list, dict]]
 
 
-def _accept_write(request: HttpRequest, *, route: str, check: Check, needs_body: bool = True) -> JsonResponse:
+def _accept_write(
+    request: HttpRequest,
+    *,
+    route: str,
+    check: Check,
+    needs_body: bool = True,
+    fast: Callable[[bytes], tuple[str, list, dict] | None] | None = None,
+) -> JsonResponse:
     """Validate, record and enqueue one write; errors and replays answer without a second effect.
 
-    `check(body)` returns (kind, operations, answer) or raises ApiError.
+    `check(body)` returns (kind, operations, answer) or raises ApiError; `fast(raw)` may return the same
+    straight from the bytes, or None to leave the decision to `check`.
     """
     caller: ApiCaller = request.auth
     family = api_family(request)
@@ -189,8 +199,11 @@ def _accept_write(request: HttpRequest, *, route: str, check: Check, needs_body:
             record = reserved
         call = ApiCall(project=caller.project, app=caller.app, route=route, created_at=now)
         try:
-            body = _json_body(request) if needs_body or request.body else None
-            kind, operations, answer = check(body)
+            accepted = fast(request.body) if fast is not None else None
+            if accepted is None:
+                body = _json_body(request) if needs_body or request.body else None
+                accepted = check(body)
+            kind, operations, answer = accepted
         except ApiError as error:
             status, answer = error.status, error_body(family, error.kind, error.message)
             call.status_code, call.error_code, call.error_message = status, error.kind, error.message[:500]
@@ -198,7 +211,7 @@ def _accept_write(request: HttpRequest, *, route: str, check: Check, needs_body:
             status = 202
             call.token = uuid.UUID(answer["token"]) if "token" in answer else uuid.uuid4()
             call.status_code, call.kind = status, kind
-            call.payload = {"operations": operations}
+            call.operations = pydantic_core.to_json(operations).decode()
             call.apply_status = ApiCall.ApplyStatus.PENDING
             call.counts = {"operations": len(operations)}
         call.save()
@@ -316,10 +329,17 @@ def events_user(request, custom_id: str, version: str = APP_VERSION, api_key: st
     url_name="events_bulk",
 )
 def events_bulk(request, version: str = APP_VERSION, api_key: str = Path(...)):
+    now = timezone.now()
+
+    def fast(raw: bytes):
+        events = events_bulk_fast(raw, now)
+        return None if events is None else ("events", events, _token_answer())
+
     return _accept_write(
         request,
         route="events.bulk",
-        check=lambda body: ("events", ingest.events_bulk_check(body, timezone.now()), _token_answer()),
+        check=lambda body: ("events", ingest.events_bulk_check(body, now), _token_answer()),
+        fast=fast,
     )
 
 

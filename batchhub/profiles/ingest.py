@@ -198,7 +198,7 @@ def custom_ids_check(body: Any) -> list[str]:
 # ---- Trigger Events API 1.0 ----------------------------------------------------------------------
 
 
-def _event_time(value: Any, where: str, now: dt.datetime) -> str:
+def event_time_check(value: Any, where: str, now: dt.datetime) -> str:
     if not isinstance(value, str) or not _EVENT_TIME.match(value):
         raise _bad(f"{where} must be YYYY-MM-DDTHH:MM:SS (UTC).")
     try:
@@ -246,7 +246,7 @@ def event_check(event: Any, where: str, now: dt.datetime) -> dict:
     return {
         "name": name.casefold(),
         "label": _text(label, f"{where}.label") if label else "",
-        "time": _event_time(time_value, f"{where}.time", now) if time_value is not None else None,
+        "time": event_time_check(time_value, f"{where}.time", now) if time_value is not None else None,
         "attributes": _event_attributes(event.get("attributes", {}), f"{where}.attributes"),
         "tags": _tags(event.get("tags", []), f"{where}.tags", limit=MAX_EVENT_TAGS),
     }

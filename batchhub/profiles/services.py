@@ -82,7 +82,7 @@ def api_call_mark_failed(*, call_id: int, error: str) -> None:
 
 
 def _apply(call: ApiCall) -> dict:
-    operations = call.payload["operations"]
+    operations = json.loads(call.operations)
     at = call.created_at
     if call.kind == "custom_data":
         return _custom_data_apply(call, operations, at)

@@ -113,7 +113,8 @@ class ProjectGrant(models.Model):
 class ApiCall(models.Model):
     """One call to the inbound REST API: the activity log, and for accepted writes the work to apply.
 
-    The payload is stored validated and normalised; a worker applies it in one transaction and marks it.
+    The operations are stored validated and normalised (JSON text: written once, read once by the worker,
+    never queried); a worker applies them in one transaction and marks the call.
     """
 
     class ApplyStatus(models.TextChoices):
@@ -130,7 +131,7 @@ class ApiCall(models.Model):
     error_code = models.CharField(max_length=40, blank=True)
     error_message = models.CharField(max_length=500, blank=True)
     kind = models.CharField(max_length=40, blank=True)
-    payload = models.JSONField(null=True, blank=True)
+    operations = models.TextField(blank=True, help_text="normalised operations, JSON")
     apply_status = models.CharField(max_length=8, choices=ApplyStatus.choices, default=ApplyStatus.NONE)
     counts = models.JSONField(default=dict, blank=True)
     apply_error = models.TextField(blank=True)
