@@ -149,7 +149,9 @@ def main() -> None:
             time.sleep(0.5)
         drained = time.monotonic()
         applied = ProfileEvent.objects.filter(profile__project=project).count() - events_before
-        failed = ApiCall.objects.filter(project=project, apply_status=ApiCall.ApplyStatus.FAILED).count()
+        failed = ApiCall.objects.filter(
+            project=project, created_at__gte=since, apply_status=ApiCall.ApplyStatus.FAILED
+        ).count()
         worker_rss = _tree_peak_rss_mib(worker.pid)
     finally:
         os.killpg(worker.pid, signal.SIGTERM)
