@@ -61,6 +61,11 @@ def api_calls_apply_pending(*, project_id: int, limit: int = CLAIM_BATCH) -> int
 
 def _apply_batch(*, project_id: int, limit: int) -> int:
     with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # Safe without waiting for the WAL flush: the calls' status commits with their data, so a crash
+            # that loses this transaction loses both, and the calls are applied again.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
         calls = list(
             ApiCall.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(project_id=project_id, apply_status=ApiCall.ApplyStatus.PENDING)
