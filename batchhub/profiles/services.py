@@ -21,6 +21,8 @@ from batchhub.profiles.models import AppCustomData, Profile, ProfileEvent
 from batchhub.projects.models import ApiCall
 
 logger = logging.getLogger(__name__)
+_APPLY_LOCK = 7_301  # advisory lock namespace of API call appliers
+STRANDED_AFTER = dt.timedelta(seconds=30)
 CLAIM_BATCH = 10  # calls per transaction: short lock holds when workers share profiles
 _PROFILE_NATIVE = {
     "email_address": "email",
@@ -62,9 +64,15 @@ def api_calls_apply_pending(*, project_id: int, limit: int = CLAIM_BATCH) -> int
 def _apply_batch(*, project_id: int, limit: int) -> int:
     with transaction.atomic():
         if connection.vendor == "postgresql":
-            # Safe without waiting for the WAL flush: the calls' status commits with their data, so a crash
-            # that loses this transaction loses both, and the calls are applied again.
             with connection.cursor() as cursor:
+                # One applier per project at a time: concurrent appliers only wait on each other's profile
+                # locks (measured: 2 workers on one project drain at less than half the speed of 1). Others
+                # leave; the holder goes on while calls wait, and the sweeper catches any left behind.
+                cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [_APPLY_LOCK, project_id])
+                if not cursor.fetchone()[0]:
+                    return 0
+                # Safe without waiting for the WAL flush: the calls' status commits with their data, so a
+                # crash that loses this transaction loses both, and the calls are applied again.
                 cursor.execute("SET LOCAL synchronous_commit TO OFF")
         calls = list(
             ApiCall.objects.select_for_update(skip_locked=True, of=("self",))
@@ -78,6 +86,16 @@ def _apply_batch(*, project_id: int, limit: int) -> int:
             call.applied_at = timezone.now()
         ApiCall.objects.bulk_update(calls, ["counts", "apply_status", "applied_at"])
     return len(calls)
+
+
+def api_calls_stranded_projects() -> list[int]:
+    """Projects with calls pending for a while (their applier left just as they arrived)."""
+    cutoff = timezone.now() - STRANDED_AFTER
+    return list(
+        ApiCall.objects.filter(apply_status=ApiCall.ApplyStatus.PENDING, created_at__lt=cutoff)
+        .values_list("project_id", flat=True)
+        .distinct()
+    )
 
 
 def api_call_mark_failed(*, call_id: int, error: str) -> None:

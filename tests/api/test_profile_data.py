@@ -301,3 +301,17 @@ def test_a_call_that_cannot_be_applied_is_marked_failed_without_blocking_others(
     assert by_user["jay"].apply_status == ApiCall.ApplyStatus.APPLIED
     assert ProfileEvent.objects.filter(profile__custom_id="jay").count() == 1
     assert not Profile.objects.filter(custom_id="bad").exists()
+
+
+def test_the_sweeper_applies_calls_left_pending(api):
+    from batchhub.profiles.tasks import api_calls_sweep
+
+    response = api.app_call("POST", "/events/users/kim", _event())  # its task never ran (no commit hook)
+    call = ApiCall.objects.get(token=response.json()["token"])
+    assert call.apply_status == ApiCall.ApplyStatus.PENDING
+    assert api_calls_sweep.delay().get() == 0  # too recent to be stranded
+    ApiCall.objects.filter(pk=call.pk).update(created_at=timezone.now() - dt.timedelta(minutes=2))
+    assert api_calls_sweep.delay().get() == 1
+    call.refresh_from_db()
+    assert call.apply_status == ApiCall.ApplyStatus.APPLIED
+    assert ProfileEvent.objects.filter(profile__custom_id="kim").count() == 1
