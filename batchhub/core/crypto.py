@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-import secrets
 from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -28,11 +27,6 @@ def decrypt(token: str) -> str:
         return fernet().decrypt(token.encode()).decode()
     except InvalidToken as exc:  # the message never includes the token
         raise ValueError("an encrypted value could not be decrypted with the configured keys") from exc
-
-
-def rotate(token: str) -> str:
-    """Re-encrypt a token under the first (newest) key."""
-    return fernet().rotate(token.encode()).decode()
 
 
 class Secret:
@@ -91,7 +85,3 @@ def mask(value: str, visible: int = 4) -> str:
     if len(value) <= visible * 2:
         return "•" * 8
     return "•" * 8 + value[-visible:]
-
-
-def new_key(nbytes: int = 16) -> str:
-    return secrets.token_hex(nbytes)

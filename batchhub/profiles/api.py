@@ -167,7 +167,9 @@ def _json_body(request: HttpRequest) -> Any:
         raise ApiError("MALFORMED_JSON_BODY", f"The body is not valid JSON: {exc}.") from None
 
 
-Check = Callable[[Any], tuple[str, list, dict]]
+# (kind, operations, answer); answer None means the usual {"token": …} of the call
+Accepted = tuple[str, list, dict | None]
+Check = Callable[[Any], Accepted]
 
 
 def _accept_write(
@@ -176,12 +178,12 @@ def _accept_write(
     route: str,
     check: Check,
     needs_body: bool = True,
-    fast: Callable[[bytes], tuple[str, list, dict] | None] | None = None,
+    fast: Callable[[bytes], Accepted | None] | None = None,
 ) -> JsonResponse:
     """Validate, record and enqueue one write; errors and replays answer without a second effect.
 
-    `check(body)` returns (kind, operations, answer) or raises ApiError; `fast(raw)` may return the same
-    straight from the bytes, or None to leave the decision to `check`.
+    `check(body)` returns (kind, operations, answer or None for the call's token) or raises ApiError;
+    `fast(raw)` may return the same straight from the bytes, or None to leave the decision to `check`.
     """
     caller: ApiCaller = request.auth
     family = api_family(request)
@@ -209,7 +211,8 @@ def _accept_write(
             call.status_code, call.error_code, call.error_message = status, error.kind, error.message[:500]
         else:
             status = 202
-            call.token = uuid.UUID(answer["token"]) if "token" in answer else uuid.uuid4()
+            call.token = uuid.uuid4()
+            answer = answer if answer is not None else {"token": str(call.token)}
             call.status_code, call.kind = status, kind
             call.operations = pydantic_core.to_json(operations).decode()
             call.apply_status = ApiCall.ApplyStatus.PENDING
@@ -220,10 +223,6 @@ def _accept_write(
         if record is not None:
             idempotency_finish(record, status=status, body=answer)
     return JsonResponse(answer, status=status)
-
-
-def _token_answer() -> dict:
-    return {"token": str(uuid.uuid4())}
 
 
 # ---- Custom Data API 1.0 -----------------------------------------------------------------------------
@@ -242,7 +241,7 @@ def custom_data_user(request, custom_id: str, version: str = APP_VERSION, api_ke
     return _accept_write(
         request,
         route="custom_data.user",
-        check=lambda body: ("custom_data", [ingest.custom_data_check(custom_id, body)], _token_answer()),
+        check=lambda body: ("custom_data", [ingest.custom_data_check(custom_id, body)], None),
     )
 
 
@@ -260,7 +259,7 @@ def custom_data_user_delete(request, custom_id: str, version: str = APP_VERSION,
         check=lambda body: (
             "custom_data_delete",
             [ingest.custom_id_check(custom_id, "custom user id")],
-            _token_answer(),
+            None,
         ),
         needs_body=False,
     )
@@ -277,7 +276,7 @@ def custom_data_bulk(request, version: str = APP_VERSION, api_key: str = Path(..
     return _accept_write(
         request,
         route="custom_data.bulk",
-        check=lambda body: ("custom_data", ingest.custom_data_bulk_check(body), _token_answer()),
+        check=lambda body: ("custom_data", ingest.custom_data_bulk_check(body), None),
     )
 
 
@@ -292,7 +291,7 @@ def custom_data_bulk_delete(request, version: str = APP_VERSION, api_key: str = 
     return _accept_write(
         request,
         route="custom_data.bulk_delete",
-        check=lambda body: ("custom_data_delete", ingest.custom_ids_check(body), _token_answer()),
+        check=lambda body: ("custom_data_delete", ingest.custom_ids_check(body), None),
     )
 
 
@@ -305,7 +304,7 @@ def _events_single(custom_id: str):
             raise ApiError("MALFORMED_PARAMETER", 'The body must be an object {"events": […]}.')
         events = ingest.events_check(custom_id, body.get("events"), where="", now=timezone.now())
         ingest.events_total_check(len(events))
-        return "events", events, _token_answer()
+        return "events", events, None
 
     return check
 
@@ -333,12 +332,12 @@ def events_bulk(request, version: str = APP_VERSION, api_key: str = Path(...)):
 
     def fast(raw: bytes):
         events = events_bulk_fast(raw, now)
-        return None if events is None else ("events", events, _token_answer())
+        return None if events is None else ("events", events, None)
 
     return _accept_write(
         request,
         route="events.bulk",
-        check=lambda body: ("events", ingest.events_bulk_check(body, now), _token_answer()),
+        check=lambda body: ("events", ingest.events_bulk_check(body, now), None),
         fast=fast,
     )
 
