@@ -6,7 +6,8 @@ import time
 import uuid
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import BooleanField, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.http import Http404
 from django.urls import reverse
 
@@ -15,15 +16,25 @@ from batchhub.core.pagination import Page, cursor_decode, cursor_encode, estimat
 from batchhub.profiles.models import Installation, Profile, ProfileEvent
 
 
+def _search_sql(query: str) -> tuple[str, list[str]] | None:
+    """The search condition as SQL: custom id or email starting with `query` (case-sensitive on every
+    database), or only the email when the query holds an "@". Shared by the page and its count."""
+    query = query.strip()
+    if not query:
+        return None
+    email_sql, email_prefix = prefix_match(connection.vendor, "email", query.lower())
+    if "@" in query:
+        return email_sql, [email_prefix]
+    custom_id_sql, custom_id_prefix = prefix_match(connection.vendor, "custom_id", query)
+    return f"({custom_id_sql} OR {email_sql})", [custom_id_prefix, email_prefix]
+
+
 def profiles_search(project, *, query: str = "") -> QuerySet[Profile]:
     """A project's profiles, optionally those whose custom id or email starts with `query`."""
     profiles = Profile.objects.filter(project=project)
-    query = query.strip()
-    if query:
-        if "@" in query:
-            profiles = profiles.filter(email__startswith=query.lower())
-        else:
-            profiles = profiles.filter(Q(custom_id__startswith=query) | Q(email__startswith=query.lower()))
+    search = _search_sql(query)
+    if search is not None:
+        profiles = profiles.filter(RawSQL(*search, output_field=BooleanField()))  # noqa: S611 - text in params
     return profiles
 
 
@@ -36,16 +47,10 @@ def profiles_page(project, *, query: str = "", cursor: str | None, size: int) ->
     """
     after = cursor_decode(cursor)
     where, params = ["project_id = %s"], [project.pk]
-    query = query.strip()
-    if query:
-        email_sql, email_prefix = prefix_match(connection.vendor, "email", query.lower())
-        if "@" in query:
-            where.append(email_sql)
-            params.append(email_prefix)
-        else:
-            custom_id_sql, custom_id_prefix = prefix_match(connection.vendor, "custom_id", query)
-            where.append(f"({custom_id_sql} OR {email_sql})")
-            params += [custom_id_prefix, email_prefix]
+    search = _search_sql(query)
+    if search is not None:
+        where.append(search[0])
+        params += search[1]
     if isinstance(after, int):
         where.append("id < %s")
         params.append(after)

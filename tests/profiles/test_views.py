@@ -144,3 +144,11 @@ def test_custom_id_search_is_case_sensitive_on_every_database(client, csm, proje
     client.force_login(csm)
     response = client.get(_list_url(project), {"q": "Alice"})
     assert [p["custom_id"] for p in response.context["page"].rows] == ["Alice-2"]
+
+
+def test_the_count_agrees_with_the_rows_on_case(client, csm, project):
+    ProfileFactory(project=project, custom_id="alice-1", email="a1@example.com")
+    ProfileFactory(project=project, custom_id="Alice-2", email="a2@example.com")
+    client.force_login(csm)
+    response = client.get(_list_url(project), {"q": "Alice"})
+    assert response.context["count"] == len(response.context["page"].rows) == 1
