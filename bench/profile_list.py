@@ -90,7 +90,8 @@ def raw_sql_rate(project_id: int, *, seconds: int, connections: int) -> float:
     dsn = f"host={db['HOST']} port={db['PORT'] or 5432} dbname={db['NAME']} user={db['USER']} password={db['PASSWORD']}"
     sql = (
         "SELECT id, code, custom_id, email, email_marketing, last_activity_at, created_at FROM profiles_profile "
-        "WHERE project_id = %s ORDER BY id DESC LIMIT 51"
+        "WHERE id IN (SELECT id FROM profiles_profile WHERE project_id = %s ORDER BY id DESC LIMIT 51) "
+        "ORDER BY id DESC"
     )
     counts = [0] * connections
     stop = time.monotonic() + seconds

@@ -54,10 +54,14 @@ def profiles_page(project, *, query: str = "", cursor: str | None, size: int) ->
     if isinstance(after, int):
         where.append("id < %s")
         params.append(after)
+    table = Profile._meta.db_table
+    # The ids first, from the (project, id) index alone, then their rows: a plain "WHERE project_id ORDER
+    # BY id DESC" lets PostgreSQL walk the primary key backwards through other projects' newer profiles
+    # (seen: 7 ms instead of 0.5 ms when another project grew after a large one).
     sql = (
         f"SELECT id, code, custom_id, email, email_marketing, {_utc_text('last_activity_at', 'minute')}, "
-        f"{_utc_text('created_at', 'day')} FROM {Profile._meta.db_table} "
-        f"WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT %s"
+        f"{_utc_text('created_at', 'day')} FROM {table} WHERE id IN ("
+        f"SELECT id FROM {table} WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT %s) ORDER BY id DESC"
     )
     with connection.cursor() as db:
         db.execute(sql, [*params, size + 1])
