@@ -32,3 +32,41 @@ def task_delivery_start(*, task_id: str, task_name: str) -> str:
 def task_delivery_finish(*, task_id: str, succeeded: bool, error: str = "") -> None:
     status = TaskDelivery.Status.SUCCEEDED if succeeded else TaskDelivery.Status.FAILED
     TaskDelivery.objects.filter(task_id=task_id).update(status=status, last_error=redact(error)[:2000])
+
+
+QUEUED_FLAG_TTL = 30  # seconds: a lost queued task only delays the next enqueue this long
+
+
+def _shared_cache():
+    """The cache if every process shares it (Redis), else None: a process-local flag cannot be cleared by
+    the worker, so without Redis every enqueue goes through."""
+    from django.core.cache import caches
+    from django.core.cache.backends.redis import RedisCache
+
+    cache = caches["default"]
+    return cache if isinstance(cache, RedisCache) else None
+
+
+def enqueue_unless_queued(task, *args, flag: str, after_commit: bool = True) -> None:
+    """Enqueue `task(*args)` (once the current transaction commits), unless the same is queued already.
+
+    For a task that drains a backlog (it sees everything committed before it starts): a flag in the shared
+    cache marks it queued, and the task clears it with `queued_flag_clear` as it starts, before reading the
+    backlog. A write committed before the flag is found set is therefore seen by the queued task.
+    """
+    cache = _shared_cache()
+
+    def enqueue() -> None:
+        if cache is None or cache.add(f"queued:{flag}", 1, QUEUED_FLAG_TTL):
+            task.delay(*args)
+
+    if after_commit:
+        transaction.on_commit(enqueue)
+    else:
+        enqueue()
+
+
+def queued_flag_clear(flag: str) -> None:
+    cache = _shared_cache()
+    if cache is not None:
+        cache.delete(f"queued:{flag}")

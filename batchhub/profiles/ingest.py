@@ -8,6 +8,7 @@ Events) refuse a call on its first error (400); the Profile API drops what is in
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 import zoneinfo
 from dataclasses import dataclass, field
@@ -28,16 +29,16 @@ MAX_EVENT_TAGS = 10
 EVENT_MAX_AGE = dt.timedelta(hours=24)
 CLOCK_SKEW = dt.timedelta(minutes=2)
 
-_NAME = re.compile(r"^[a-z0-9_]{1,30}$")
-_EVENT_NAME = re.compile(r"^[a-z0-9_.]{1,30}$")
-_CUSTOM_KEY = re.compile(r"^(?:(date|url)\((u\.[^)]*)\)|(u\.[^()]*)|(ut\.[^()]*))$", re.IGNORECASE)
-_ATTRIBUTE_KEY = re.compile(r"^(?:(date|url)\(([^)]*)\)|([^()]*))$", re.IGNORECASE)
-_EVENT_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$")
-_URL = re.compile(r"^[a-z][a-z0-9+.-]*://\S+$", re.IGNORECASE)
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_PHONE = re.compile(r"^\+[1-9]\d{6,14}$")
-_LANGUAGE = re.compile(r"^[a-z]{2}$")
-_REGION = re.compile(r"^[A-Z]{2}$")
+_NAME = re.compile(r"^[a-z0-9_]{1,30}\Z")
+_EVENT_NAME = re.compile(r"^[a-z0-9_.]{1,30}\Z")
+_CUSTOM_KEY = re.compile(r"^(?:(date|url)\((u\.[^)]*)\)|(u\.[^()]*)|(ut\.[^()]*))\Z", re.IGNORECASE)
+_ATTRIBUTE_KEY = re.compile(r"^(?:(date|url)\(([^)]*)\)|([^()]*))\Z", re.IGNORECASE)
+_EVENT_TIME = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\Z")
+_URL = re.compile(r"^[a-z][a-z0-9+.-]*://\S+\Z", re.IGNORECASE)
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+\Z")
+_PHONE = re.compile(r"^\+[1-9][0-9]{6,14}\Z")
+_LANGUAGE = re.compile(r"^[a-z]{2}\Z")
+_REGION = re.compile(r"^[A-Z]{2}\Z")
 
 
 def _bad(message: str) -> ApiError:
@@ -99,6 +100,8 @@ def _scalar(value: Any, where: str) -> str | int | float | bool:
         if len(value) > MAX_STRING:
             raise _bad(f"{where} is longer than {MAX_STRING} characters.")
         return _text(value, where)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _bad(f"{where} must be a finite number (JSON numbers beyond ±1.8e308 are not).")
     if isinstance(value, bool | int | float):
         return value
     raise _bad(f"{where} must be a string, a number or a boolean.")

@@ -1,9 +1,11 @@
 """Fast path for bulk Trigger Events calls (the hot ingest call: 1,000 events).
 
 pydantic-core validates the JSON bytes in one pass. The schema accepts only a strict subset of what the
-rules of `ingest` accept (lower-case names, plain attribute keys, no NUL, no duplicate tags), with the same
-normalised result; anything else, valid or not, returns None and goes through `ingest`, which stays the
-reference for messages and normalisation. A test checks both paths agree.
+rules of `ingest` accept (lower-case names, plain attribute keys, finite numbers, no NUL, no blank or
+duplicate tags), so that the body needs no normalising: it is already in the form the rules would give.
+A call that passes is stored as it came (`RAW_EVENTS_KIND`) and the worker reads it as is; anything else,
+valid or not, is left to `ingest`, which stays the reference for messages and normalisation. Tests check
+that both paths agree, down to the rows written.
 """
 
 import datetime as dt
@@ -23,7 +25,11 @@ from batchhub.profiles.ingest import (
     event_time_check,
 )
 
+# ApiCall.kind of a bulk Trigger Events call stored as its request body (see `events_bulk_accepts`)
+RAW_EVENTS_KIND = "events_raw"
+
 ScalarText = Annotated[str, StringConstraints(max_length=MAX_STRING)]
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 AttributeKey = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,30}$")]
 Tag = Annotated[str, StringConstraints(min_length=1, max_length=MAX_STRING)]
 
@@ -35,9 +41,12 @@ class FastEvent(TypedDict):
     time: NotRequired[Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$")] | None]
     # strict JSON types tried in order (faster than a smart union, same result for JSON input)
     attributes: NotRequired[
-        dict[AttributeKey, Annotated[bool | int | float | ScalarText, Field(union_mode="left_to_right")]]
+        Annotated[
+            dict[AttributeKey, Annotated[bool | int | FiniteFloat | ScalarText, Field(union_mode="left_to_right")]],
+            Field(max_length=MAX_EVENT_ATTRIBUTES),
+        ]
     ]
-    tags: NotRequired[list[Tag]]
+    tags: NotRequired[Annotated[list[Tag], Field(max_length=MAX_EVENT_TAGS)]]
 
 
 @with_config(ConfigDict(strict=True))
@@ -49,41 +58,62 @@ class FastUser(TypedDict):
 _BULK = TypeAdapter(list[FastUser])
 
 
-def events_bulk_fast(raw: bytes, now: dt.datetime) -> list[dict] | None:
-    """The bulk body validated and normalised as `ingest.events_bulk_check` would, or None to let it decide."""
+def _validated(raw: bytes, now: dt.datetime) -> tuple[list[FastUser], int] | None:
+    """The body's users and event count if the strict rules pass, else None."""
     if b"\\u0000" in raw:  # JSON can only carry NUL escaped; storage refuses it, the rules explain why
         return None
     try:
         users = _BULK.validate_json(raw)
     except ValidationError:
         return None
-    times: dict[str, str] = {}
-    events: list[dict] = []
+    count = 0
+    checked_times: set[str] = set()
     for user in users:
-        custom_id = user["id"]
-        if not custom_id.strip():
+        if not user["id"].strip():
             return None
         for event in user["events"]:
-            # normalise in place to the shape `ingest.event_check` returns
-            event["custom_id"] = custom_id
-            event["label"] = event.get("label") or ""
-            attributes = event.setdefault("attributes", {})
-            tags = event.setdefault("tags", [])
-            if len(attributes) > MAX_EVENT_ATTRIBUTES or len(tags) > MAX_EVENT_TAGS:
-                return None
-            if tags and len(set(tags)) != len(tags):
+            tags = event.get("tags")
+            if tags and (len(set(tags)) != len(tags) or not all(tag.strip() for tag in tags)):
                 return None
             time_value = event.get("time")
-            if time_value is None:
-                event["time"] = None
-            else:
-                if time_value not in times:
-                    try:
-                        times[time_value] = event_time_check(time_value, "time", now)
-                    except ApiError:
-                        return None
-                event["time"] = times[time_value]
-        events += user["events"]
-    if not 0 < len(events) <= MAX_EVENTS_PER_CALL:
+            if time_value is not None and time_value not in checked_times:
+                try:
+                    event_time_check(time_value, "time", now)
+                except ApiError:
+                    return None
+                checked_times.add(time_value)
+        count += len(user["events"])
+    if not 0 < count <= MAX_EVENTS_PER_CALL:
         return None
+    return users, count
+
+
+def events_bulk_accepts(raw: bytes, now: dt.datetime) -> int | None:
+    """How many events the body holds if it can be stored as it came (`RAW_EVENTS_KIND`), else None.
+
+    `now` must be the call's time: the worker reads the events' times against it.
+    """
+    validated = _validated(raw, now)
+    return None if validated is None else validated[1]
+
+
+def events_bulk_fast(raw: bytes, now: dt.datetime) -> list[dict] | None:
+    """The bulk body normalised as `ingest.events_bulk_check` would, or None to let it decide."""
+    validated = _validated(raw, now)
+    if validated is None:
+        return None
+    events: list[dict] = []
+    for user in validated[0]:
+        for event in user["events"]:
+            time_value = event.get("time")
+            events.append(
+                {
+                    "name": event["name"],
+                    "label": event.get("label") or "",
+                    "time": None if time_value is None else event_time_check(time_value, "time", now),
+                    "attributes": event.get("attributes", {}),
+                    "tags": event.get("tags", []),
+                    "custom_id": user["id"],
+                }
+            )
     return events

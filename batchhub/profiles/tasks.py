@@ -1,9 +1,26 @@
 from __future__ import annotations
 
+import time
+
 from celery import shared_task
 from django.db import OperationalError
 
-from batchhub.profiles.services import CLAIM_BATCH, api_calls_apply_pending, api_calls_stranded_projects
+from batchhub.core.tasking import enqueue_unless_queued, queued_flag_clear
+from batchhub.profiles.services import (
+    CLAIM_BATCH,
+    ApplierBusy,
+    api_calls_apply_pending,
+    api_calls_stranded_projects,
+)
+
+DRAIN_SECONDS = 20  # one task applies batches for this long at most, then hands over to a new one
+
+
+def api_calls_apply_soon(project_id: int, *, after_commit: bool = True) -> None:
+    """Have the project's pending calls applied (once the current transaction commits): one queued task."""
+    enqueue_unless_queued(
+        api_calls_apply, project_id, flag=f"api_calls_apply:{project_id}", after_commit=after_commit
+    )
 
 
 @shared_task(
@@ -14,11 +31,23 @@ from batchhub.profiles.services import CLAIM_BATCH, api_calls_apply_pending, api
     max_retries=3,
 )
 def api_calls_apply(project_id: int) -> int:
-    """Apply a project's pending API calls; re-enqueued while a full batch was found (more may wait)."""
-    applied = api_calls_apply_pending(project_id=project_id)
-    if applied >= CLAIM_BATCH:
-        api_calls_apply.delay(project_id)
-    return applied
+    """Apply a project's pending API calls, batch after batch, for up to DRAIN_SECONDS."""
+    queued_flag_clear(f"api_calls_apply:{project_id}")  # from here on, a new call queues a new task
+    started = time.monotonic()
+    applied = 0
+    while True:
+        try:
+            batch = api_calls_apply_pending(project_id=project_id)
+        except ApplierBusy:
+            # Another task holds the project and may have read its backlog before our calls committed.
+            api_calls_apply.apply_async((project_id,), countdown=1)
+            return applied
+        applied += batch
+        if batch < CLAIM_BATCH:
+            return applied
+        if time.monotonic() - started > DRAIN_SECONDS:
+            api_calls_apply_soon(project_id, after_commit=False)  # more may wait: a fresh task, so others get their turn
+            return applied
 
 
 @shared_task(soft_time_limit=50, time_limit=60)
@@ -26,5 +55,5 @@ def api_calls_sweep() -> int:
     """Every minute (beat): restart the applier of any project whose calls wait for more than 30 s."""
     projects = api_calls_stranded_projects()
     for project_id in projects:
-        api_calls_apply.delay(project_id)
+        api_calls_apply_soon(project_id, after_commit=False)  # nothing written here to wait for
     return len(projects)

@@ -113,8 +113,9 @@ class ProjectGrant(models.Model):
 class ApiCall(models.Model):
     """One call to the inbound REST API: the activity log, and for accepted writes the work to apply.
 
-    The operations are stored validated and normalised (JSON text: written once, read once by the worker,
-    never queried); a worker applies them in one transaction and marks the call.
+    The operations are stored validated as JSON text (written once, read once by the worker, never
+    queried): normalised operations, or for a bulk Trigger Events call already in normal form its request
+    body as it came (`profiles.ingest_fast`). A worker applies them in one transaction and marks the call.
     """
 
     class ApplyStatus(models.TextChoices):
@@ -131,7 +132,9 @@ class ApiCall(models.Model):
     error_code = models.CharField(max_length=40, blank=True)
     error_message = models.CharField(max_length=500, blank=True)
     kind = models.CharField(max_length=40, blank=True)
-    operations = models.TextField(blank=True, help_text="normalised operations, JSON")
+    operations = models.TextField(
+        blank=True, help_text="normalised operations, or a request body already in normal form, JSON"
+    )
     apply_status = models.CharField(max_length=8, choices=ApplyStatus.choices, default=ApplyStatus.NONE)
     counts = models.JSONField(default=dict, blank=True)
     apply_error = models.TextField(blank=True)
