@@ -14,13 +14,13 @@ import re
 import time
 from dataclasses import dataclass
 
-from django.core.cache import cache, caches
-from django.core.cache.backends.redis import RedisCache
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 
 from batchhub.core.models import IdempotencyRecord
+from batchhub.core.redis import shared_redis
 
 # kind: (HTTP status, numeric code of the per-app family)
 ERROR_KINDS: dict[str, tuple[int, int]] = {
@@ -101,10 +101,11 @@ def rate_limit_check(scope: str, *, per_minute: int) -> None:
 
 def _window_incr(key: str) -> int:
     """Count one call in a 90-second key: one round trip on Redis (INCR + EXPIRE pipelined)."""
-    backend = caches["default"]
-    if isinstance(backend, RedisCache):
-        full_key = backend.make_and_validate_key(key)
-        pipe = backend._cache.get_client(full_key, write=True).pipeline(transaction=False)
+    redis = shared_redis()
+    if redis is not None:
+        client, make_key = redis
+        full_key = make_key(key)
+        pipe = client.pipeline(transaction=False)
         pipe.incr(full_key)
         pipe.expire(full_key, 90)
         return int(pipe.execute()[0])

@@ -8,6 +8,7 @@ from django.db.models import F
 
 from batchhub.core.logging import redact
 from batchhub.core.models import TaskDelivery
+from batchhub.core.redis import shared_redis
 
 
 def task_delivery_start(*, task_id: str, task_name: str) -> str:
@@ -37,27 +38,22 @@ def task_delivery_finish(*, task_id: str, succeeded: bool, error: str = "") -> N
 QUEUED_FLAG_TTL = 30  # seconds: a lost queued task only delays the next enqueue this long
 
 
-def _shared_cache():
-    """The cache if every process shares it (Redis), else None: a process-local flag cannot be cleared by
-    the worker, so without Redis every enqueue goes through."""
-    from django.core.cache import caches
-    from django.core.cache.backends.redis import RedisCache
-
-    cache = caches["default"]
-    return cache if isinstance(cache, RedisCache) else None
-
-
 def enqueue_unless_queued(task, *args, flag: str, after_commit: bool = True) -> None:
     """Enqueue `task(*args)` (once the current transaction commits), unless the same is queued already.
 
-    For a task that drains a backlog (it sees everything committed before it starts): a flag in the shared
-    cache marks it queued, and the task clears it with `queued_flag_clear` as it starts, before reading the
-    backlog. A write committed before the flag is found set is therefore seen by the queued task.
+    For a task that drains a backlog (it sees everything committed before it starts): a flag in Redis marks
+    it queued, and the task clears it with `queued_flag_clear` as it starts, before reading the backlog. A
+    write committed before the flag is found set is therefore seen by the queued task. Without Redis (a
+    process-local cache the worker could not clear) every enqueue goes through.
     """
-    cache = _shared_cache()
 
     def enqueue() -> None:
-        if cache is None or cache.add(f"queued:{flag}", 1, QUEUED_FLAG_TTL):
+        redis = shared_redis()
+        if redis is None:
+            task.delay(*args)
+            return
+        client, make_key = redis
+        if client.set(make_key(f"queued:{flag}"), 1, nx=True, ex=QUEUED_FLAG_TTL):
             task.delay(*args)
 
     if after_commit:
@@ -67,6 +63,7 @@ def enqueue_unless_queued(task, *args, flag: str, after_commit: bool = True) -> 
 
 
 def queued_flag_clear(flag: str) -> None:
-    cache = _shared_cache()
-    if cache is not None:
-        cache.delete(f"queued:{flag}")
+    redis = shared_redis()
+    if redis is not None:
+        client, make_key = redis
+        client.delete(make_key(f"queued:{flag}"))

@@ -28,6 +28,7 @@ from batchhub.core.apikit import (
     idempotency_begin,
     idempotency_finish,
 )
+from batchhub.core.bulk import insert_one
 from batchhub.profiles import ingest
 from batchhub.profiles.ingest_fast import RAW_EVENTS_KIND, events_bulk_accepts
 from batchhub.profiles.tasks import api_calls_apply_soon
@@ -203,7 +204,7 @@ def _accept_write(
                 response["Idempotent-Replayed"] = "true"
                 return response
             record = reserved
-        call = ApiCall(project=caller.project, app=caller.app, route=route, created_at=now)
+        call = ApiCall(project_id=caller.project_id, app_id=caller.app_id, route=route, created_at=now)
         try:
             accepted = fast(request.body, now) if fast is not None else None
             if accepted is None:
@@ -224,9 +225,9 @@ def _accept_write(
                 call.operations, count = pydantic_core.to_json(operations).decode(), len(operations)
             call.apply_status = ApiCall.ApplyStatus.PENDING
             call.counts = {"operations": count} if count is not None else {}
-        call.save()
+        insert_one(call)
         if status == 202:
-            api_calls_apply_soon(caller.project.pk)
+            api_calls_apply_soon(caller.project_id)
         if record is not None:
             idempotency_finish(record, status=status, body=answer)
     return JsonResponse(answer, status=status)

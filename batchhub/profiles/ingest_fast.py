@@ -31,7 +31,8 @@ RAW_EVENTS_KIND = "events_raw"
 ScalarText = Annotated[str, StringConstraints(max_length=MAX_STRING)]
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 AttributeKey = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,30}$")]
-Tag = Annotated[str, StringConstraints(min_length=1, max_length=MAX_STRING)]
+# at least one character that is not white space, for Python's str.strip() too (it also strips \x1c-\x1f)
+Tag = Annotated[str, StringConstraints(max_length=MAX_STRING, pattern=r"[^\s\x1c-\x1f]")]
 
 
 @with_config(ConfigDict(strict=True))
@@ -73,7 +74,7 @@ def _validated(raw: bytes, now: dt.datetime) -> tuple[list[FastUser], int] | Non
             return None
         for event in user["events"]:
             tags = event.get("tags")
-            if tags and (len(set(tags)) != len(tags) or not all(tag.strip() for tag in tags)):
+            if tags and len(tags) > 1 and len(set(tags)) != len(tags):  # the rules drop repeats: a change
                 return None
             time_value = event.get("time")
             if time_value is not None and time_value not in checked_times:

@@ -18,9 +18,7 @@ DRAIN_SECONDS = 20  # one task applies batches for this long at most, then hands
 
 def api_calls_apply_soon(project_id: int, *, after_commit: bool = True) -> None:
     """Have the project's pending calls applied (once the current transaction commits): one queued task."""
-    enqueue_unless_queued(
-        api_calls_apply, project_id, flag=f"api_calls_apply:{project_id}", after_commit=after_commit
-    )
+    enqueue_unless_queued(api_calls_apply, project_id, flag=f"api_calls_apply:{project_id}", after_commit=after_commit)
 
 
 @shared_task(
@@ -46,7 +44,9 @@ def api_calls_apply(project_id: int) -> int:
         if batch < CLAIM_BATCH:
             return applied
         if time.monotonic() - started > DRAIN_SECONDS:
-            api_calls_apply_soon(project_id, after_commit=False)  # more may wait: a fresh task, so others get their turn
+            api_calls_apply_soon(
+                project_id, after_commit=False
+            )  # more may wait: a fresh task, so others get their turn
             return applied
 
 

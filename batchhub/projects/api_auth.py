@@ -10,11 +10,11 @@ import hmac
 import logging
 from dataclasses import dataclass
 
-from django.db.models import Q
+from django.db import connection
 from ninja.security import APIKeyHeader, HttpBearer
 
 from batchhub.core.apikit import rate_limit_check
-from batchhub.core.crypto import mask
+from batchhub.core.crypto import Secret, mask
 from batchhub.core.services import audit_record
 from batchhub.projects.models import App, Project
 
@@ -24,14 +24,36 @@ _DUMMY_KEY = "0" * 32
 
 @dataclass(frozen=True)
 class ApiCaller:
-    """Who is calling: always a project, and the app for per-app routes."""
+    """Who is calling: always a project, and the app for per-app routes (ids: routes load what they need)."""
 
-    project: Project
-    app: App | None
+    project_id: int
+    app_id: int | None
 
     @property
     def scope(self) -> str:
-        return f"app:{self.app.pk}" if self.app else f"project:{self.project.pk}"
+        return f"app:{self.app_id}" if self.app_id else f"project:{self.project_id}"
+
+
+# Every API call runs one of these: only the columns the check needs, no model instances.
+_APP_CREDENTIALS = f"""
+SELECT app.id, app.project_id, app.rest_api_key, project.api_rate_limit_per_minute
+FROM {App._meta.db_table} app JOIN {Project._meta.db_table} project ON project.id = app.project_id
+WHERE app.live_api_key = %s OR app.dev_api_key = %s
+LIMIT 1
+"""
+_PROJECT_CREDENTIALS = f"""
+SELECT id, rest_api_key, api_rate_limit_per_minute FROM {Project._meta.db_table} WHERE key = %s
+"""
+
+
+def _fetch(sql: str, params: list) -> tuple | None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+
+
+def _stored_secret(token: str | None) -> Secret | None:
+    return Secret.from_token(token) if token else None  # decrypted only if a key was presented
 
 
 def _compare(secret, presented: str | None) -> bool:
@@ -41,13 +63,13 @@ def _compare(secret, presented: str | None) -> bool:
     return secret.matches(presented)
 
 
-def _auth_failed(request, *, family: str, project: Project | None, identifier: str) -> None:
+def _auth_failed(request, *, family: str, project_id: int | None, identifier: str) -> None:
     audit_record(
         actor="api",
         action="api.auth_failed",
         object_type=family,
         object_repr=f"{family} key {mask(identifier) if identifier else '(none)'} on {request.path[:120]}",
-        project=project,
+        project=Project.objects.filter(pk=project_id).first() if project_id else None,
     )
     logger.warning("API authentication failed (%s family) for %s", family, request.path[:120])
 
@@ -59,16 +81,13 @@ class AppKeyAuth(APIKeyHeader):
 
     def authenticate(self, request, key: str | None):
         app_key = (request.resolver_match.kwargs.get("api_key") if request.resolver_match else "") or ""
-        app = (
-            App.objects.select_related("project").filter(Q(live_api_key=app_key) | Q(dev_api_key=app_key)).first()
-            if app_key
-            else None
-        )
-        if not _compare(app.rest_api_key if app else None, key):
-            _auth_failed(request, family="app", project=app.project if app else None, identifier=app_key)
+        row = _fetch(_APP_CREDENTIALS, [app_key, app_key]) if app_key else None
+        app_id, project_id, token, per_minute = row or (None, None, None, 0)
+        if not _compare(_stored_secret(token), key):
+            _auth_failed(request, family="app", project_id=project_id, identifier=app_key)
             return None
-        caller = ApiCaller(project=app.project, app=app)
-        rate_limit_check(caller.scope, per_minute=app.project.api_rate_limit_per_minute)
+        caller = ApiCaller(project_id=project_id, app_id=app_id)
+        rate_limit_check(caller.scope, per_minute=per_minute)
         return caller
 
 
@@ -77,10 +96,11 @@ class ProjectKeyAuth(HttpBearer):
 
     def authenticate(self, request, token: str | None):
         project_key = request.headers.get("X-Batch-Project", "")
-        project = Project.objects.filter(key=project_key).first() if project_key else None
-        if not _compare(project.rest_api_key if project else None, token):
-            _auth_failed(request, family="project", project=project, identifier=project_key)
+        row = _fetch(_PROJECT_CREDENTIALS, [project_key]) if project_key else None
+        project_id, stored, per_minute = row or (None, None, 0)
+        if not _compare(_stored_secret(stored), token):
+            _auth_failed(request, family="project", project_id=project_id, identifier=project_key)
             return None
-        caller = ApiCaller(project=project, app=None)
-        rate_limit_check(caller.scope, per_minute=project.api_rate_limit_per_minute)
+        caller = ApiCaller(project_id=project_id, app_id=None)
+        rate_limit_check(caller.scope, per_minute=per_minute)
         return caller

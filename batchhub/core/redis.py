@@ -1,0 +1,21 @@
+"""The Redis behind the default cache, for hot paths that need more than the cache API (pipelines, SET NX).
+
+Django's RedisCache builds a new redis-py client object for every operation (about 0.1 ms); these helpers
+keep one per cache backend, that is one per thread, over the backend's own connection pool.
+"""
+
+from __future__ import annotations
+
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
+
+
+def shared_redis():
+    """(redis-py client, key maker) of the default cache if every process shares it (Redis), else None."""
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        return None
+    client = backend.__dict__.get("_batchhub_client")
+    if client is None:
+        client = backend.__dict__["_batchhub_client"] = backend._cache.get_client(write=True)
+    return client, backend.make_and_validate_key
