@@ -122,8 +122,13 @@ def _start_worker(env: dict[str, str]) -> subprocess.Popen:
 
 
 def _stop_worker(worker: subprocess.Popen) -> None:
-    os.killpg(worker.pid, signal.SIGTERM)
-    worker.wait(timeout=60)
+    """Warm shutdown: the main process lets its children finish their task (a group kill would not)."""
+    os.kill(worker.pid, signal.SIGTERM)
+    try:
+        worker.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()
 
 
 def _drain(project) -> float:

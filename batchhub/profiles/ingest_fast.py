@@ -9,6 +9,8 @@ that both paths agree, down to the rows written.
 """
 
 import datetime as dt
+import gc
+from contextlib import contextmanager
 from typing import Annotated, NotRequired
 
 from pydantic import ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError, with_config
@@ -59,12 +61,27 @@ class FastUser(TypedDict):
 _BULK = TypeAdapter(list[FastUser])
 
 
+@contextmanager
+def _gc_paused():
+    """No cyclic garbage collection while pydantic-core builds the body's ~12,000 containers: they are
+    acyclic (refcounting frees them), and the collector's passes over them, triggered by their very number,
+    cost 40% of the validation (measured: 1.9 ms instead of 3.0 ms for 1,000 events)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _validated(raw: bytes, now: dt.datetime) -> tuple[list[FastUser], int] | None:
     """The body's users and event count if the strict rules pass, else None."""
     if b"\\u0000" in raw:  # JSON can only carry NUL escaped; storage refuses it, the rules explain why
         return None
     try:
-        users = _BULK.validate_json(raw)
+        with _gc_paused():
+            users = _BULK.validate_json(raw)
     except ValidationError:
         return None
     count = 0
