@@ -86,35 +86,44 @@ def rate_limit_check(scope: str, *, per_minute: int) -> None:
     Fixed one-minute windows in the shared cache (Redis in production), so every web process counts
     together.
     """
-    now = time.time()
-    window = int(now // 60)
-    key = f"ratelimit:{scope}:{window}"
-    count = _window_incr(key)
-    if count > per_minute:
-        retry_after = max(1, int(60 - now % 60))
-        raise ApiError(
-            "TOO_MANY_REQUESTS",
-            f"Rate limit of {per_minute} calls per minute reached for this key; retry in {retry_after} s.",
-            retry_after=retry_after,
-        )
+    count, _ = rate_window_count(scope)
+    rate_limit_enforce(count, per_minute=per_minute)
 
 
-def _window_incr(key: str) -> int:
-    """Count one call in a 90-second key: one round trip on Redis (INCR + EXPIRE pipelined)."""
+def rate_window_count(scope: str, *, also_read: str | None = None) -> tuple[int, str | None]:
+    """Count one call for `scope` in the current minute: (calls so far, value of the cache key `also_read`).
+
+    On Redis one round trip (INCR + EXPIRE + GET pipelined); `also_read` is None without Redis.
+    """
+    key = f"ratelimit:{scope}:{int(time.time() // 60)}"
     redis = shared_redis()
     if redis is not None:
         client, make_key = redis
         full_key = make_key(key)
         pipe = client.pipeline(transaction=False)
         pipe.incr(full_key)
-        pipe.expire(full_key, 90)
-        return int(pipe.execute()[0])
+        pipe.expire(full_key, 90)  # a window lives 60 s; the extra covers clock skew between processes
+        if also_read is not None:
+            pipe.get(make_key(also_read))
+        replies = pipe.execute()
+        read = replies[2] if also_read is not None else None
+        return int(replies[0]), read.decode() if isinstance(read, bytes) else read
     cache.add(key, 0, timeout=90)
     try:
-        return cache.incr(key)
+        return cache.incr(key), None
     except ValueError:  # expired between add and incr
         cache.add(key, 1, timeout=90)
-        return 1
+        return 1, None
+
+
+def rate_limit_enforce(count: int, *, per_minute: int) -> None:
+    if count > per_minute:
+        retry_after = max(1, int(60 - time.time() % 60))
+        raise ApiError(
+            "TOO_MANY_REQUESTS",
+            f"Rate limit of {per_minute} calls per minute reached for this key; retry in {retry_after} s.",
+            retry_after=retry_after,
+        )
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import hmac
 import logging
+import time
 from dataclasses import dataclass
 
-from django.db import connection
+from django.db import connection, transaction
 from ninja.security import APIKeyHeader, HttpBearer
 
-from batchhub.core.apikit import rate_limit_check
+from batchhub.core.apikit import rate_limit_enforce, rate_window_count
 from batchhub.core.crypto import Secret, mask
+from batchhub.core.redis import shared_redis
 from batchhub.core.services import audit_record
 from batchhub.projects.models import App, Project
 
@@ -34,33 +36,124 @@ class ApiCaller:
         return f"app:{self.app_id}" if self.app_id else f"project:{self.project_id}"
 
 
-# Every API call runs one of these: only the columns the check needs, no model instances.
+# Looked up by key: only the columns the check needs, no model instances.
 _APP_CREDENTIALS = f"""
-SELECT app.id, app.project_id, app.rest_api_key, project.api_rate_limit_per_minute
+SELECT app.project_id, app.id, app.rest_api_key, project.api_rate_limit_per_minute
 FROM {App._meta.db_table} app JOIN {Project._meta.db_table} project ON project.id = app.project_id
 WHERE app.live_api_key = %s OR app.dev_api_key = %s
 LIMIT 1
 """
 _PROJECT_CREDENTIALS = f"""
-SELECT id, rest_api_key, api_rate_limit_per_minute FROM {Project._meta.db_table} WHERE key = %s
+SELECT id, NULL, rest_api_key, api_rate_limit_per_minute FROM {Project._meta.db_table} WHERE key = %s
 """
+# Bumped in Redis whenever an app or a project is saved or deleted: every process's cache is then stale.
+CREDENTIALS_VERSION_KEY = "api:credentials:version"
+CACHE_SECONDS = 300.0  # upper bound, should a bump ever be lost
 
 
-def _fetch(sql: str, params: list) -> tuple | None:
+@dataclass(frozen=True)
+class _Credentials:
+    project_id: int
+    app_id: int | None
+    secret: Secret | None
+    per_minute: int
+
+    @property
+    def caller(self) -> ApiCaller:
+        return ApiCaller(project_id=self.project_id, app_id=self.app_id)
+
+
+class _CredentialCache:
+    """Credentials found by key, kept in this process while the version in Redis stays the same.
+
+    Checking the version rides on the rate limit's round trip, so a call by a known key costs no database
+    query; a key rotated or deleted stops working at once in every process. Without a shared Redis nothing
+    is kept. Only keys that exist are kept (bounded by the number of apps and projects).
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[float, str | None, _Credentials]] = {}
+
+    def get(self, identifier: str) -> tuple[str | None, _Credentials] | None:
+        entry = self._entries.get(identifier)
+        if entry is None or entry[0] < time.monotonic() or shared_redis() is None:
+            return None
+        return entry[1], entry[2]
+
+    def put(self, identifier: str, version: str | None, credentials: _Credentials) -> None:
+        self._entries[identifier] = (time.monotonic() + CACHE_SECONDS, version, credentials)
+
+
+_APP_CACHE = _CredentialCache()
+_PROJECT_CACHE = _CredentialCache()
+
+
+def credentials_changed(**_) -> None:
+    """Receiver of App and Project saves and deletes: every process re-reads keys, now and once committed
+    (a process reading between the two would cache the row as it was before the commit)."""
+
+    def bump() -> None:
+        redis = shared_redis()
+        if redis is not None:
+            client, make_key = redis
+            client.incr(make_key(CREDENTIALS_VERSION_KEY))
+
+    bump()
+    transaction.on_commit(bump)
+
+
+def _credentials_version() -> str | None:
+    redis = shared_redis()
+    if redis is None:
+        return None
+    client, make_key = redis
+    value = client.get(make_key(CREDENTIALS_VERSION_KEY))
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _fetch(sql: str, params: list) -> _Credentials | None:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.fetchone()
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    project_id, app_id, token, per_minute = row
+    # decrypted only when a key is compared
+    return _Credentials(project_id, app_id, Secret.from_token(token) if token else None, per_minute)
 
 
-def _stored_secret(token: str | None) -> Secret | None:
-    return Secret.from_token(token) if token else None  # decrypted only if a key was presented
-
-
-def _compare(secret, presented: str | None) -> bool:
+def _compare(secret: Secret | None, presented: str | None) -> bool:
     if secret is None:
         hmac.compare_digest(_DUMMY_KEY.encode(), (presented or "").encode())  # same work for unknown keys
         return False
     return secret.matches(presented)
+
+
+def _authenticate(
+    request, *, family: str, identifier: str, presented: str | None, cache: _CredentialCache, sql: str, params: list
+) -> ApiCaller | None:
+    """The caller if `presented` is the REST key of what `identifier` names; counts the call (429 past the
+    limit). A known key costs no query: the cached credentials' version is read with the call count."""
+    credentials, counted = None, None
+    cached = cache.get(identifier) if identifier else None
+    if cached is not None and _compare(cached[1].secret, presented):
+        count, version = rate_window_count(cached[1].caller.scope, also_read=CREDENTIALS_VERSION_KEY)
+        counted = (cached[1].caller.scope, count)
+        if version == cached[0]:
+            credentials = cached[1]
+    if credentials is None and identifier:
+        version = _credentials_version()  # read before the row: a change in between shows as a new version
+        credentials = _fetch(sql, params)
+        if credentials is not None:
+            cache.put(identifier, version, credentials)
+    if not _compare(credentials.secret if credentials else None, presented):
+        _auth_failed(request, family=family, project_id=credentials.project_id if credentials else None,
+                     identifier=identifier)  # fmt: skip
+        return None
+    caller = credentials.caller
+    count = counted[1] if counted and counted[0] == caller.scope else rate_window_count(caller.scope)[0]
+    rate_limit_enforce(count, per_minute=credentials.per_minute)
+    return caller
 
 
 def _auth_failed(request, *, family: str, project_id: int | None, identifier: str) -> None:
@@ -81,14 +174,10 @@ class AppKeyAuth(APIKeyHeader):
 
     def authenticate(self, request, key: str | None):
         app_key = (request.resolver_match.kwargs.get("api_key") if request.resolver_match else "") or ""
-        row = _fetch(_APP_CREDENTIALS, [app_key, app_key]) if app_key else None
-        app_id, project_id, token, per_minute = row or (None, None, None, 0)
-        if not _compare(_stored_secret(token), key):
-            _auth_failed(request, family="app", project_id=project_id, identifier=app_key)
-            return None
-        caller = ApiCaller(project_id=project_id, app_id=app_id)
-        rate_limit_check(caller.scope, per_minute=per_minute)
-        return caller
+        return _authenticate(
+            request, family="app", identifier=app_key, presented=key, cache=_APP_CACHE,
+            sql=_APP_CREDENTIALS, params=[app_key, app_key],
+        )  # fmt: skip
 
 
 class ProjectKeyAuth(HttpBearer):
@@ -96,11 +185,7 @@ class ProjectKeyAuth(HttpBearer):
 
     def authenticate(self, request, token: str | None):
         project_key = request.headers.get("X-Batch-Project", "")
-        row = _fetch(_PROJECT_CREDENTIALS, [project_key]) if project_key else None
-        project_id, stored, per_minute = row or (None, None, 0)
-        if not _compare(_stored_secret(stored), token):
-            _auth_failed(request, family="project", project_id=project_id, identifier=project_key)
-            return None
-        caller = ApiCaller(project_id=project_id, app_id=None)
-        rate_limit_check(caller.scope, per_minute=per_minute)
-        return caller
+        return _authenticate(
+            request, family="project", identifier=project_key, presented=token, cache=_PROJECT_CACHE,
+            sql=_PROJECT_CREDENTIALS, params=[project_key],
+        )  # fmt: skip

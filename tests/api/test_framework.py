@@ -170,3 +170,55 @@ def test_openapi_document_lists_every_route(client):
     docs = client.get("/api/docs")
     assert docs.status_code == 200
     assert "cdn" not in docs.text.lower()
+
+
+def _credential_queries(captured) -> list[str]:
+    return [q["sql"] for q in captured.captured_queries if "rest_api_key" in q["sql"]]
+
+
+def test_a_known_key_is_checked_without_a_database_query(api, settings):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    assert api.app_call("POST", "/events/users/alice", EVENT).status_code == 202  # reads the key once
+    with CaptureQueriesContext(connection) as captured:
+        assert api.app_call("POST", "/events/users/alice", EVENT).status_code == 202
+        assert api.project_call("/profiles/update", [{"identifiers": {"custom_id": "a"}}]).status_code == 202
+        assert api.project_call("/profiles/update", [{"identifiers": {"custom_id": "a"}}]).status_code == 202
+    assert len(_credential_queries(captured)) == 1  # the project key's first use only
+
+
+@pytest.mark.parametrize("family", ["app", "project"])
+def test_a_rotated_rest_key_stops_working_at_once_though_it_was_cached(api, api_app, csm, family):
+    from batchhub.projects.services import app_rest_key_rotate, project_rest_key_rotate
+
+    body = [{"identifiers": {"custom_id": "a"}}]
+    if family == "app":
+        old = api_app.rest_api_key.reveal()
+        assert api.app_call("POST", "/events/users/alice", EVENT, rest_key=old).status_code == 202
+        new = app_rest_key_rotate(actor=csm, app=api_app).reveal()
+        assert api.app_call("POST", "/events/users/alice", EVENT, rest_key=old).status_code == 401
+        assert api.app_call("POST", "/events/users/alice", EVENT, rest_key=new).status_code == 202
+    else:
+        project = api_app.project
+        old = project.rest_api_key.reveal()
+        assert api.project_call("/profiles/update", body, rest_key=old).status_code == 202
+        new = project_rest_key_rotate(actor=csm, project=project).reveal()
+        assert api.project_call("/profiles/update", body, rest_key=old).status_code == 401
+        assert api.project_call("/profiles/update", body, rest_key=new).status_code == 202
+
+
+def test_a_deleted_app_key_stops_working_at_once(api, api_app):
+    assert api.app_call("POST", "/events/users/alice", EVENT).status_code == 202
+    rest_key = api_app.rest_api_key.reveal()
+    ApiCall.objects.all().delete()
+    api_app.delete()
+    assert api.app_call("POST", "/events/users/alice", EVENT, rest_key=rest_key).status_code == 401
+
+
+def test_a_lowered_rate_limit_applies_at_once(api, api_app):
+    assert api.app_call("POST", "/events/users/alice", EVENT).status_code == 202
+    project = api_app.project
+    project.api_rate_limit_per_minute = 1
+    project.save()
+    assert api.app_call("POST", "/events/users/alice", EVENT).status_code == 429
