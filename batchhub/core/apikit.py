@@ -20,7 +20,7 @@ from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 
 from batchhub.core.models import IdempotencyRecord
-from batchhub.core.redis import shared_redis
+from batchhub.core.redis import shared_redis, shared_script
 
 # kind: (HTTP status, numeric code of the per-app family)
 ERROR_KINDS: dict[str, tuple[int, int]] = {
@@ -90,24 +90,28 @@ def rate_limit_check(scope: str, *, per_minute: int) -> None:
     rate_limit_enforce(count, per_minute=per_minute)
 
 
+# One command, one round trip: count the call, start the window's expiry on its first call, read a key.
+_COUNT_AND_READ = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+local read = false
+if KEYS[2] then read = redis.call('GET', KEYS[2]) end
+return {count, read}
+"""
+
+
 def rate_window_count(scope: str, *, also_read: str | None = None) -> tuple[int, str | None]:
     """Count one call for `scope` in the current minute: (calls so far, value of the cache key `also_read`).
 
-    On Redis one round trip (INCR + EXPIRE + GET pipelined); `also_read` is None without Redis.
+    On Redis one round trip (a Lua script); `also_read` is None without Redis.
     """
     key = f"ratelimit:{scope}:{int(time.time() // 60)}"
-    redis = shared_redis()
-    if redis is not None:
-        client, make_key = redis
-        full_key = make_key(key)
-        pipe = client.pipeline(transaction=False)
-        pipe.incr(full_key)
-        pipe.expire(full_key, 90)  # a window lives 60 s; the extra covers clock skew between processes
-        if also_read is not None:
-            pipe.get(make_key(also_read))
-        replies = pipe.execute()
-        read = replies[2] if also_read is not None else None
-        return int(replies[0]), read.decode() if isinstance(read, bytes) else read
+    script = shared_script(_COUNT_AND_READ)
+    if script is not None:
+        make_key = shared_redis()[1]
+        keys = [make_key(key)] + ([make_key(also_read)] if also_read is not None else [])
+        count, read = script(keys=keys, args=[90])  # a window lives 60 s; 30 more cover clock skew
+        return int(count), read.decode() if isinstance(read, bytes) else read
     cache.add(key, 0, timeout=90)
     try:
         return cache.incr(key), None

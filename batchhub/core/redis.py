@@ -19,3 +19,17 @@ def shared_redis():
     if client is None:
         client = backend.__dict__["_batchhub_client"] = backend._cache.get_client(write=True)
     return client, backend.make_and_validate_key
+
+
+def shared_script(source: str):
+    """A Lua script registered on the shared Redis (called by its SHA, loaded again if Redis restarted),
+    or None without Redis."""
+    redis = shared_redis()
+    if redis is None:
+        return None
+    client = redis[0]
+    scripts = client.__dict__.setdefault("_batchhub_scripts", {})
+    script = scripts.get(source)
+    if script is None:
+        script = scripts[source] = client.register_script(source)
+    return script

@@ -29,6 +29,7 @@ from batchhub.core.apikit import (
     idempotency_finish,
 )
 from batchhub.core.bulk import insert_one
+from batchhub.core.ids import uuid7
 from batchhub.profiles import ingest
 from batchhub.profiles.ingest_fast import RAW_EVENTS_KIND, events_bulk_accepts
 from batchhub.profiles.tasks import api_calls_apply_soon
@@ -216,7 +217,7 @@ def _accept_write(
             call.status_code, call.error_code, call.error_message = status, error.kind, error.message[:500]
         else:
             status = 202
-            call.token = uuid.uuid4()
+            call.token = uuid7()  # time-ordered: appended to the token index, not scattered in it
             answer = answer if answer is not None else {"token": str(call.token)}
             call.status_code, call.kind = status, kind
             if isinstance(operations, str):

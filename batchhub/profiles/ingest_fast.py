@@ -84,26 +84,21 @@ def _validated(raw: bytes, now: dt.datetime) -> tuple[list[FastUser], int] | Non
             users = _BULK.validate_json(raw)
     except ValidationError:
         return None
-    count = 0
-    checked_times: set[str] = set()
-    for user in users:
-        if not user["id"].strip():
-            return None
-        for event in user["events"]:
-            tags = event.get("tags")
-            if tags and len(tags) > 1 and len(set(tags)) != len(tags):  # the rules drop repeats: a change
-                return None
-            time_value = event.get("time")
-            if time_value is not None and time_value not in checked_times:
-                try:
-                    event_time_check(time_value, "time", now)
-                except ApiError:
-                    return None
-                checked_times.add(time_value)
-        count += len(user["events"])
-    if not 0 < count <= MAX_EVENTS_PER_CALL:
+    if any(not user["id"].strip() for user in users):
         return None
-    return users, count
+    events = [event for user in users for event in user["events"]]
+    if not 0 < len(events) <= MAX_EVENTS_PER_CALL:
+        return None
+    # the rules drop repeated tags: a body with some is not in normal form
+    if any(len(tags) > 1 and len(set(tags)) != len(tags) for event in events if (tags := event.get("tags"))):
+        return None
+    times = {time_value for event in events if (time_value := event.get("time")) is not None}
+    for time_value in times:
+        try:
+            event_time_check(time_value, "time", now)
+        except ApiError:
+            return None
+    return users, len(events)
 
 
 def events_bulk_accepts(raw: bytes, now: dt.datetime) -> int | None:
