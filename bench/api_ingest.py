@@ -184,6 +184,8 @@ def main() -> None:
         #    a change in the machine's speed (it is shared) weighs on both alike.
         parse_loads, accept_loads = [], []
         mark, events_before = last_call_id(), events()
+        run_wrk_post(server.url + "/bench/parse-only", parse_script, 3)  # warm-up: every worker imports and
+        run_wrk_post(server.url + accepted_url, accepted_script, 3)  # connects before the measure
         for _ in range(ROUNDS):
             parse_loads.append(run_wrk_post(server.url + "/bench/parse-only", parse_script, SLICE_SECONDS))
             accept_loads.append(run_wrk_post(server.url + accepted_url, accepted_script, SLICE_SECONDS))
