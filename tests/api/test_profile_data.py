@@ -160,6 +160,39 @@ def test_events_create_profiles_and_events(api, applied):
     assert profile.last_activity_at >= now
 
 
+def test_bulk_events_in_normal_form_are_stored_as_they_came_and_written_alike(api, applied):
+    now = timezone.now().replace(microsecond=0)
+    past = (now - dt.timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M:%S")
+    event = {"label": None, "time": past, "attributes": {"sku": "A1", "price": 9.5, "n": 3, "ok": True},
+             "tags": ["promo", "é"]}  # fmt: skip
+    normal = [{"id": "gil", "events": [{"name": "ue.viewed", **event}, {"name": "ue.bare"}]}]
+    other = [{"id": "hal", "events": [{"name": "UE.Viewed", **event}, {"name": "ue.bare", "tags": ["a", "a"]}]}]
+    with applied:
+        assert api.app_call("POST", "/events/users", normal).status_code == 202
+        assert api.app_call("POST", "/events/users", other).status_code == 202
+    assert sorted(ApiCall.objects.values_list("kind", "apply_status")) == [
+        ("events", "applied"),
+        ("events_raw", "applied"),
+    ]
+    assert json.loads(ApiCall.objects.get(kind="events_raw").operations) == normal  # the body, as it came
+
+    def written(custom_id):
+        return {
+            row[0]: row[1:]
+            for row in ProfileEvent.objects.filter(profile__custom_id=custom_id).values_list(
+                "name", "label", "attributes", "tags", "occurred_at"
+            )
+        }
+
+    raw_call = ApiCall.objects.get(kind="events_raw")
+    assert written("gil") == {
+        "ue.viewed": ("", event["attributes"], ["promo", "é"], now - dt.timedelta(hours=3)),
+        "ue.bare": ("", {}, [], raw_call.created_at),  # no time: the call's
+    }
+    assert written("hal")["ue.viewed"] == written("gil")["ue.viewed"]  # the rules' path, from "UE.Viewed"
+    assert written("hal")["ue.bare"][2] == ["a"]
+
+
 def _event(**fields):
     return {"events": [{"name": "ue.opened", **fields}]}
 
