@@ -12,7 +12,7 @@ import json
 import uuid
 from collections.abc import Callable
 from contextlib import nullcontext
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import pydantic_core
 from django.db import transaction
@@ -171,9 +171,15 @@ def _json_body(request: HttpRequest) -> Any:
         raise ApiError("MALFORMED_JSON_BODY", f"The body is not valid JSON: {exc}.") from None
 
 
-# (kind, operations, answer): operations are a list, or JSON text ready to store; answer None means the
-# usual {"token": …} of the call
-Accepted = tuple[str, list | str, dict | None]
+class Stored(NamedTuple):
+    """Operations already as the JSON text to store (a body in normal form), and how many they are."""
+
+    json: str
+    count: int
+
+
+# (kind, operations, answer): answer None means the usual {"token": …} of the call
+Accepted = tuple[str, list | Stored, dict | None]
 Check = Callable[[Any], Accepted]
 
 
@@ -220,12 +226,12 @@ def _accept_write(
             call.token = uuid7()  # time-ordered: appended to the token index, not scattered in it
             answer = answer if answer is not None else {"token": str(call.token)}
             call.status_code, call.kind = status, kind
-            if isinstance(operations, str):
-                call.operations, count = operations, None
+            if isinstance(operations, Stored):
+                call.operations, count = operations.json, operations.count
             else:
                 call.operations, count = pydantic_core.to_json(operations).decode(), len(operations)
             call.apply_status = ApiCall.ApplyStatus.PENDING
-            call.counts = {"operations": count} if count is not None else {}
+            call.counts = {"operations": count}
         insert_one(call)
         if status == 202:
             api_calls_apply_soon(caller.project_id)
@@ -341,7 +347,8 @@ def events_bulk(request, version: str = APP_VERSION, api_key: str = Path(...)):
 
     def fast(raw: bytes, at: dt.datetime):
         # A body already in normal form is stored as it came: the worker reads it, the web skips rebuilding it.
-        return None if events_bulk_accepts(raw, at) is None else (RAW_EVENTS_KIND, raw.decode(), None)
+        count = events_bulk_accepts(raw, at)
+        return None if count is None else (RAW_EVENTS_KIND, Stored(raw.decode(), count), None)
 
     return _accept_write(
         request,
