@@ -38,7 +38,7 @@ def task_delivery_finish(*, task_id: str, succeeded: bool, error: str = "") -> N
 QUEUED_FLAG_TTL = 30  # seconds: a lost queued task only delays the next enqueue this long
 
 
-def enqueue_unless_queued(task, *args, flag: str, after_commit: bool = True) -> None:
+def enqueue_unless_queued(task, *args, flag: str, after_commit: bool = True, countdown: float | None = None) -> None:
     """Enqueue `task(*args)` (once the current transaction commits), unless the same is queued already.
 
     For a task that drains a backlog (it sees everything committed before it starts): a flag in Redis marks
@@ -50,11 +50,11 @@ def enqueue_unless_queued(task, *args, flag: str, after_commit: bool = True) -> 
     def enqueue() -> None:
         redis = shared_redis()
         if redis is None:
-            task.delay(*args)
+            task.apply_async(args, countdown=countdown)
             return
         client, make_key = redis
         if client.set(make_key(f"queued:{flag}"), 1, nx=True, ex=QUEUED_FLAG_TTL):
-            task.delay(*args)
+            task.apply_async(args, countdown=countdown)
 
     if after_commit:
         transaction.on_commit(enqueue)

@@ -16,9 +16,10 @@ from batchhub.profiles.services import (
 DRAIN_SECONDS = 20  # one task applies batches for this long at most, then hands over to a new one
 
 
-def api_calls_apply_soon(project_id: int, *, after_commit: bool = True) -> None:
+def api_calls_apply_soon(project_id: int, *, after_commit: bool = True, countdown: float | None = None) -> None:
     """Have the project's pending calls applied (once the current transaction commits): one queued task."""
-    enqueue_unless_queued(api_calls_apply, project_id, flag=f"api_calls_apply:{project_id}", after_commit=after_commit)
+    flag = f"api_calls_apply:{project_id}"
+    enqueue_unless_queued(api_calls_apply, project_id, flag=flag, after_commit=after_commit, countdown=countdown)
 
 
 @shared_task(
@@ -37,16 +38,16 @@ def api_calls_apply(project_id: int) -> int:
         try:
             batch = api_calls_apply_pending(project_id=project_id)
         except ApplierBusy:
-            # Another task holds the project and may have read its backlog before our calls committed.
-            api_calls_apply.apply_async((project_id,), countdown=1)
+            # Another task holds the project and may have read its backlog before our calls committed: come
+            # back in a second, unless a task is queued already (busy tasks must not multiply).
+            api_calls_apply_soon(project_id, after_commit=False, countdown=1)
             return applied
         applied += batch
         if batch < CLAIM_BATCH:
             return applied
         if time.monotonic() - started > DRAIN_SECONDS:
-            api_calls_apply_soon(
-                project_id, after_commit=False
-            )  # more may wait: a fresh task, so others get their turn
+            # more may wait: a fresh task, so that other projects' tasks get their turn
+            api_calls_apply_soon(project_id, after_commit=False)
             return applied
 
 

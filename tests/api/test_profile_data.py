@@ -348,3 +348,47 @@ def test_the_sweeper_applies_calls_left_pending(api):
     call.refresh_from_db()
     assert call.apply_status == ApiCall.ApplyStatus.APPLIED
     assert ProfileEvent.objects.filter(profile__custom_id="kim").count() == 1
+
+
+def test_one_applier_is_queued_per_project_however_many_calls_arrive(
+    api, monkeypatch, django_capture_on_commit_callbacks
+):
+    from django.core.cache import cache
+
+    from batchhub.core.redis import shared_redis
+    from batchhub.core.tasking import queued_flag_clear
+    from batchhub.profiles import tasks
+
+    queued = []
+    monkeypatch.setattr(tasks.api_calls_apply, "apply_async", lambda args, countdown=None: queued.append(countdown))
+    cache.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        for name in ("ann", "bob", "cid"):
+            assert api.app_call("POST", f"/events/users/{name}", _event()).status_code == 202
+    if shared_redis() is None:  # a process-local cache cannot be cleared by the worker: every call enqueues
+        assert queued == [None, None, None]
+        return
+    assert queued == [None]
+    queued_flag_clear(f"api_calls_apply:{api.app.project_id}")  # what the task does as it starts
+    with django_capture_on_commit_callbacks(execute=True):
+        assert api.app_call("POST", "/events/users/dee", _event()).status_code == 202
+    assert queued == [None, None]
+
+
+def test_a_busy_applier_comes_back_once_without_multiplying(api, monkeypatch):
+    from django.core.cache import cache
+
+    from batchhub.core.redis import shared_redis
+    from batchhub.profiles import services, tasks
+
+    def busy(*, project_id, limit=services.CLAIM_BATCH):
+        raise services.ApplierBusy(project_id)
+
+    queued = []
+    monkeypatch.setattr(tasks, "api_calls_apply_pending", busy)
+    monkeypatch.setattr(tasks.api_calls_apply, "apply_async", lambda args, countdown=None: queued.append(countdown))
+    cache.clear()
+    tasks.api_calls_apply.run(api.app.project_id)
+    tasks.api_calls_apply_soon(api.app.project_id, after_commit=False)  # a web call meanwhile
+    assert queued[0] == 1  # back in a second
+    assert len(queued) == (1 if shared_redis() is not None else 2)
