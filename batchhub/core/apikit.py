@@ -20,7 +20,7 @@ from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 
 from batchhub.core.models import IdempotencyRecord
-from batchhub.core.redis import shared_redis, shared_script
+from batchhub.core.redis import as_text, shared_redis, shared_script
 
 # kind: (HTTP status, numeric code of the per-app family)
 ERROR_KINDS: dict[str, tuple[int, int]] = {
@@ -111,7 +111,7 @@ def rate_window_count(scope: str, *, also_read: str | None = None) -> tuple[int,
         make_key = shared_redis()[1]
         keys = [make_key(key)] + ([make_key(also_read)] if also_read is not None else [])
         count, read = script(keys=keys, args=[90])  # a window lives 60 s; 30 more cover clock skew
-        return int(count), read.decode() if isinstance(read, bytes) else read
+        return int(count), as_text(read)
     cache.add(key, 0, timeout=90)
     try:
         return cache.incr(key), None

@@ -21,6 +21,11 @@ def shared_redis():
     return client, backend.make_and_validate_key
 
 
+def as_text(value: bytes | str | None) -> str | None:
+    """A value read from Redis as text (the shared client returns bytes)."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def shared_script(source: str):
     """A Lua script registered on the shared Redis (called by its SHA, loaded again if Redis restarted),
     or None without Redis."""

@@ -49,11 +49,7 @@ def enqueue_unless_queued(task, *args, flag: str, after_commit: bool = True, cou
 
     def enqueue() -> None:
         redis = shared_redis()
-        if redis is None:
-            task.apply_async(args, countdown=countdown)
-            return
-        client, make_key = redis
-        if client.set(make_key(f"queued:{flag}"), 1, nx=True, ex=QUEUED_FLAG_TTL):
+        if redis is None or redis[0].set(redis[1](f"queued:{flag}"), 1, nx=True, ex=QUEUED_FLAG_TTL):
             task.apply_async(args, countdown=countdown)
 
     if after_commit:

@@ -180,7 +180,7 @@ class Stored(NamedTuple):
 
 # (kind, operations, answer): answer None means the usual {"token": …} of the call
 Accepted = tuple[str, list | Stored, dict | None]
-Check = Callable[[Any], Accepted]
+Check = Callable[[Any, dt.datetime], Accepted]
 
 
 def _accept_write(
@@ -193,8 +193,9 @@ def _accept_write(
 ) -> JsonResponse:
     """Validate, record and enqueue one write; errors and replays answer without a second effect.
 
-    `check(body)` returns (kind, operations, answer or None for the call's token) or raises ApiError;
+    `check(body, now)` returns (kind, operations, answer or None for the call's token) or raises ApiError;
     `fast(raw, now)` may return the same straight from the bytes, or None to leave the decision to `check`.
+    `now` is the call's time, for both.
     Without an Idempotency-Key the call is one INSERT in autocommit (no transaction round trips).
     """
     caller: ApiCaller = request.auth
@@ -216,7 +217,7 @@ def _accept_write(
             accepted = fast(request.body, now) if fast is not None else None
             if accepted is None:
                 body = _json_body(request) if needs_body or request.body else None
-                accepted = check(body)
+                accepted = check(body, now)
             kind, operations, answer = accepted
         except ApiError as error:
             status, answer = error.status, error_body(family, error.kind, error.message)
@@ -256,7 +257,7 @@ def custom_data_user(request, custom_id: str, version: str = APP_VERSION, api_ke
     return _accept_write(
         request,
         route="custom_data.user",
-        check=lambda body: ("custom_data", [ingest.custom_data_check(custom_id, body)], None),
+        check=lambda body, now: ("custom_data", [ingest.custom_data_check(custom_id, body)], None),
     )
 
 
@@ -271,7 +272,7 @@ def custom_data_user_delete(request, custom_id: str, version: str = APP_VERSION,
     return _accept_write(
         request,
         route="custom_data.delete",
-        check=lambda body: (
+        check=lambda body, now: (
             "custom_data_delete",
             [ingest.custom_id_check(custom_id, "custom user id")],
             None,
@@ -291,7 +292,7 @@ def custom_data_bulk(request, version: str = APP_VERSION, api_key: str = Path(..
     return _accept_write(
         request,
         route="custom_data.bulk",
-        check=lambda body: ("custom_data", ingest.custom_data_bulk_check(body), None),
+        check=lambda body, now: ("custom_data", ingest.custom_data_bulk_check(body), None),
     )
 
 
@@ -306,7 +307,7 @@ def custom_data_bulk_delete(request, version: str = APP_VERSION, api_key: str = 
     return _accept_write(
         request,
         route="custom_data.bulk_delete",
-        check=lambda body: ("custom_data_delete", ingest.custom_ids_check(body), None),
+        check=lambda body, now: ("custom_data_delete", ingest.custom_ids_check(body), None),
     )
 
 
@@ -314,10 +315,10 @@ def custom_data_bulk_delete(request, version: str = APP_VERSION, api_key: str = 
 
 
 def _events_single(custom_id: str):
-    def check(body):
+    def check(body, now):
         if not isinstance(body, dict):
             raise ApiError("MALFORMED_PARAMETER", 'The body must be an object {"events": […]}.')
-        events = ingest.events_check(custom_id, body.get("events"), where="", now=timezone.now())
+        events = ingest.events_check(custom_id, body.get("events"), where="", now=now)
         ingest.events_total_check(len(events))
         return "events", events, None
 
@@ -343,19 +344,18 @@ def events_user(request, custom_id: str, version: str = APP_VERSION, api_key: st
     url_name="events_bulk",
 )
 def events_bulk(request, version: str = APP_VERSION, api_key: str = Path(...)):
-    now = timezone.now()
-
-    def fast(raw: bytes, at: dt.datetime):
-        # A body already in normal form is stored as it came: the worker reads it, the web skips rebuilding it.
-        count = events_bulk_accepts(raw, at)
-        return None if count is None else (RAW_EVENTS_KIND, Stored(raw.decode(), count), None)
-
     return _accept_write(
         request,
         route="events.bulk",
-        check=lambda body: ("events", ingest.events_bulk_check(body, now), None),
-        fast=fast,
+        check=lambda body, now: ("events", ingest.events_bulk_check(body, now), None),
+        fast=_events_bulk_as_it_came,
     )
+
+
+def _events_bulk_as_it_came(raw: bytes, now: dt.datetime) -> Accepted | None:
+    """A body already in normal form is stored as it came: the worker reads it, the web skips rebuilding it."""
+    count = events_bulk_accepts(raw, now)
+    return None if count is None else (RAW_EVENTS_KIND, Stored(raw.decode(), count), None)
 
 
 # ---- Profile API 2.x -----------------------------------------------------------------------------------
@@ -371,7 +371,7 @@ PROJECT_HEADER_DOC = {
 
 
 def _profile_check(limit: int):
-    def check(body):
+    def check(body, now):
         operations, problems = ingest.profile_updates_check(body, limit=limit)
         answer: dict = {"code": "SUCCESS"}
         if problems.errors:

@@ -75,8 +75,8 @@ def _gc_paused():
             gc.enable()
 
 
-def _validated(raw: bytes, now: dt.datetime) -> tuple[list[FastUser], int] | None:
-    """The body's users and event count if the strict rules pass, else None."""
+def _validated(raw: bytes, now: dt.datetime) -> tuple[list[FastUser], int, dict[str, str]] | None:
+    """The body's users, event count and times (as given → normalised) if the strict rules pass, else None."""
     if b"\\u0000" in raw:  # JSON can only carry NUL escaped; storage refuses it, the rules explain why
         return None
     try:
@@ -92,13 +92,13 @@ def _validated(raw: bytes, now: dt.datetime) -> tuple[list[FastUser], int] | Non
     # the rules drop repeated tags: a body with some is not in normal form
     if any(len(tags) > 1 and len(set(tags)) != len(tags) for event in events if (tags := event.get("tags"))):
         return None
-    times = {time_value for event in events if (time_value := event.get("time")) is not None}
-    for time_value in times:
+    times: dict[str, str] = {}
+    for time_value in {event["time"] for event in events if event.get("time") is not None}:
         try:
-            event_time_check(time_value, "time", now)
+            times[time_value] = event_time_check(time_value, "time", now)
         except ApiError:
             return None
-    return users, len(events)
+    return users, len(events), times
 
 
 def events_bulk_accepts(raw: bytes, now: dt.datetime) -> int | None:
@@ -115,15 +115,16 @@ def events_bulk_fast(raw: bytes, now: dt.datetime) -> list[dict] | None:
     validated = _validated(raw, now)
     if validated is None:
         return None
+    users, _, times = validated
     events: list[dict] = []
-    for user in validated[0]:
+    for user in users:
         for event in user["events"]:
             time_value = event.get("time")
             events.append(
                 {
                     "name": event["name"],
                     "label": event.get("label") or "",
-                    "time": None if time_value is None else event_time_check(time_value, "time", now),
+                    "time": None if time_value is None else times[time_value],
                     "attributes": event.get("attributes", {}),
                     "tags": event.get("tags", []),
                     "custom_id": user["id"],

@@ -16,9 +16,13 @@ from batchhub.profiles.services import (
 DRAIN_SECONDS = 20  # one task applies batches for this long at most, then hands over to a new one
 
 
+def _queued_flag(project_id: int) -> str:
+    return f"api_calls_apply:{project_id}"
+
+
 def api_calls_apply_soon(project_id: int, *, after_commit: bool = True, countdown: float | None = None) -> None:
     """Have the project's pending calls applied (once the current transaction commits): one queued task."""
-    flag = f"api_calls_apply:{project_id}"
+    flag = _queued_flag(project_id)
     enqueue_unless_queued(api_calls_apply, project_id, flag=flag, after_commit=after_commit, countdown=countdown)
 
 
@@ -31,7 +35,7 @@ def api_calls_apply_soon(project_id: int, *, after_commit: bool = True, countdow
 )
 def api_calls_apply(project_id: int) -> int:
     """Apply a project's pending API calls, batch after batch, for up to DRAIN_SECONDS."""
-    queued_flag_clear(f"api_calls_apply:{project_id}")  # from here on, a new call queues a new task
+    queued_flag_clear(_queued_flag(project_id))  # from here on, a new call queues a new task
     started = time.monotonic()
     applied = 0
     while True:

@@ -16,7 +16,7 @@ from ninja.security import APIKeyHeader, HttpBearer
 
 from batchhub.core.apikit import rate_limit_enforce, rate_window_count
 from batchhub.core.crypto import Secret, mask
-from batchhub.core.redis import shared_redis
+from batchhub.core.redis import as_text, shared_redis
 from batchhub.core.services import audit_record
 from batchhub.projects.models import App, Project
 
@@ -107,8 +107,7 @@ def _credentials_version() -> str | None:
     if redis is None:
         return None
     client, make_key = redis
-    value = client.get(make_key(CREDENTIALS_VERSION_KEY))
-    return value.decode() if isinstance(value, bytes) else value
+    return as_text(client.get(make_key(CREDENTIALS_VERSION_KEY)))
 
 
 def _fetch(sql: str, params: list) -> _Credentials | None:
@@ -136,11 +135,14 @@ def _authenticate(
     limit). A known key costs no query: the cached credentials' version is read with the call count."""
     credentials, counted = None, None
     cached = cache.get(identifier) if identifier else None
-    if cached is not None and _compare(cached[1].secret, presented):
-        count, version = rate_window_count(cached[1].caller.scope, also_read=CREDENTIALS_VERSION_KEY)
-        counted = (cached[1].caller.scope, count)
-        if version == cached[0]:
-            credentials = cached[1]
+    if cached is not None:
+        cached_version, known = cached
+        if _compare(known.secret, presented):
+            scope = known.caller.scope
+            count, version = rate_window_count(scope, also_read=CREDENTIALS_VERSION_KEY)
+            counted = (scope, count)
+            if version == cached_version:
+                credentials = known
     if credentials is None and identifier:
         version = _credentials_version()  # read before the row: a change in between shows as a new version
         credentials = _fetch(sql, params)
