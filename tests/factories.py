@@ -14,7 +14,7 @@ from batchhub.campaigns.models import Campaign
 from batchhub.connectors.models import InAppEvent, PushEvent
 from batchhub.core.roles import PARTNER
 from batchhub.profiles.models import Installation, Profile, ProfileEvent
-from batchhub.projects.models import App, Project, ProjectGrant
+from batchhub.projects.models import App, Customer, Project, ProjectGrant, RestApiKey
 
 PASSWORD = "correct-horse-battery"
 
@@ -49,13 +49,48 @@ class UserFactory(factory.django.DjangoModelFactory):
         return cls(partner=partner or PartnerFactory(), role=PARTNER, **kwargs)
 
 
+class CustomerFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Customer
+        django_get_or_create = ("name",)
+
+    name = factory.Sequence(lambda n: f"Customer {n}")
+
+
 class ProjectFactory(factory.django.DjangoModelFactory):
+    """A project; `customer` may be given as a company name (each project gets its own customer otherwise)."""
+
     class Meta:
         model = Project
 
     name = factory.Sequence(lambda n: f"Project {n}")
     slug = factory.Sequence(lambda n: f"project-{n}")
-    customer = "Acme Corp"
+    customer = factory.SubFactory(CustomerFactory)
+
+    @classmethod
+    def _adjust_kwargs(cls, **kwargs):
+        if isinstance(kwargs.get("customer"), str):
+            kwargs["customer"] = CustomerFactory(name=kwargs["customer"])
+        return kwargs
+
+
+class RestApiKeyFactory(factory.django.DjangoModelFactory):
+    """A company-wide REST key of the customer (pass `project` to narrow it)."""
+
+    class Meta:
+        model = RestApiKey
+
+    customer = factory.SubFactory(CustomerFactory)
+    name = factory.Sequence(lambda n: f"Key {n}")
+
+
+def company_rest_key(project: Project) -> str:
+    """The plaintext of a working company-wide REST key of the project's customer (made on first use)."""
+    now = timezone.now()
+    for key in RestApiKey.objects.filter(customer_id=project.customer_id, project__isnull=True):
+        if key.is_active_at(now):
+            return key.secret.reveal()
+    return RestApiKeyFactory(customer=project.customer).secret.reveal()
 
 
 class AppFactory(factory.django.DjangoModelFactory):

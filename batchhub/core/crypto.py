@@ -61,7 +61,7 @@ class Secret:
         """Constant-time comparison with a presented value."""
         if not candidate:
             return False
-        return hmac.compare_digest(self.reveal().encode(), candidate.encode())
+        return hmac.compare_digest(self.reveal().encode(), candidate.encode("utf-8", "surrogatepass"))
 
     def __str__(self) -> str:
         return self.masked

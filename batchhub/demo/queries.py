@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from django.utils import timezone
+
 from batchhub.accounts.models import User
 from batchhub.demo import world
-from batchhub.projects.models import App, Project
+from batchhub.projects.models import App, Project, RestApiKey
 
 PLATFORM_ORDER = {platform: n for n, platform in enumerate(world.PLATFORMS)}
 
@@ -39,8 +41,17 @@ def demo_credentials() -> dict:
         for login in world.LOGINS
     ]
     apps = []
+    now = timezone.now()
     for spec in world.PROJECTS:
         project = projects[spec.slug]
+        company_keys = [
+            key
+            for key in RestApiKey.objects.filter(customer_id=project.customer_id, project__isnull=True).order_by("id")
+            if key.is_active_at(now)
+        ]
+        if not company_keys:
+            raise DemoWorldMissing(f"{project.customer} has no company REST key. Run `python manage.py seed_demo`.")
+        rest_key = company_keys[0].secret.reveal()
         demo_apps = sorted(
             App.objects.filter(project=project, name=spec.app_name),
             key=lambda app: PLATFORM_ORDER[app.platform],
@@ -51,11 +62,12 @@ def demo_credentials() -> dict:
             {
                 "project": project.name,
                 "project_key": project.key,
-                "project_rest_api_key": project.rest_api_key.reveal(),
+                "project_rest_api_key": rest_key,
                 "app": app.name,
                 "platform": app.platform,
                 "live_api_key": app.live_api_key,
-                "rest_api_key": app.rest_api_key.reveal(),
+                "sdk_api_key": app.sdk_api_key,
+                "rest_api_key": rest_key,  # the company key: the same for every app and project of the customer
             }
             for app in demo_apps
         ]

@@ -1,24 +1,29 @@
 """Authentication of the REST API's two families, in constant time, audited on failure, rate limited.
 
-- per app: the app's live or dev key in the path, its REST key in `X-Authorization`;
-- per project: `Authorization: Bearer <project REST key>` and `X-Batch-Project: <project key>`.
+The REST key belongs to the customer company, as Batch's "company REST API key" does: one key works for every
+app and project of the company, unless it was narrowed to one project.
+- per app: the app's live, dev or SDK key in the path names the app; the REST key comes in `X-Authorization`;
+- per project: `X-Batch-Project: <project key>` names the project; the REST key comes as `Authorization: Bearer`.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 import logging
 import time
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from django.db import connection, transaction
+from django.utils import timezone
 from ninja.security import APIKeyHeader, HttpBearer
 
 from batchhub.core.apikit import rate_limit_enforce, rate_window_count
 from batchhub.core.crypto import Secret, mask
 from batchhub.core.redis import as_text, shared_redis
 from batchhub.core.services import audit_record
-from batchhub.projects.models import App, Project
+from batchhub.projects.models import App, Project, RestApiKey, rest_key_digest
 
 logger = logging.getLogger(__name__)
 _DUMMY_KEY = "0" * 32
@@ -30,67 +35,93 @@ class ApiCaller:
 
     project_id: int
     app_id: int | None
+    key_id: int | None = None
 
     @property
     def scope(self) -> str:
         return f"app:{self.app_id}" if self.app_id else f"project:{self.project_id}"
 
 
-# Looked up by key: only the columns the check needs, no model instances.
-_APP_CREDENTIALS = f"""
-SELECT app.project_id, app.id, app.rest_api_key, project.api_rate_limit_per_minute
+# What a path's app key or an X-Batch-Project names: only the columns the check needs, no model instances.
+_APP_TARGET = f"""
+SELECT app.project_id, app.id, project.customer_id, project.api_rate_limit_per_minute
 FROM {App._meta.db_table} app JOIN {Project._meta.db_table} project ON project.id = app.project_id
-WHERE app.live_api_key = %s OR app.dev_api_key = %s
+WHERE app.live_api_key = %s OR app.dev_api_key = %s OR app.sdk_api_key = %s
 LIMIT 1
 """
-_PROJECT_CREDENTIALS = f"""
-SELECT id, NULL, rest_api_key, api_rate_limit_per_minute FROM {Project._meta.db_table} WHERE key = %s
+_PROJECT_TARGET = f"""
+SELECT id, NULL, customer_id, api_rate_limit_per_minute FROM {Project._meta.db_table} WHERE key = %s
 """
-# Bumped in Redis whenever an app or a project is saved or deleted: every process's cache is then stale.
+_REST_KEY = f"""
+SELECT id, customer_id, project_id, secret, expires_at, revoked_at FROM {RestApiKey._meta.db_table} WHERE digest = %s
+"""
+# Bumped in Redis whenever an app, a project or a REST key is saved or deleted: every process's cache is stale.
 CREDENTIALS_VERSION_KEY = "api:credentials:version"
 CACHE_SECONDS = 300.0  # upper bound, should a bump ever be lost
+LAST_USED_EVERY = 60.0  # a key's "last used" is written at most once a minute per process
 
 
 @dataclass(frozen=True)
-class _Credentials:
+class _Target:
     project_id: int
     app_id: int | None
-    secret: Secret | None
+    customer_id: int
     per_minute: int
 
-    @property
-    def caller(self) -> ApiCaller:
-        return ApiCaller(project_id=self.project_id, app_id=self.app_id)
+
+@dataclass(frozen=True)
+class _Key:
+    id: int
+    customer_id: int
+    project_id: int | None
+    secret: Secret
+    expires_at: dt.datetime | None
+    revoked: bool
+
+    def opens(self, target: _Target, presented: str | None, now: dt.datetime) -> bool:
+        matches = self.secret.matches(presented)  # compared first, whatever the rest says
+        return (
+            matches
+            and self.customer_id == target.customer_id
+            and self.project_id in (None, target.project_id)
+            and not self.revoked
+            and (self.expires_at is None or self.expires_at > now)
+        )
 
 
-class _CredentialCache:
-    """Credentials found by key, kept in this process while the version in Redis stays the same.
+T = TypeVar("T")
 
-    Checking the version rides on the rate limit's round trip, so a call by a known key costs no database
-    query; a key rotated or deleted stops working at once in every process. Without a shared Redis nothing
-    is kept. Only keys that exist are kept (bounded by the number of apps and projects).
+
+class _CredentialCache(Generic[T]):
+    """Rows found by key, kept in this process while the version in Redis stays the same.
+
+    Checking the version rides on the rate limit's round trip, so a call by known keys costs no database
+    query; a key rotated, revoked or deleted stops working at once in every process. Without a shared Redis
+    nothing is kept. Only rows that exist are kept (bounded by the number of apps, projects and keys).
     """
 
     def __init__(self) -> None:
-        self._entries: dict[str, tuple[float, str | None, _Credentials]] = {}
+        self._entries: dict[str, tuple[float, str | None, T]] = {}
 
-    def get(self, identifier: str) -> tuple[str | None, _Credentials] | None:
+    def get(self, identifier: str) -> tuple[str | None, T] | None:
         entry = self._entries.get(identifier)
         if entry is None or entry[0] < time.monotonic() or shared_redis() is None:
             return None
         return entry[1], entry[2]
 
-    def put(self, identifier: str, version: str | None, credentials: _Credentials) -> None:
-        self._entries[identifier] = (time.monotonic() + CACHE_SECONDS, version, credentials)
+    def put(self, identifier: str, version: str | None, value: T) -> None:
+        self._entries[identifier] = (time.monotonic() + CACHE_SECONDS, version, value)
 
 
-_APP_CACHE = _CredentialCache()
-_PROJECT_CACHE = _CredentialCache()
+_APP_CACHE: _CredentialCache[_Target] = _CredentialCache()
+_PROJECT_CACHE: _CredentialCache[_Target] = _CredentialCache()
+_KEY_CACHE: _CredentialCache[_Key] = _CredentialCache()
+_LAST_USED_WRITTEN: dict[int, float] = {}
 
 
 def credentials_changed(**_) -> None:
-    """Receiver of App and Project saves and deletes: every process re-reads keys, now and once committed
-    (a process reading between the two would cache the row as it was before the commit)."""
+    """Receiver of App, Project and RestApiKey saves and deletes: every process re-reads keys, now and once
+    committed (a process reading between the two would cache the row as it was before the commit)."""
 
     def bump() -> None:
         redis = shared_redis()
@@ -110,51 +141,79 @@ def _credentials_version() -> str | None:
     return as_text(client.get(make_key(CREDENTIALS_VERSION_KEY)))
 
 
-def _fetch(sql: str, params: list) -> _Credentials | None:
+def _fetch_one(sql: str, params: list):
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        row = cursor.fetchone()
+        return cursor.fetchone()
+
+
+def _fetch_target(sql: str, params: list) -> _Target | None:
+    row = _fetch_one(sql, params)
+    return None if row is None else _Target(*row)
+
+
+def _fetch_key(digest: str) -> _Key | None:
+    row = _fetch_one(_REST_KEY, [digest])
     if row is None:
         return None
-    project_id, app_id, token, per_minute = row
-    # decrypted only when a key is compared
-    return _Credentials(project_id, app_id, Secret.from_token(token) if token else None, per_minute)
+    key_id, customer_id, project_id, token, expires_at, revoked_at = row
+    if expires_at is not None and timezone.is_naive(expires_at):  # SQLite returns naive UTC
+        expires_at = expires_at.replace(tzinfo=dt.UTC)
+    # decrypted only when the key is compared
+    return _Key(key_id, customer_id, project_id, Secret.from_token(token), expires_at, revoked_at is not None)
 
 
-def _compare(secret: Secret | None, presented: str | None) -> bool:
-    if secret is None:
-        hmac.compare_digest(_DUMMY_KEY.encode(), (presented or "").encode())  # same work for unknown keys
-        return False
-    return secret.matches(presented)
+def _key_used(key_id: int, now: dt.datetime) -> None:
+    """Record that a key was used, at most once a minute per process (a write per call would cost the hot path)."""
+    moment = time.monotonic()
+    if moment - _LAST_USED_WRITTEN.get(key_id, -LAST_USED_EVERY) < LAST_USED_EVERY:
+        return
+    _LAST_USED_WRITTEN[key_id] = moment
+    RestApiKey.objects.filter(pk=key_id).update(last_used_at=now)  # no signal: not a change of credentials
 
 
 def _authenticate(
-    request, *, family: str, identifier: str, presented: str | None, cache: _CredentialCache, sql: str, params: list
+    request,
+    *,
+    family: str,
+    identifier: str,
+    presented: str | None,
+    cache: _CredentialCache[_Target],
+    sql: str,
+    params: list,
 ) -> ApiCaller | None:
-    """The caller if `presented` is the REST key of what `identifier` names; counts the call (429 past the
-    limit). A known key costs no query: the cached credentials' version is read with the call count."""
-    credentials, counted = None, None
-    cached = cache.get(identifier) if identifier else None
-    if cached is not None:
-        cached_version, known = cached
-        if _compare(known.secret, presented):
-            scope = known.caller.scope
-            count, version = rate_window_count(scope, also_read=CREDENTIALS_VERSION_KEY)
-            counted = (scope, count)
-            if version == cached_version:
-                credentials = known
-    if credentials is None and identifier:
-        version = _credentials_version()  # read before the row: a change in between shows as a new version
-        credentials = _fetch(sql, params)
-        if credentials is not None:
-            cache.put(identifier, version, credentials)
-    if not _compare(credentials.secret if credentials else None, presented):
-        _auth_failed(request, family=family, project_id=credentials.project_id if credentials else None,
-                     identifier=identifier)  # fmt: skip
+    """The caller if `presented` is a REST key that opens what `identifier` names; counts the call (429 past the
+    limit). Known keys cost no query: the cached rows' version is read with the call count."""
+    digest = rest_key_digest(presented) if presented else ""
+    target, key, counted = None, None, None
+    cached_target = cache.get(identifier) if identifier else None
+    cached_key = _KEY_CACHE.get(digest) if digest else None
+    if cached_target is not None and cached_key is not None:
+        scope = ApiCaller(cached_target[1].project_id, cached_target[1].app_id).scope
+        count, version = rate_window_count(scope, also_read=CREDENTIALS_VERSION_KEY)
+        counted = (scope, count)
+        if version == cached_target[0] == cached_key[0]:
+            target, key = cached_target[1], cached_key[1]
+    if target is None or key is None:
+        version = _credentials_version()  # read before the rows: a change in between shows as a new version
+        if cached_target is not None and cached_target[0] == version:
+            target = cached_target[1]
+        elif identifier and (target := _fetch_target(sql, params)) is not None:
+            cache.put(identifier, version, target)
+        if cached_key is not None and cached_key[0] == version:
+            key = cached_key[1]
+        elif digest and (key := _fetch_key(digest)) is not None:
+            _KEY_CACHE.put(digest, version, key)
+    now = timezone.now()
+    if key is None or target is None or not key.opens(target, presented, now):
+        if key is None:
+            hmac.compare_digest(_DUMMY_KEY.encode(), (presented or "").encode("utf-8", "surrogatepass"))
+        _auth_failed(request, family=family, project_id=target.project_id if target else None, identifier=identifier)
         return None
-    caller = credentials.caller
+    caller = ApiCaller(project_id=target.project_id, app_id=target.app_id, key_id=key.id)
     count = counted[1] if counted and counted[0] == caller.scope else rate_window_count(caller.scope)[0]
-    rate_limit_enforce(count, per_minute=credentials.per_minute)
+    rate_limit_enforce(count, per_minute=target.per_minute)
+    _key_used(key.id, now)
     return caller
 
 
@@ -170,7 +229,7 @@ def _auth_failed(request, *, family: str, project_id: int | None, identifier: st
 
 
 class AppKeyAuth(APIKeyHeader):
-    """Per-app routes: the app key comes from the URL, the REST key from `X-Authorization`."""
+    """Per-app routes: the app's live, dev or SDK key comes from the URL, the REST key from `X-Authorization`."""
 
     param_name = "X-Authorization"
 
@@ -178,7 +237,7 @@ class AppKeyAuth(APIKeyHeader):
         app_key = (request.resolver_match.kwargs.get("api_key") if request.resolver_match else "") or ""
         return _authenticate(
             request, family="app", identifier=app_key, presented=key, cache=_APP_CACHE,
-            sql=_APP_CREDENTIALS, params=[app_key, app_key],
+            sql=_APP_TARGET, params=[app_key, app_key, app_key],
         )  # fmt: skip
 
 
@@ -189,5 +248,5 @@ class ProjectKeyAuth(HttpBearer):
         project_key = request.headers.get("X-Batch-Project", "")
         return _authenticate(
             request, family="project", identifier=project_key, presented=token, cache=_PROJECT_CACHE,
-            sql=_PROJECT_CREDENTIALS, params=[project_key],
+            sql=_PROJECT_TARGET, params=[project_key],
         )  # fmt: skip

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import secrets
 import uuid
 
@@ -25,8 +26,31 @@ def new_dev_api_key() -> str:
     return "DEV" + secrets.token_hex(15).upper()[3:]
 
 
+def new_sdk_api_key() -> str:
+    return "SDK" + secrets.token_hex(15).upper()[3:]
+
+
 def new_rest_api_key() -> str:
     return secrets.token_hex(16)
+
+
+def rest_key_digest(key: str) -> str:
+    """How a REST key is looked up: SHA-256 of the presented key (keys are 128-bit random, so no salt is needed)."""
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class Customer(models.Model):
+    """The customer company: owns projects and the REST API keys that work for them (Batch's "company key")."""
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=120, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class Project(models.Model):
@@ -35,7 +59,7 @@ class Project(models.Model):
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(max_length=120)
     slug = models.SlugField(max_length=120, unique=True)
-    customer = models.CharField(max_length=120)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="projects")
     inactivity_months = models.PositiveSmallIntegerField(
         default=MAX_INACTIVITY_MONTHS,
         validators=[MinValueValidator(1), MaxValueValidator(MAX_INACTIVITY_MONTHS)],
@@ -46,8 +70,6 @@ class Project(models.Model):
     )
     # Public identifier, sent in X-Batch-Project by project-level API calls.
     key = models.CharField(max_length=64, unique=True, default=new_project_key, editable=False)
-    # Secret, Authorization: Bearer of project-level API calls.
-    rest_api_key = EncryptedTextField(default=new_rest_api_key)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -65,7 +87,7 @@ class Project(models.Model):
 
 
 class App(models.Model):
-    """An iOS, Android or Web app of a project, with its API keys."""
+    """An iOS, Android or Web app of a project, with its public API keys (any of them names it in API paths)."""
 
     class Platform(models.TextChoices):
         IOS = "ios", "iOS"
@@ -79,8 +101,7 @@ class App(models.Model):
     # Public keys embedded in the SDK: they identify the app in API paths.
     live_api_key = models.CharField(max_length=64, unique=True, default=new_live_api_key, editable=False)
     dev_api_key = models.CharField(max_length=64, unique=True, default=new_dev_api_key, editable=False)
-    # Secret: X-Authorization of app-level API calls.
-    rest_api_key = EncryptedTextField(default=new_rest_api_key)
+    sdk_api_key = models.CharField(max_length=64, unique=True, default=new_sdk_api_key, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -93,6 +114,52 @@ class App(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.get_platform_display()})"
+
+
+class RestApiKey(models.Model):
+    """A REST API key of a customer: good for every app and project of the company, or narrowed to one project.
+
+    Sent in `X-Authorization` on per-app routes and as `Authorization: Bearer` on `/2.x`. Stored encrypted
+    (shown once), looked up by its digest, compared in constant time. A rotation gives the old key an end
+    (`expires_at`) so clients can switch over; a revoked key stops at once.
+    """
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="rest_keys")
+    project = models.ForeignKey(
+        Project,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="rest_keys",
+        help_text="Only this project (and its apps); empty: every project of the customer.",
+    )
+    name = models.CharField(max_length=80)
+    secret = EncryptedTextField(default=new_rest_api_key)
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="End of a rotation's overlap.")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    rotated_to = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["customer", "project", "created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.secret.masked() if self.secret else '—'})"
+
+    def save(self, *args, **kwargs):
+        self.digest = rest_key_digest(self.secret.reveal())
+        super().save(*args, **kwargs)
+
+    def is_active_at(self, moment) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > moment)
+
+    @property
+    def scope_label(self) -> str:
+        return f"project {self.project.name}" if self.project_id else "every project of the customer"
 
 
 class ProjectGrant(models.Model):

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from batchhub.accounts.models import Partner
 from batchhub.core.roles import CSM, PARTNER, PRIVACY_ADMIN, has_role
-from batchhub.projects.models import ApiCall, App, Project, ProjectGrant
+from batchhub.projects.models import ApiCall, Project, ProjectGrant, RestApiKey
 
 
 def projects_for_user(user) -> QuerySet[Project]:
@@ -31,15 +31,41 @@ def project_get_for_user(user, code) -> Project:
         raise Http404("No such project") from exc
 
 
-def app_get_for_user(user, project: Project, code) -> App:
+def rest_keys_for_project(project: Project) -> list[RestApiKey]:
+    """The customer's REST keys that open this project (company-wide or narrowed to it), newest first, with
+    whether each works now."""
+    keys = list(
+        RestApiKey.objects.filter(customer_id=project.customer_id)
+        .filter(Q(project__isnull=True) | Q(project=project))
+        .select_related("project", "customer")
+        .order_by("revoked_at", "-created_at")
+    )
+    now = timezone.now()
+    for key in keys:
+        key.is_active = key.is_active_at(now)
+    return sorted(keys, key=lambda key: not key.is_active)
+
+
+def rest_key_get_for_project(project: Project, code) -> RestApiKey:
+    """A REST key that opens this project, else 404 (keys of other customers or projects cannot be reached)."""
     try:
-        return project.apps.get(code=code)
-    except (App.DoesNotExist, ValueError, TypeError) as exc:
-        raise Http404("No such app") from exc
+        return (
+            RestApiKey.objects.filter(customer_id=project.customer_id)
+            .filter(Q(project__isnull=True) | Q(project=project))
+            .select_related("customer", "project")
+            .get(code=code)
+        )
+    except (RestApiKey.DoesNotExist, ValidationError, ValueError, TypeError) as exc:
+        raise Http404("No such key") from exc
 
 
 def project_list_rows(user) -> QuerySet[Project]:
-    return projects_for_user(user).annotate(app_count=Count("apps", distinct=True)).order_by("name")
+    return (
+        projects_for_user(user)
+        .select_related("customer")
+        .annotate(app_count=Count("apps", distinct=True))
+        .order_by("name")
+    )
 
 
 def project_grants_for_user(user, project: Project) -> QuerySet[ProjectGrant]:

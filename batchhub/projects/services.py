@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 from django.utils.text import slugify
 
 from batchhub.accounts.models import Partner
 from batchhub.core.crypto import Secret
 from batchhub.core.services import SECRET_CHANGED, audit_record, model_snapshot, snapshot_diff
-from batchhub.projects.models import App, Project, ProjectGrant, new_rest_api_key
+from batchhub.projects.models import App, Customer, Project, ProjectGrant, RestApiKey
+
+DEFAULT_ROTATION_OVERLAP = dt.timedelta(hours=24)
+MAX_ROTATION_OVERLAP = dt.timedelta(days=30)
 
 
 def _unique_slug(name: str) -> str:
@@ -34,33 +40,36 @@ def _create_audited(*, actor, obj, project: Project, fields: list[str]):
     return obj
 
 
-def _rest_key_rotate(*, actor, obj, project: Project) -> Secret:
-    """Give a project or app a new REST key; the old one stops working at once. Returns the new key."""
-    obj.rest_api_key = Secret(new_rest_api_key())
-    obj.save(update_fields=["rest_api_key", "updated_at"])
-    audit_record(
-        actor=actor,
-        action=f"{obj._meta.model_name}.rest_key_rotate",
-        obj=obj,
-        project=project,
-        changes={"rest_api_key": [SECRET_CHANGED, SECRET_CHANGED]},
-    )
-    return obj.rest_api_key
+def customer_for_name(name: str | Customer) -> Customer:
+    """The customer company of this name (exact, trimmed), created on first use."""
+    if isinstance(name, Customer):
+        return name
+    name = name.strip()
+    if not name:
+        raise ValidationError({"customer": "Name the customer company."})
+    customer, _ = Customer.objects.get_or_create(name=name)
+    return customer
 
 
 @transaction.atomic
-def project_create(*, actor, name: str, customer: str, inactivity_months: int = 13) -> Project:
-    """Create a project with fresh keys."""
-    project = Project(name=name, customer=customer, slug=_unique_slug(name), inactivity_months=inactivity_months)
-    return _create_audited(
-        actor=actor, obj=project, project=project, fields=["name", "customer", "slug", "inactivity_months"]
-    )
+def project_create(*, actor, name: str, customer: str, inactivity_months: int = 13) -> tuple[Project, Secret | None]:
+    """Create a project with a fresh project key; returns it with the customer's new company REST key when the
+    customer had no usable one yet (to be shown once), else None."""
+    company = customer_for_name(customer)
+    project = Project(name=name, customer=company, slug=_unique_slug(name), inactivity_months=inactivity_months)
+    _create_audited(actor=actor, obj=project, project=project, fields=["name", "customer", "slug", "inactivity_months"])
+    now = timezone.now()
+    has_company_key = any(key.is_active_at(now) for key in company.rest_keys.filter(project__isnull=True))
+    secret = None
+    if not has_company_key:
+        _, secret = rest_key_create(actor=actor, customer=company, project=None, name="Company REST key", at=project)
+    return project, secret
 
 
 @transaction.atomic
 def project_update(*, actor, project: Project, name: str, customer: str) -> Project:
     before = model_snapshot(project, ["name", "customer"])
-    project.name, project.customer = name, customer
+    project.name, project.customer = name, customer_for_name(customer)
     project.full_clean()
     project.save(update_fields=["name", "customer", "updated_at"])
     changes = snapshot_diff(before, model_snapshot(project, ["name", "customer"]))
@@ -98,22 +107,102 @@ def project_inactivity_shorten(*, actor, project: Project, months: int) -> Proje
 
 
 @transaction.atomic
-def project_rest_key_rotate(*, actor, project: Project) -> Secret:
-    return _rest_key_rotate(actor=actor, obj=project, project=project)
-
-
-@transaction.atomic
 def app_create(*, actor, project: Project, name: str, platform: str) -> App:
     """Add an app with fresh keys to a project."""
     app = App(project=project, name=name, platform=platform)
     return _create_audited(
-        actor=actor, obj=app, project=project, fields=["name", "platform", "live_api_key", "dev_api_key"]
+        actor=actor,
+        obj=app,
+        project=project,
+        fields=["name", "platform", "live_api_key", "dev_api_key", "sdk_api_key"],
+    )
+
+
+# ---- REST API keys of a customer -------------------------------------------------------------------------
+
+
+def _key_audit(*, actor, action: str, key: RestApiKey, at: Project | None, changes: dict) -> None:
+    audit_record(
+        actor=actor,
+        action=action,
+        obj=key,
+        object_repr=f"{key.name} of {key.customer.name} ({key.scope_label})",
+        project=at or key.project,
+        changes=changes,
     )
 
 
 @transaction.atomic
-def app_rest_key_rotate(*, actor, app: App) -> Secret:
-    return _rest_key_rotate(actor=actor, obj=app, project=app.project)
+def rest_key_create(
+    *, actor, customer: Customer, project: Project | None, name: str, at: Project | None = None
+) -> tuple[RestApiKey, Secret]:
+    """A new REST key of `customer`, for all its projects or only `project`; returns it with its secret (shown
+    once). `at` is the project page it was made from, for the audit log."""
+    if project is not None and project.customer_id != customer.pk:
+        raise ValidationError({"project": "A key can only be narrowed to a project of its own customer."})
+    key = RestApiKey(
+        customer=customer,
+        project=project,
+        name=name.strip()[:80] or "REST key",
+        created_by=actor if actor and actor.is_authenticated else None,
+    )
+    key.save()
+    _key_audit(
+        actor=actor,
+        action="restapikey.create",
+        key=key,
+        at=at,
+        changes={"name": [None, key.name], "scope": [None, key.scope_label], "secret": [None, SECRET_CHANGED]},
+    )
+    return key, key.secret
+
+
+@transaction.atomic
+def rest_key_rotate(*, actor, key: RestApiKey, overlap: dt.timedelta, at: Project | None = None) -> Secret:
+    """Replace a key with a new one of the same scope; the old one keeps working for `overlap` (zero: revoked
+    now). Returns the new secret (shown once)."""
+    if overlap < dt.timedelta(0) or overlap > MAX_ROTATION_OVERLAP:
+        raise ValidationError({"overlap_hours": f"The overlap is 0 to {MAX_ROTATION_OVERLAP.days * 24} hours."})
+    key = RestApiKey.objects.select_for_update().get(pk=key.pk)
+    now = timezone.now()
+    if not key.is_active_at(now):
+        raise ValidationError({"key": "This key no longer works: create a new one instead."})
+    new_key = RestApiKey(
+        customer_id=key.customer_id,
+        project_id=key.project_id,
+        name=key.name,
+        created_by=actor if actor and actor.is_authenticated else None,
+    )
+    new_key.save()
+    key.rotated_to = new_key
+    if overlap:
+        key.expires_at = now + overlap
+    else:
+        key.revoked_at = now
+    key.save(update_fields=["rotated_to", "expires_at", "revoked_at"])
+    _key_audit(
+        actor=actor,
+        action="restapikey.rotate",
+        key=key,
+        at=at,
+        changes={
+            "secret": [SECRET_CHANGED, SECRET_CHANGED],
+            "old key works until": [None, (key.expires_at or now).isoformat(timespec="minutes")],
+        },
+    )
+    return new_key.secret
+
+
+@transaction.atomic
+def rest_key_revoke(*, actor, key: RestApiKey, at: Project | None = None) -> bool:
+    """Stop a key at once; False if it had already stopped."""
+    key = RestApiKey.objects.select_for_update().get(pk=key.pk)
+    if key.revoked_at is not None:
+        return False
+    key.revoked_at = timezone.now()
+    key.save(update_fields=["revoked_at"])  # its post_save makes every web process forget the key
+    _key_audit(actor=actor, action="restapikey.revoke", key=key, at=at, changes={"revoked": [False, True]})
+    return True
 
 
 @transaction.atomic

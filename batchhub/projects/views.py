@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import datetime as dt
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -13,16 +15,18 @@ from batchhub.core.reveal import no_store, reveal_once_pop, reveal_once_stash
 from batchhub.core.roles import CSM, has_role, role_required
 from batchhub.profiles.queries import profiles_count_estimate
 from batchhub.projects import services
-from batchhub.projects.forms import AppForm, GrantForm, InactivityForm, ProjectForm
+from batchhub.projects.forms import AppForm, GrantForm, InactivityForm, ProjectForm, RestKeyForm, RestKeyRotateForm
+from batchhub.projects.models import Customer
 from batchhub.projects.queries import (
     api_activity,
     api_call_get,
-    app_get_for_user,
     partner_get,
     partners_grantable,
     project_get_for_user,
     project_grants_for_user,
     project_list_rows,
+    rest_key_get_for_project,
+    rest_keys_for_project,
 )
 
 
@@ -32,7 +36,7 @@ def project_list(request: HttpRequest) -> HttpResponse:
     projects = project_list_rows(request.user)
     query = request.GET.get("q", "").strip()
     if query:
-        projects = projects.filter(Q(name__icontains=query) | Q(customer__icontains=query))
+        projects = projects.filter(Q(name__icontains=query) | Q(customer__name__icontains=query))
     template = "projects/project_list.html#project-table" if request.htmx else "projects/project_list.html"
     return render(request, template, {"projects": projects, "query": query})
 
@@ -42,16 +46,22 @@ def project_list(request: HttpRequest) -> HttpResponse:
 def project_create(request: HttpRequest) -> HttpResponse:
     form = ProjectForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        project = services.project_create(actor=request.user, **form.cleaned_data)
-        reveal_once_stash(
-            request,
-            owner=str(project.code),
-            label=f"REST API key of project {project.name}",
-            secret=project.rest_api_key,
-        )
-        messages.success(request, f"Project {project.name} created. Add its apps below.")
-        return redirect("projects:detail", code=project.code)
-    return render(request, "projects/project_form.html", {"form": form})
+        try:
+            project, secret = services.project_create(actor=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            if secret is not None:
+                reveal_once_stash(
+                    request,
+                    owner=str(project.code),
+                    label=f"Company REST API key of {project.customer.name} (every project of the company)",
+                    secret=secret,
+                )
+            messages.success(request, f"Project {project.name} created. Add its apps below.")
+            return redirect("projects:detail", code=project.code)
+    customers = list(Customer.objects.order_by("name").values_list("name", flat=True)[:500])
+    return render(request, "projects/project_form.html", {"form": form, "customers": customers})
 
 
 def _detail_context(request: HttpRequest, project, **extra) -> dict:
@@ -63,6 +73,7 @@ def _detail_context(request: HttpRequest, project, **extra) -> dict:
         "profiles_count": profiles_count_estimate(project),
         "can_manage": is_csm,
         "api_activity": api_activity(project),
+        "rest_keys": rest_keys_for_project(project) if is_csm else [],
         "revealed": reveal_once_pop(request, owner=str(project.code)),
     }
     if is_csm:
@@ -70,6 +81,8 @@ def _detail_context(request: HttpRequest, project, **extra) -> dict:
         context["recent_audit"] = list(audit_events_for_user(request.user, project_code=str(project.code))[:8])
         context.setdefault("inactivity_form", InactivityForm(initial={"inactivity_months": project.inactivity_months}))
         context.setdefault("app_form", AppForm())
+        context.setdefault("rest_key_form", RestKeyForm())
+        context["rotate_form"] = RestKeyRotateForm(auto_id=False)  # one per key row: no repeated ids
     context.update(extra)
     return context
 
@@ -92,10 +105,7 @@ def app_create(request: HttpRequest, code) -> HttpResponse:
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
-            reveal_once_stash(
-                request, owner=str(project.code), label=f"REST API key of app {app.name}", secret=app.rest_api_key
-            )
-            messages.success(request, f"App {app} added.")
+            messages.success(request, f"App {app} added: the customer's REST API keys work for it.")
             return redirect("projects:detail", code=project.code)
     response = render(request, "projects/project_detail.html", _detail_context(request, project, app_form=form))
     response.status_code = 400
@@ -104,24 +114,60 @@ def app_create(request: HttpRequest, code) -> HttpResponse:
 
 @role_required(CSM)
 @require_POST
-def app_rotate_key(request: HttpRequest, code, app_code) -> HttpResponse:
+def rest_key_create(request: HttpRequest, code) -> HttpResponse:
     project = project_get_for_user(request.user, code)
-    app = app_get_for_user(request.user, project, app_code)
-    secret = services.app_rest_key_rotate(actor=request.user, app=app)
-    reveal_once_stash(request, owner=str(project.code), label=f"New REST API key of app {app.name}", secret=secret)
-    messages.warning(request, f"The REST API key of {app} was rotated: the old key no longer works.")
+    form = RestKeyForm(request.POST)
+    if form.is_valid():
+        narrowed = form.cleaned_data["scope"] == RestKeyForm.PROJECT
+        key, secret = services.rest_key_create(
+            actor=request.user,
+            customer=project.customer,
+            project=project if narrowed else None,
+            name=form.cleaned_data["name"],
+            at=project,
+        )
+        reveal_once_stash(
+            request, owner=str(project.code), label=f"REST API key “{key.name}” ({key.scope_label})", secret=secret
+        )
+        messages.success(request, f"REST API key “{key.name}” created.")
+        return redirect("projects:detail", code=project.code)
+    response = render(request, "projects/project_detail.html", _detail_context(request, project, rest_key_form=form))
+    response.status_code = 400
+    return no_store(response)
+
+
+@role_required(CSM)
+@require_POST
+def rest_key_rotate(request: HttpRequest, code, key_code) -> HttpResponse:
+    project = project_get_for_user(request.user, code)
+    key = rest_key_get_for_project(project, key_code)
+    form = RestKeyRotateForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "; ".join(str(error) for errors in form.errors.values() for error in errors))
+        return redirect("projects:detail", code=project.code)
+    hours = form.cleaned_data["overlap_hours"]
+    try:
+        secret = services.rest_key_rotate(actor=request.user, key=key, overlap=dt.timedelta(hours=hours), at=project)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("projects:detail", code=project.code)
+    reveal_once_stash(
+        request, owner=str(project.code), label=f"New REST API key “{key.name}” ({key.scope_label})", secret=secret
+    )
+    if hours:
+        messages.warning(request, f"“{key.name}” was rotated: the old key keeps working for {hours} h.")
+    else:
+        messages.warning(request, f"“{key.name}” was rotated: the old key no longer works.")
     return redirect("projects:detail", code=project.code)
 
 
 @role_required(CSM)
 @require_POST
-def project_rotate_key(request: HttpRequest, code) -> HttpResponse:
+def rest_key_revoke(request: HttpRequest, code, key_code) -> HttpResponse:
     project = project_get_for_user(request.user, code)
-    secret = services.project_rest_key_rotate(actor=request.user, project=project)
-    reveal_once_stash(
-        request, owner=str(project.code), label=f"New REST API key of project {project.name}", secret=secret
-    )
-    messages.warning(request, "The project REST API key was rotated: the old key no longer works.")
+    key = rest_key_get_for_project(project, key_code)
+    if services.rest_key_revoke(actor=request.user, key=key, at=project):
+        messages.warning(request, f"“{key.name}” was revoked: calls with it fail from now on.")
     return redirect("projects:detail", code=project.code)
 
 

@@ -6,7 +6,7 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
-from tests.factories import AppFactory, ProjectFactory
+from tests.factories import AppFactory, ProjectFactory, company_rest_key
 
 
 @pytest.fixture(autouse=True)
@@ -31,19 +31,23 @@ class ApiClient:
     def __init__(self, app):
         self.app = app
         self.client = Client()
+        self.rest_key = company_rest_key(app.project)  # the customer's company key, as Batch's clients hold
 
     def app_call(self, method: str, path: str, body=None, *, key: str | None = None, rest_key: str | None = None,
                  raw: bytes | None = None, headers: dict | None = None, version: str = "1.0"):  # fmt: skip
         url = f"/{version}/{key or self.app.live_api_key}{path}"
         data = raw if raw is not None else (json.dumps(body) if body is not None else "")
-        headers = {"X-Authorization": rest_key or self.app.rest_api_key.reveal(), **(headers or {})}
+        headers = {"X-Authorization": rest_key or self.rest_key, **(headers or {})}
         return self.client.generic(method, url, data, content_type="application/json", headers=headers)
+
+    def _key_of(self, project) -> str:
+        return self.rest_key if project == self.app.project else company_rest_key(project)
 
     def project_call(self, path: str, body, *, project=None, rest_key: str | None = None, headers=None,
                      version: str = "2.1"):  # fmt: skip
         project = project or self.app.project
         headers = {
-            "Authorization": f"Bearer {rest_key or project.rest_api_key.reveal()}",
+            "Authorization": f"Bearer {rest_key or self._key_of(project)}",
             "X-Batch-Project": project.key,
             **(headers or {}),
         }

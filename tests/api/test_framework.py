@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from batchhub.core.models import AuditEvent
 from batchhub.profiles.models import Profile, ProfileEvent
-from batchhub.projects.models import ApiCall
+from batchhub.projects.models import ApiCall, RestApiKey
+from tests.factories import company_rest_key
 
 EVENT = {"events": [{"name": "ue.added_to_cart", "label": "basket", "attributes": {"sku": "A1"}}]}
 
 
-def test_app_route_accepts_live_and_dev_keys(api, api_app, django_capture_on_commit_callbacks):
+def test_app_route_accepts_live_dev_and_sdk_keys(api, api_app, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         live = api.app_call("POST", "/events/users/alice", EVENT)
         dev = api.app_call("POST", "/events/users/alice", EVENT, key=api_app.dev_api_key, version="1.1")
-    assert live.status_code == 202 and dev.status_code == 202
-    assert ProfileEvent.objects.filter(profile__custom_id="alice").count() == 2
+        sdk = api.app_call("POST", "/events/users/alice", EVENT, key=api_app.sdk_api_key)
+    assert live.status_code == dev.status_code == sdk.status_code == 202
+    assert ProfileEvent.objects.filter(profile__custom_id="alice").count() == 3
 
 
 @pytest.mark.parametrize(
@@ -37,13 +41,13 @@ def test_unknown_app_key_is_401(api):
 
 
 def test_rest_key_of_another_project_is_refused_and_nothing_is_written(api, other_app):
-    response = api.app_call("POST", "/events/users/alice", EVENT, rest_key=other_app.rest_api_key.reveal())
+    response = api.app_call("POST", "/events/users/alice", EVENT, rest_key=company_rest_key(other_app.project))
     assert response.status_code == 401
     response = api.project_call(
         "/profiles/update",
         [{"identifiers": {"custom_id": "alice"}}],
         project=api.app.project,
-        rest_key=other_app.project.rest_api_key.reveal(),
+        rest_key=company_rest_key(other_app.project),
     )
     assert response.status_code == 401
     assert response.json()["error_code"] == "AUTHENTICATION_INVALID"
@@ -139,7 +143,7 @@ def test_each_call_is_logged_with_its_route_and_error(api):
     api.app_call("POST", "/events/users/alice", {"events": [{"name": "ue.x", "label": "y" * 201}]})
     calls = list(ApiCall.objects.order_by("id").values_list("route", "status_code", "error_code"))
     assert calls == [("events.user", 202, ""), ("events.user", 400, "MALFORMED_PARAMETER")]
-    assert api.app.rest_api_key.reveal() not in str(ApiCall.objects.values_list("error_message", flat=True))
+    assert api.rest_key not in str(ApiCall.objects.values_list("error_message", flat=True))
 
 
 def test_calls_update_last_activity(api, django_capture_on_commit_callbacks):
@@ -173,7 +177,7 @@ def test_openapi_document_lists_every_route(client):
 
 
 def _credential_queries(captured) -> list[str]:
-    return [q["sql"] for q in captured.captured_queries if "rest_api_key" in q["sql"]]
+    return [q["sql"] for q in captured.captured_queries if "restapikey" in q["sql"] or "customer_id" in q["sql"]]
 
 
 def test_a_known_key_is_checked_without_a_database_query(api, settings):
@@ -185,32 +189,31 @@ def test_a_known_key_is_checked_without_a_database_query(api, settings):
         assert api.app_call("POST", "/events/users/alice", EVENT).status_code == 202
         assert api.project_call("/profiles/update", [{"identifiers": {"custom_id": "a"}}]).status_code == 202
         assert api.project_call("/profiles/update", [{"identifiers": {"custom_id": "a"}}]).status_code == 202
-    assert len(_credential_queries(captured)) == 1  # the project key's first use only
+    assert len(_credential_queries(captured)) == 1  # the project key's first use only (the REST key is known)
 
 
 @pytest.mark.parametrize("family", ["app", "project"])
-def test_a_rotated_rest_key_stops_working_at_once_though_it_was_cached(api, api_app, csm, family):
-    from batchhub.projects.services import app_rest_key_rotate, project_rest_key_rotate
+def test_a_key_rotated_without_overlap_stops_working_at_once_though_it_was_cached(api, api_app, csm, family):
+    from batchhub.projects.services import rest_key_rotate
 
     body = [{"identifiers": {"custom_id": "a"}}]
-    if family == "app":
-        old = api_app.rest_api_key.reveal()
-        assert api.app_call("POST", "/events/users/alice", EVENT, rest_key=old).status_code == 202
-        new = app_rest_key_rotate(actor=csm, app=api_app).reveal()
-        assert api.app_call("POST", "/events/users/alice", EVENT, rest_key=old).status_code == 401
-        assert api.app_call("POST", "/events/users/alice", EVENT, rest_key=new).status_code == 202
-    else:
-        project = api_app.project
-        old = project.rest_api_key.reveal()
-        assert api.project_call("/profiles/update", body, rest_key=old).status_code == 202
-        new = project_rest_key_rotate(actor=csm, project=project).reveal()
-        assert api.project_call("/profiles/update", body, rest_key=old).status_code == 401
-        assert api.project_call("/profiles/update", body, rest_key=new).status_code == 202
+    key = RestApiKey.objects.get(customer=api_app.project.customer)
+    old = key.secret.reveal()
+
+    def call(rest_key):
+        if family == "app":
+            return api.app_call("POST", "/events/users/alice", EVENT, rest_key=rest_key)
+        return api.project_call("/profiles/update", body, rest_key=rest_key)
+
+    assert call(old).status_code == 202
+    new = rest_key_rotate(actor=csm, key=key, overlap=dt.timedelta(0)).reveal()
+    assert call(old).status_code == 401
+    assert call(new).status_code == 202
 
 
 def test_a_deleted_app_key_stops_working_at_once(api, api_app):
     assert api.app_call("POST", "/events/users/alice", EVENT).status_code == 202
-    rest_key = api_app.rest_api_key.reveal()
+    rest_key = api.rest_key
     ApiCall.objects.all().delete()
     api_app.delete()
     assert api.app_call("POST", "/events/users/alice", EVENT, rest_key=rest_key).status_code == 401

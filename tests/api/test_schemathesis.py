@@ -13,7 +13,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from batchhub.wsgi import application
-from tests.factories import AppFactory
+from tests.factories import AppFactory, company_rest_key
 
 schema = schemathesis.openapi.from_wsgi("/api/openapi.json", application)
 CHECKS = [schemathesis.checks.not_a_server_error, status_code_conformance, content_type_conformance,
@@ -38,9 +38,9 @@ def keys(db, _keep_test_connection):
     app = AppFactory()
     return {
         "api_key": app.live_api_key,
-        "rest_key": app.rest_api_key.reveal(),
+        "rest_key": company_rest_key(app.project),
         "project_key": app.project.key,
-        "project_rest_key": app.project.rest_api_key.reveal(),
+        "project_rest_key": company_rest_key(app.project),
     }
 
 

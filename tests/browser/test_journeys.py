@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from batchhub.projects.models import Project
+from batchhub.projects.models import RestApiKey
 from tests.factories import PASSWORD, ProfileEventFactory, ProfileFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -31,20 +31,29 @@ def test_csm_creates_a_project_adds_an_app_and_sees_the_key_once(page, live_serv
     page.get_by_label("Customer").fill("Initech Inc")
     page.get_by_role("button", name="Create project").click()
     expect(page.get_by_role("heading", name="Initech", exact=True)).to_be_visible()
-    key = Project.objects.get(name="Initech").rest_api_key.reveal()
+    key = RestApiKey.objects.get(customer__name="Initech Inc").secret.reveal()
     expect(page.get_by_test_id("revealed-secret")).to_have_text(key)
 
     page.get_by_text("Add an app").click()
-    page.get_by_label("Name").fill("InitechApp")
-    page.get_by_label("Platform").select_option("android")
+    app_form = page.locator("form[action$='/apps/']")
+    app_form.get_by_label("Name").fill("InitechApp")
+    app_form.get_by_label("Platform").select_option("android")
     page.get_by_role("button", name="Add app").click()
     expect(page.get_by_role("cell", name="InitechApp")).to_be_visible()
-    expect(page.get_by_test_id("revealed-secret")).to_be_visible()
+    expect(page.get_by_test_id("revealed-secret")).to_have_count(0)  # the company key already works for it
+
+    page.get_by_text("New REST API key").click()
+    key_form = page.locator("form[action$='/rest-keys/']")
+    key_form.get_by_label("Name").fill("CRM sync")
+    key_form.get_by_label("Scope").select_option("project")
+    page.get_by_role("button", name="Create key").click()
+    narrowed = RestApiKey.objects.get(name="CRM sync")
+    expect(page.get_by_test_id("revealed-secret")).to_have_text(narrowed.secret.reveal())
     screenshot("project-detail")
 
     page.reload()
     expect(page.get_by_test_id("revealed-secret")).to_have_count(0)
-    assert key not in page.content()
+    assert key not in page.content() and narrowed.secret.reveal() not in page.content()
 
 
 def test_partner_sees_its_project_and_searches_profiles_as_it_types(

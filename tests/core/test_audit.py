@@ -64,7 +64,7 @@ def test_admin_changes_are_audited(client, project, django_user_model):
     admin_user = django_user_model.objects.create_superuser("root", "root@example.com", "x" * 16)
     client.force_login(admin_user)
     url = reverse("admin:projects_project_change", args=[project.pk])
-    response = client.post(url, {"name": "Renamed", "slug": project.slug, "customer": project.customer,
+    response = client.post(url, {"name": "Renamed", "slug": project.slug, "customer": project.customer_id,
                                  "inactivity_months": 13, "api_rate_limit_per_minute": 6000,
                                  "apps-TOTAL_FORMS": 0, "apps-INITIAL_FORMS": 0,
                                  "grants-TOTAL_FORMS": 0, "grants-INITIAL_FORMS": 0})  # fmt: skip

@@ -8,28 +8,28 @@ from django.db import connection
 
 from batchhub.core import crypto
 from batchhub.core.crypto import Secret
-from tests.factories import AppFactory
+from tests.factories import RestApiKeyFactory
 
 pytestmark = pytest.mark.portable
 
 
 def test_rest_keys_are_encrypted_at_rest(db):
-    app = AppFactory()
-    key = app.rest_api_key.reveal()
+    rest_key = RestApiKeyFactory()
+    key = rest_key.secret.reveal()
     with connection.cursor() as cursor:
-        cursor.execute("SELECT rest_api_key FROM projects_app WHERE id = %s", [app.pk])
-        stored = cursor.fetchone()[0]
-    assert key not in stored
+        cursor.execute("SELECT secret, digest FROM projects_restapikey WHERE id = %s", [rest_key.pk])
+        stored, digest = cursor.fetchone()
+    assert key not in stored and key not in digest
     assert crypto.decrypt(stored) == key
 
 
 def test_old_keys_still_decrypt_after_rotation(db, settings):
     old_key = settings.FIELD_ENCRYPTION_KEYS[0]
-    app = AppFactory()
-    plaintext = app.rest_api_key.reveal()
+    rest_key = RestApiKeyFactory()
+    plaintext = rest_key.secret.reveal()
     settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode(), old_key]
-    app.refresh_from_db()
-    assert app.rest_api_key.reveal() == plaintext
+    rest_key.refresh_from_db()
+    assert rest_key.secret.reveal() == plaintext
 
 
 def test_a_secret_never_prints_in_full():

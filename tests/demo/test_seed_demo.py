@@ -22,7 +22,7 @@ from batchhub.core.roles import CSM, PARTNER, PRIVACY_ADMIN
 from batchhub.demo import world
 from batchhub.demo.generation import AppRef, ChunkContext, ProjectGenerator
 from batchhub.profiles.models import Installation, Profile, ProfileEvent
-from batchhub.projects.models import App, Project, ProjectGrant
+from batchhub.projects.models import App, Project, ProjectGrant, RestApiKey
 
 pytestmark = [pytest.mark.django_db, pytest.mark.portable]
 
@@ -190,9 +190,11 @@ def test_demo_credentials_json_holds_the_apps_real_keys():
     for entry in document["apps"]:
         app = App.objects.select_related("project").get(live_api_key=entry["live_api_key"])
         assert (app.name, app.platform, app.project.name) == (entry["app"], entry["platform"], entry["project"])
-        assert app.rest_api_key.matches(entry["rest_api_key"])
+        company_key = RestApiKey.objects.get(customer=app.project.customer, project=None)
+        assert company_key.secret.matches(entry["rest_api_key"])
+        assert entry["rest_api_key"] == entry["project_rest_api_key"]  # one company key, as Batch's
         assert app.project.key == entry["project_key"]
-        assert app.project.rest_api_key.matches(entry["project_rest_api_key"])
+        assert app.sdk_api_key == entry["sdk_api_key"]
 
 
 def test_demo_credentials_prints_tables_without_json():
@@ -205,7 +207,7 @@ def test_demo_credentials_prints_tables_without_json():
     assert "demo-csm-2026" in text
     app = App.objects.get(project__slug="globex-media", platform="android")
     assert app.live_api_key in text
-    assert app.rest_api_key.reveal() in text
+    assert RestApiKey.objects.get(customer=app.project.customer).secret.reveal() in text
 
 
 def test_demo_credentials_fails_clearly_before_the_seed():

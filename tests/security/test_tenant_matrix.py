@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from tests.factories import ProfileFactory
+from tests.factories import ProfileFactory, RestApiKeyFactory
 
 pytestmark = pytest.mark.portable
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.portable
 @dataclass(frozen=True)
 class Route:
     method: str
-    kwargs: str  # which objects the URL names: "", "project", "app", "profile", "grant", "api_call"
+    kwargs: str  # which objects the URL names: "", "project", "rest_key", "profile", "grant", "api_call"
     allowed: tuple[str, ...]  # roles that may use it on a project they can see
     public: bool = False  # reachable without logging in
     ok: int = 200  # what an allowed user gets
@@ -35,8 +35,9 @@ ROUTES: dict[str, Route] = {
     "projects:create": Route("GET", "", ("csm",)),
     "projects:detail": Route("GET", "project", ALL),
     "projects:app_create": Route("POST", "project", ("csm",)),
-    "projects:app_rotate_key": Route("POST", "app", ("csm",)),
-    "projects:rotate_key": Route("POST", "project", ("csm",)),
+    "projects:rest_key_create": Route("POST", "project", ("csm",)),
+    "projects:rest_key_rotate": Route("POST", "rest_key", ("csm",)),
+    "projects:rest_key_revoke": Route("POST", "rest_key", ("csm",)),
     "projects:inactivity": Route("POST", "project", ("csm",)),
     "projects:grant": Route("POST", "project", ("csm",)),
     "projects:revoke": Route("POST", "grant", ("csm",)),
@@ -71,11 +72,10 @@ def test_every_url_is_in_the_matrix():
 
 def _url(name: str, route: Route, project, partner) -> str:
     profile = ProfileFactory(project=project)
-    app = project.apps.first()
     kwargs = {
         "": {},
         "project": {"code": project.code},
-        "app": {"code": project.code, "app_code": app.code},
+        "rest_key": {"code": project.code, "key_code": RestApiKeyFactory(customer=project.customer).code},
         "profile": {"code": project.code, "profile_code": profile.code},
         "grant": {"code": project.code, "partner_code": partner.code},
         "api_call": {"code": project.code, "token": _api_call(project).token},
@@ -161,14 +161,13 @@ def test_admin_is_staff_only(client, partner_user, csm):
     assert response.status_code == 302
 
 
-def test_an_app_of_another_project_cannot_be_reached_through_a_visible_project(client, csm, project, other_project):
-    foreign_app = other_project.apps.first()
+def test_a_key_of_another_customer_cannot_be_reached_through_a_visible_project(client, csm, project, other_project):
+    foreign_key = RestApiKeyFactory(customer=other_project.customer)
     client.force_login(csm)
-    url = reverse("projects:app_rotate_key", kwargs={"code": project.code, "app_code": foreign_app.code})
-    assert client.post(url).status_code == 404
-    old = foreign_app.rest_api_key.reveal()
-    foreign_app.refresh_from_db()
-    assert foreign_app.rest_api_key.matches(old)
+    url = reverse("projects:rest_key_rotate", kwargs={"code": project.code, "key_code": foreign_key.code})
+    assert client.post(url, {"overlap_hours": 0}).status_code == 404
+    foreign_key.refresh_from_db()
+    assert foreign_key.rotated_to is None and foreign_key.revoked_at is None
 
 
 def test_a_partner_sees_only_its_own_grant(client, project, partner, partner_user):
