@@ -64,7 +64,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "batchhub.core.apikit.ApiJsonErrorsMiddleware",  # outermost: sees every error answer of API routes
+    "batchhub.core.apikit.ApiEdgeMiddleware",  # outermost: the edge checks, and every error answer of API routes
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -180,6 +180,12 @@ if IS_PRODUCTION:
     SECURE_HSTS_PRELOAD = True
     # The health check is probed over plain HTTP by the load balancer.
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+# REST API bodies: the largest documented call (10,000 profiles or users) is about 3 MB with ordinary data;
+# 20 MiB leaves a wide margin for rich ones and still bounds what one request can make a web worker parse.
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_MB", default=20) * 1024 * 1024
+# Profile API rate limits as Batch documents them, in profiles per second per project: (rate, burst).
+API_PROFILE_RATES = {"profiles.update": (300, 1000), "profiles.mass_update": (10_000, 10_000)}
 
 # Celery: JSON only, late acknowledgement, one task at a time per process, time limits everywhere.
 CELERY_TASK_SOFT_TIME_LIMIT = 10 * 60

@@ -15,6 +15,7 @@ from contextlib import nullcontext
 from typing import Any, Literal, NamedTuple
 
 import pydantic_core
+from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
@@ -27,11 +28,14 @@ from batchhub.core.apikit import (
     error_body,
     idempotency_begin,
     idempotency_finish,
+    json_body,
+    rate_bucket_take,
 )
 from batchhub.core.bulk import insert_one
 from batchhub.core.ids import uuid7
 from batchhub.profiles import ingest
 from batchhub.profiles.ingest_fast import RAW_EVENTS_KIND, events_bulk_accepts
+from batchhub.profiles.queries import installations_known
 from batchhub.profiles.tasks import api_calls_apply_soon
 from batchhub.projects.api_auth import ApiCaller, AppKeyAuth, ProjectKeyAuth
 from batchhub.projects.models import ApiCall
@@ -66,7 +70,7 @@ class CustomDataBulkItem(Schema):
 
 
 class TriggerEvent(Schema):
-    name: str = Field(..., examples=["ue.added_to_cart"])
+    name: str = Field(..., examples=["added_to_cart", "ue.added_to_cart"], description="with or without 'ue.'")
     time: str | None = Field(None, description="YYYY-MM-DDTHH:MM:SS, UTC, within the last 24 h")
     label: str | None = Field(None, max_length=200)
     attributes: dict[str, Any] = Field(default_factory=dict)
@@ -82,14 +86,26 @@ class TriggerEventsBulkItem(Schema):
     events: list[TriggerEvent]
 
 
+class InstallationRef(Schema):
+    apikey: str = Field(..., min_length=1, max_length=64, description="live, dev or SDK API key of the app")
+    installation_id: str = Field(..., min_length=1, max_length=64)
+
+
 class ProfileIdentifiers(Schema):
-    custom_id: str = Field(..., min_length=1, max_length=512)
+    """Exactly one of `custom_id` or `installation`."""
+
+    custom_id: str | None = Field(None, min_length=1, max_length=512)
+    installation: InstallationRef | None = None
 
 
 class ProfileEventIn(Schema):
-    name: str
+    name: str = Field(..., examples=["validated_purchase"])
     time: str | None = None
-    attributes: dict[str, Any] = Field(default_factory=dict)
+    attributes: dict[str, Any] = Field(
+        default_factory=dict,
+        description="at most 20; values: strings (1-300), numbers, booleans, null, date(name), url(name), "
+        "objects (3 deep), arrays of strings or of objects (25 items); reserved: $label, $tags",
+    )
 
 
 class ProfileUpdate(Schema):
@@ -162,15 +178,6 @@ def _body_doc(schema: Any) -> dict:
 # ---- the write pipeline shared by every route -----------------------------------------------------
 
 
-def _json_body(request: HttpRequest) -> Any:
-    if not request.body:
-        raise ApiError("MISSING_PARAMETER", "The request body is empty; a JSON body is required.")
-    try:
-        return json.loads(request.body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError("MALFORMED_JSON_BODY", f"The body is not valid JSON: {exc}.") from None
-
-
 class Stored(NamedTuple):
     """Operations already as the JSON text to store (a body in normal form), and how many they are."""
 
@@ -190,6 +197,7 @@ def _accept_write(
     check: Check,
     needs_body: bool = True,
     fast: Callable[[bytes, dt.datetime], Accepted | None] | None = None,
+    accepted_status: int = 202,
 ) -> JsonResponse:
     """Validate, record and enqueue one write; errors and replays answer without a second effect.
 
@@ -216,14 +224,15 @@ def _accept_write(
         try:
             accepted = fast(request.body, now) if fast is not None else None
             if accepted is None:
-                body = _json_body(request) if needs_body or request.body else None
+                body = json_body(request.body) if needs_body or request.body else None
                 accepted = check(body, now)
             kind, operations, answer = accepted
         except ApiError as error:
-            status, answer = error.status, error_body(family, error.kind, error.message)
+            status, answer = error.status_in(family), error_body(family, error.kind, error.message)
             call.status_code, call.error_code, call.error_message = status, error.kind, error.message[:500]
+            retry_after = error.retry_after
         else:
-            status = 202
+            status, retry_after = accepted_status, None
             call.token = uuid7()  # time-ordered: appended to the token index, not scattered in it
             answer = answer if answer is not None else {"token": str(call.token)}
             call.status_code, call.kind = status, kind
@@ -234,11 +243,14 @@ def _accept_write(
             call.apply_status = ApiCall.ApplyStatus.PENDING
             call.counts = {"operations": count}
         insert_one(call)
-        if status == 202:
+        if status == accepted_status:
             api_calls_apply_soon(caller.project_id)
         if record is not None:
             idempotency_finish(record, status=status, body=answer)
-    return JsonResponse(answer, status=status)
+    response = JsonResponse(answer, status=status)
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
+    return response
 
 
 # ---- Custom Data API 1.0 -----------------------------------------------------------------------------
@@ -263,7 +275,7 @@ def custom_data_user(request, custom_id: str, version: str = APP_VERSION, api_ke
 
 @app_router.delete(
     "/{version}/{api_key}/data/users/{custom_id}",
-    response={202: TokenOut, **APP_ERRORS},
+    response={200: TokenOut, **APP_ERRORS},
     openapi_extra=IDEMPOTENCY_DOC,
     summary="Delete a user's custom data (no body)",
     url_name="custom_data_user_delete",
@@ -278,6 +290,7 @@ def custom_data_user_delete(request, custom_id: str, version: str = APP_VERSION,
             None,
         ),
         needs_body=False,
+        accepted_status=200,  # Batch documents 200 with the token for deletes; some clients treat 202 as an error
     )
 
 
@@ -298,7 +311,7 @@ def custom_data_bulk(request, version: str = APP_VERSION, api_key: str = Path(..
 
 @app_router.delete(
     "/{version}/{api_key}/data/users",
-    response={202: TokenOut, **APP_ERRORS},
+    response={200: TokenOut, **APP_ERRORS},
     openapi_extra=_body_doc(list[str]),
     summary="Delete custom data of up to 10,000 users",
     url_name="custom_data_bulk_delete",
@@ -308,6 +321,7 @@ def custom_data_bulk_delete(request, version: str = APP_VERSION, api_key: str = 
         request,
         route="custom_data.bulk_delete",
         check=lambda body, now: ("custom_data_delete", ingest.custom_ids_check(body), None),
+        accepted_status=200,
     )
 
 
@@ -370,9 +384,15 @@ PROJECT_HEADER_DOC = {
 }
 
 
-def _profile_check(limit: int):
+def _profile_check(limit: int, *, route: str, request: HttpRequest):
     def check(body, now):
+        caller: ApiCaller = request.auth
+        if isinstance(body, list) and 0 < len(body) <= limit:
+            # Batch counts profiles, not calls: a token bucket per project and route (429 with Retry-After).
+            per_second, burst = settings.API_PROFILE_RATES[route]
+            rate_bucket_take(f"{route}:{caller.project_id}", cost=len(body), per_second=per_second, burst=burst)
         operations, problems = ingest.profile_updates_check(body, limit=limit)
+        operations = installations_known(caller.project_id, operations, problems)
         answer: dict = {"code": "SUCCESS"}
         if problems.errors:
             answer = {"code": "SUCCESS_WITH_PARTIAL_ERRORS", "errors": problems.errors}
@@ -394,7 +414,10 @@ def _profile_doc(schema) -> dict:
     url_name="profiles_update",
 )
 def profiles_update(request, version: str = PROJECT_VERSION):
-    return _accept_write(request, route="profiles.update", check=_profile_check(ingest.MAX_PROFILE_UPDATES))
+    route = "profiles.update"
+    return _accept_write(
+        request, route=route, check=_profile_check(ingest.MAX_PROFILE_UPDATES, route=route, request=request)
+    )
 
 
 @project_router.post(
@@ -405,4 +428,7 @@ def profiles_update(request, version: str = PROJECT_VERSION):
     url_name="profiles_mass_update",
 )
 def profiles_mass_update(request, version: str = PROJECT_VERSION):
-    return _accept_write(request, route="profiles.mass_update", check=_profile_check(ingest.MAX_PROFILE_MASS_UPDATES))
+    route = "profiles.mass_update"
+    return _accept_write(
+        request, route=route, check=_profile_check(ingest.MAX_PROFILE_MASS_UPDATES, route=route, request=request)
+    )

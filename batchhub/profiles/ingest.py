@@ -8,13 +8,14 @@ Events) refuse a call on its first error (400); the Profile API drops what is in
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
 import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any
 
-from batchhub.core.apikit import ApiError
+from batchhub.core.apikit import ApiError, shown
 
 MAX_CUSTOM_DATA_USERS = 10_000
 MAX_EVENTS_PER_CALL = 1_000
@@ -26,11 +27,23 @@ MAX_URL = 2048
 MAX_LABEL = 200
 MAX_EVENT_ATTRIBUTES = 15
 MAX_EVENT_TAGS = 10
+MAX_TAG = 64
+# Profile API 2.x (CEP). Batch's REST page does not show these; they follow Batch's own SDKs (the Web SDK's
+# constants/user.ts and event-data.ts, the Android profile-data docs): strings of 1 to 300 characters, 25 items
+# per array, 50 attributes per profile update, 20 attributes per event, objects nested 3 deep, `$label` up to
+# 200 characters, `$tags` up to 10 tags of 64.
+MAX_CEP_STRING = 300
+MAX_CEP_ARRAY_ITEMS = 25
+MAX_PROFILE_ATTRIBUTES = 50
+MAX_PROFILE_EVENT_ATTRIBUTES = 20
+MAX_EVENT_OBJECT_DEPTH = 3
+MAX_INSTALLATION_ID = 64
 EVENT_MAX_AGE = dt.timedelta(hours=24)
 CLOCK_SKEW = dt.timedelta(minutes=2)
 
 _NAME = re.compile(r"^[a-z0-9_]{1,30}\Z")
 _EVENT_NAME = re.compile(r"^[a-z0-9_.]{1,30}\Z")
+EVENT_PREFIX = "ue."  # Trigger Events' namespace in Batch's examples; stored events carry the bare name
 _CUSTOM_KEY = re.compile(r"^(?:(date|url)\((u\.[^)]*)\)|(u\.[^()]*)|(ut\.[^()]*))\Z", re.IGNORECASE)
 _ATTRIBUTE_KEY = re.compile(r"^(?:(date|url)\(([^)]*)\)|([^()]*))\Z", re.IGNORECASE)
 _EVENT_TIME = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\Z")
@@ -67,8 +80,13 @@ def custom_id_check(value: Any, where: str) -> str:
 def _name(raw: str, where: str, *, pattern: re.Pattern = _NAME) -> str:
     name = raw.casefold()
     if not pattern.match(name):
-        raise _bad(f"{where}: attribute name '{raw}' must be 1 to 30 characters of a-z, 0-9 and _.")
+        raise _bad(f"{where}: attribute name '{shown(raw)}' must be 1 to 30 characters of a-z, 0-9 and _.")
     return name
+
+
+def _at(where: str, key: str) -> str:
+    """The place of `key` in `where`, as messages show it (the key escaped)."""
+    return f"{where}['{shown(key)}']"
 
 
 def _date(value: Any, where: str) -> str:
@@ -85,7 +103,7 @@ def _date(value: Any, where: str) -> str:
         else:
             raise TypeError
     except (TypeError, ValueError, OverflowError, OSError):
-        raise _bad(f"{where} must be an ISO 8601 date or unix seconds, got {str(value)[:40]!r}.") from None
+        raise _bad(f"{where} must be an ISO 8601 date or unix seconds, got '{shown(str(value), 40)}'.") from None
     return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
@@ -95,10 +113,12 @@ def _url(value: Any, where: str) -> str:
     return _text(value, where)
 
 
-def _scalar(value: Any, where: str) -> str | int | float | bool:
+def _scalar(value: Any, where: str, *, max_string: int = MAX_STRING, allow_empty: bool = True):
     if isinstance(value, str):
-        if len(value) > MAX_STRING:
-            raise _bad(f"{where} is longer than {MAX_STRING} characters.")
+        if len(value) > max_string:
+            raise _bad(f"{where} is longer than {max_string} characters.")
+        if not allow_empty and not value:
+            raise _bad(f"{where} is an empty string; strings hold 1 to {max_string} characters (null removes).")
         return _text(value, where)
     if isinstance(value, float) and not math.isfinite(value):
         raise _bad(f"{where} must be a finite number (JSON numbers beyond ±1.8e308 are not).")
@@ -107,15 +127,15 @@ def _scalar(value: Any, where: str) -> str | int | float | bool:
     raise _bad(f"{where} must be a string, a number or a boolean.")
 
 
-def _tags(value: Any, where: str, *, limit: int | None = None) -> list[str]:
+def _tags(value: Any, where: str, *, limit: int | None = None, max_length: int = MAX_STRING) -> list[str]:
     if not isinstance(value, list):
         raise _bad(f"{where} must be an array of strings.")
     if limit is not None and len(value) > limit:
-        raise _bad(f"{where} has {len(value)} tags; at most {limit} are allowed.")
+        raise _bad(f"{where} has {len(value)} items; at most {limit} are allowed.")
     tags: list[str] = []
     for tag in value:
-        if not isinstance(tag, str) or not tag.strip() or len(tag) > MAX_STRING:
-            raise _bad(f"{where} tags must be non-empty strings of at most {MAX_STRING} characters.")
+        if not isinstance(tag, str) or not tag.strip() or len(tag) > max_length:
+            raise _bad(f"{where} items must be non-empty strings of at most {max_length} characters.")
         if tag not in tags:
             tags.append(_text(tag, where))
     return tags
@@ -141,8 +161,10 @@ def custom_data_check(custom_id: Any, update: Any, *, where: str = "") -> dict:
     removed: list[str] = []
     tags: dict[str, list[str]] = {}
     removed_tags: list[str] = []
+    tags_added: dict[str, list[str]] = {}
+    tags_taken: dict[str, list[str]] = {}
     for key, value in values.items():
-        label = f"{where}values['{key}']"
+        label = _at(f"{where}values", key)
         match = _CUSTOM_KEY.match(key)
         if not match:
             raise _bad(f"{label}: keys are u.<name>, date(u.<name>), url(u.<name>) or ut.<collection>.")
@@ -151,6 +173,14 @@ def custom_data_check(custom_id: Any, update: Any, *, where: str = "") -> dict:
             name = _name(tag_key[3:], label)
             if value is None:
                 removed_tags.append(name)
+            elif isinstance(value, dict):
+                # a partial update of the collection, applied set-wise: {"$add": [...], "$remove": [...]}
+                if not value or set(value) - {"$add", "$remove"}:
+                    raise _bad(f"{label}: an object takes '$add' and/or '$remove' arrays of tags only.")
+                if "$add" in value:
+                    tags_added[name] = _tags(value["$add"], f"{label}.$add")
+                if "$remove" in value:
+                    tags_taken[name] = _tags(value["$remove"], f"{label}.$remove")
             else:
                 tags[name] = _tags(value, label)
             continue
@@ -170,6 +200,8 @@ def custom_data_check(custom_id: Any, update: Any, *, where: str = "") -> dict:
         "remove": removed,
         "tags": tags,
         "remove_tags": removed_tags,
+        "tags_add": tags_added,
+        "tags_remove": tags_taken,
     }
 
 
@@ -215,6 +247,20 @@ def event_time_check(value: Any, where: str, now: dt.datetime) -> str:
     return moment.isoformat()
 
 
+def event_name(name: Any, where: str, *, pattern: re.Pattern = _EVENT_NAME) -> str:
+    """The canonical (stored) name of an event: lower case, without Batch's `ue.` namespace, which clients may
+    send or not (Batch's examples have it, its SDKs and a real client do not)."""
+    if not isinstance(name, str):
+        raise _bad(f"{where} must be a string such as 'added_to_cart'.")
+    canonical = name.casefold()
+    if canonical.startswith(EVENT_PREFIX):
+        canonical = canonical[len(EVENT_PREFIX) :]
+    if not pattern.match(canonical):
+        allowed = "a-z, 0-9, _ and '.'" if pattern is _EVENT_NAME else "a-z, 0-9 and _"
+        raise _bad(f"{where} must be 1 to 30 characters of {allowed}, optionally after 'ue.' (got '{shown(name)}').")
+    return canonical
+
+
 def _event_attributes(value: Any, where: str) -> dict:
     if not isinstance(value, dict):
         raise _bad(f"{where} must be an object.")
@@ -222,7 +268,7 @@ def _event_attributes(value: Any, where: str) -> dict:
         raise _bad(f"{where} has {len(value)} attributes; at most {MAX_EVENT_ATTRIBUTES} are allowed.")
     attributes = {}
     for key, item in value.items():
-        label = f"{where}['{key}']"
+        label = _at(where, key)
         match = _ATTRIBUTE_KEY.match(key)
         if not match:
             raise _bad(f"{label}: attribute keys are <name> or date(<name>).")
@@ -239,19 +285,18 @@ def event_check(event: Any, where: str, now: dt.datetime) -> dict:
         raise _bad(f"{where} must be an object.")
     name = event.get("name")
     if name is None:
-        raise ApiError("MISSING_PARAMETER", f"{where}.name is required (e.g. ue.added_to_cart).")
-    if not isinstance(name, str) or not name.casefold().startswith("ue.") or not _EVENT_NAME.match(name[3:].casefold()):
-        raise _bad(f"{where}.name must be 'ue.' followed by 1 to 30 characters of a-z, 0-9, _ and '.'.")
+        raise ApiError("MISSING_PARAMETER", f"{where}.name is required (e.g. added_to_cart).")
+    name = event_name(name, f"{where}.name")
     label = event.get("label")
     if label is not None and (not isinstance(label, str) or len(label) > MAX_LABEL):
         raise _bad(f"{where}.label must be a string of at most {MAX_LABEL} characters.")
     time_value = event.get("time")
     return {
-        "name": name.casefold(),
+        "name": name,
         "label": _text(label, f"{where}.label") if label else "",
         "time": event_time_check(time_value, f"{where}.time", now) if time_value is not None else None,
         "attributes": _event_attributes(event.get("attributes", {}), f"{where}.attributes"),
-        "tags": _tags(event.get("tags", []), f"{where}.tags", limit=MAX_EVENT_TAGS),
+        "tags": _tags(event.get("tags", []), f"{where}.tags", limit=MAX_EVENT_TAGS, max_length=MAX_TAG),
     }
 
 
@@ -301,13 +346,18 @@ class PartialErrors:
         self.errors.append({"category": category, "bulk_index": index, "reason": reason, "attribute": attribute})
 
 
+@functools.cache
+def _time_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
 def _native(name: str, value: Any) -> Any:
-    where = f"attributes['{name}']"
+    where = f"attributes['{shown(name)}']"
     if value is None:
         return None
     if name == "$email_address":
-        if not isinstance(value, str) or not _EMAIL.match(value) or len(value) > 254:
-            raise _bad(f"{where} must be an email address.")
+        if not isinstance(value, str) or len(value) > 254 or not _EMAIL.match(value):
+            raise _bad(f"{where} must be an email address of at most 254 characters.")
         return value.lower()
     if name in ("$email_marketing", "$sms_marketing"):
         if value not in ("subscribed", "unsubscribed"):
@@ -326,56 +376,154 @@ def _native(name: str, value: Any) -> Any:
             raise _bad(f"{where} must be a 2-letter uppercase region code such as 'FR'.")
         return value
     if name == "$timezone":
-        try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
-            raise _bad(f"{where} must be an IANA time zone such as 'Europe/Paris'.") from None
+        if not isinstance(value, str) or value not in _time_zones():
+            raise _bad(f"{where} must be an IANA time zone such as 'Europe/Paris'.")
         return value
     raise _bad(f"{where} is not a native attribute ($email_address, $email_marketing, $sms_marketing, "
                "$phone_number, $language, $region, $timezone).")  # fmt: skip
 
 
-def _profile_attribute(key: str, value: Any, operation: dict) -> None:
-    where = f"attributes['{key}']"
+def _typed_key(key: str, where: str) -> tuple[str, str]:
+    """(name, kind) of an attribute key `name`, `date(name)` or `url(name)`; kind is "", "date" or "url"."""
     match = _ATTRIBUTE_KEY.match(key)
     if not match:
         raise _bad(f"{where}: keys are <name>, date(<name>) or url(<name>).")
     kind, typed, plain = match.groups()
-    name = _name(typed if kind else plain, where)
+    return _name(typed if kind else plain, where), (kind or "").lower()
+
+
+def _cep_strings(value: Any, where: str) -> list[str]:
+    return _tags(value, where, limit=MAX_CEP_ARRAY_ITEMS, max_length=MAX_CEP_STRING)
+
+
+def _profile_attribute(key: str, value: Any, operation: dict) -> None:
+    where = f"attributes['{shown(key)}']"
+    name, kind = _typed_key(key, where)
     if value is None:
         operation["remove"].append(name)
-    elif (kind or "").lower() == "date":
+    elif kind == "date":
         operation["set"][name] = _date(value, where)
-    elif (kind or "").lower() == "url":
+    elif kind == "url":
         operation["set"][name] = _url(value, where)
     elif isinstance(value, list):
-        operation["set"][name] = _tags(value, where, limit=25)
+        operation["set"][name] = _cep_strings(value, where)
     elif isinstance(value, dict):
         unknown = set(value) - {"$add", "$remove"}
         if unknown or not value:
             raise _bad(f"{where}: an object value takes '$add' and/or '$remove' arrays only.")
         if "$add" in value:
-            operation["add"][name] = _tags(value["$add"], f"{where}.$add", limit=25)
+            operation["add"][name] = _cep_strings(value["$add"], f"{where}.$add")
         if "$remove" in value:
-            operation["remove_items"][name] = _tags(value["$remove"], f"{where}.$remove", limit=25)
+            operation["remove_items"][name] = _cep_strings(value["$remove"], f"{where}.$remove")
     else:
-        operation["set"][name] = _scalar(value, where)
+        operation["set"][name] = _scalar(value, where, max_string=MAX_CEP_STRING, allow_empty=False)
 
 
-def _profile_event(event: Any, where: str) -> dict:
-    if not isinstance(event, dict) or not isinstance(event.get("name"), str):
+def _event_value(value: Any, where: str, depth: int) -> Any:
+    """One event attribute value, normalised: a scalar, an object, an array of strings or of objects."""
+    if isinstance(value, dict):
+        return _event_object(value, where, depth + 1)
+    if isinstance(value, list):
+        if len(value) > MAX_CEP_ARRAY_ITEMS:
+            raise _bad(f"{where} has {len(value)} items; at most {MAX_CEP_ARRAY_ITEMS} are allowed.")
+        if all(isinstance(item, dict) for item in value):
+            return [_event_object(item, f"{where}[{n}]", depth + 1) for n, item in enumerate(value)]
+        if all(isinstance(item, str) for item in value):
+            return [
+                _scalar(item, f"{where}[{n}]", max_string=MAX_CEP_STRING, allow_empty=False)
+                for n, item in enumerate(value)
+            ]
+        raise _bad(f"{where}: an array holds strings only or objects only.")
+    return _scalar(value, where, max_string=MAX_CEP_STRING, allow_empty=False)
+
+
+def _event_attribute(key: str, value: Any, where: str, depth: int) -> tuple[str, Any]:
+    name, kind = _typed_key(key, where)
+    if kind == "date":
+        return name, _date(value, where)
+    if kind == "url":
+        return name, _url(value, where)
+    return name, _event_value(value, where, depth)
+
+
+def _event_object(value: dict, where: str, depth: int) -> dict:
+    if depth > MAX_EVENT_OBJECT_DEPTH:
+        raise _bad(f"{where}: objects nest at most {MAX_EVENT_OBJECT_DEPTH} deep in event attributes.")
+    if len(value) > MAX_PROFILE_EVENT_ATTRIBUTES:
+        raise _bad(f"{where} has {len(value)} keys; at most {MAX_PROFILE_EVENT_ATTRIBUTES} are allowed.")
+    normalised = {}
+    for key, item in value.items():
+        if item is not None:  # null: no value, as Batch's SDKs drop it
+            name, item = _event_attribute(key, item, _at(where, key), depth)
+            normalised[name] = item
+    return normalised
+
+
+def _profile_event(event: Any, where: str, *, index: int, problems: PartialErrors) -> dict:
+    """An event of a profile update; an invalid attribute is reported and left out, the rest of the event kept."""
+    if not isinstance(event, dict):
         raise _bad(f"{where} must be an object with a 'name'.")
-    name = event["name"].casefold()
-    if not _NAME.match(name):
-        raise _bad(f"{where}.name must be 1 to 30 characters of a-z, 0-9 and _.")
+    if event.get("name") is None:
+        raise ApiError("MISSING_PARAMETER", f"{where}.name is required (e.g. added_to_cart).")
+    name = event_name(event["name"], f"{where}.name", pattern=_NAME)
     time_value = event.get("time")
-    return {
-        "name": name,
-        "label": "",
-        "time": _date(time_value, f"{where}.time") if time_value is not None else None,
-        "attributes": _event_attributes(event.get("attributes", {}), f"{where}.attributes"),
-        "tags": [],
-    }
+    occurred = _date(time_value, f"{where}.time") if time_value is not None else None
+    attributes = event.get("attributes") or {}
+    where_attributes = f"{where}.attributes"
+    if not isinstance(attributes, dict):
+        problems.add(
+            index=index, category="events", reason=f"{where_attributes} must be an object.", attribute=where_attributes
+        )
+        attributes = {}
+    label, tags, normalised = "", [], {}
+    for key, value in attributes.items():
+        at = _at(where_attributes, key)
+        try:
+            if key == "$label":
+                if value is not None and (not isinstance(value, str) or not value or len(value) > MAX_LABEL):
+                    raise _bad(f"{at} must be a string of 1 to {MAX_LABEL} characters.")
+                label = value or ""
+            elif key == "$tags":
+                tags = [] if value is None else _tags(value, at, limit=MAX_EVENT_TAGS, max_length=MAX_TAG)
+            elif key.startswith("$"):
+                raise _bad(f"{at}: the only reserved event attributes are $label and $tags.")
+            elif len(normalised) >= MAX_PROFILE_EVENT_ATTRIBUTES:
+                raise _bad(f"{at}: an event holds at most {MAX_PROFILE_EVENT_ATTRIBUTES} attributes.")
+            elif value is not None:  # null: no value
+                attribute, item = _event_attribute(key, value, at, depth=0)
+                normalised[attribute] = item
+        except ApiError as error:
+            problems.add(index=index, category="events", reason=error.message, attribute=at)
+    return {"name": name, "label": label, "time": occurred, "attributes": normalised, "tags": tags}
+
+
+def _identifiers(item: Any) -> dict:
+    """{"custom_id": …} or {"installation": {"api_key", "installation_id"}}: exactly one, as Batch documents."""
+    if not isinstance(item, dict):
+        raise _bad("each update must be an object with 'identifiers'.")
+    identifiers = item.get("identifiers")
+    if not isinstance(identifiers, dict):
+        raise ApiError("MISSING_PARAMETER", "identifiers is required: an object with custom_id or installation.")
+    custom_id, installation = identifiers.get("custom_id"), identifiers.get("installation")
+    if custom_id is None and installation is None:
+        raise ApiError("MISSING_PARAMETER", "identifiers needs custom_id or installation.")
+    if custom_id is not None and installation is not None:
+        raise _bad("identifiers takes exactly one of custom_id or installation, not both.")
+    if custom_id is not None:
+        return {"custom_id": custom_id_check(custom_id, "identifiers.custom_id")}
+    shape = 'identifiers.installation must be {"apikey": "<app API key>", "installation_id": "<installation id>"}'
+    if not isinstance(installation, dict):
+        raise _bad(f"{shape}.")
+    api_key, installation_id = installation.get("apikey"), installation.get("installation_id")
+    if not isinstance(api_key, str) or not 0 < len(api_key) <= 64:
+        raise _bad(f"{shape}: apikey is the live, dev or SDK API key of one of the project's apps.")
+    if (
+        not isinstance(installation_id, str)
+        or not installation_id.strip()
+        or len(installation_id) > MAX_INSTALLATION_ID
+    ):
+        raise _bad(f"{shape}: installation_id is 1 to {MAX_INSTALLATION_ID} characters.")
+    return {"installation": {"api_key": api_key, "installation_id": installation_id}}
 
 
 def profile_updates_check(body: Any, *, limit: int) -> tuple[list[dict], PartialErrors]:
@@ -390,37 +538,43 @@ def profile_updates_check(body: Any, *, limit: int) -> tuple[list[dict], Partial
     operations: list[dict] = []
     for index, item in enumerate(body):
         try:
-            if not isinstance(item, dict):
-                raise _bad("each update must be an object with 'identifiers'.")
-            identifiers = item.get("identifiers")
-            if not isinstance(identifiers, dict) or "custom_id" not in identifiers:
-                raise ApiError("MISSING_PARAMETER", "identifiers.custom_id is required.")
-            custom_id = custom_id_check(identifiers["custom_id"], "identifiers.custom_id")
+            target = _identifiers(item)
         except ApiError as error:
-            problems.add(index=index, reason=error.message, category="identifiers")
+            problems.add(index=index, reason=error.message, category="identifiers", attribute="identifiers")
             continue
-        operation = {"custom_id": custom_id, "native": {}, "set": {}, "remove": [], "add": {}, "remove_items": {}}
-        attributes = item.get("attributes", {})
+        operation = {
+            "bulk_index": index,
+            "custom_id": target.get("custom_id"),
+            "installation": target.get("installation"),
+            "native": {},
+            "set": {},
+            "remove": [],
+            "add": {},
+            "remove_items": {},
+            "events": [],
+        }
+        attributes = item.get("attributes") or {}
         if not isinstance(attributes, dict):
             problems.add(index=index, reason="attributes must be an object.", attribute="attributes")
             attributes = {}
-        for key, value in attributes.items():
+        for position, (key, value) in enumerate(attributes.items()):
             try:
+                if position >= MAX_PROFILE_ATTRIBUTES:
+                    raise _bad(f"attributes: a profile update holds at most {MAX_PROFILE_ATTRIBUTES} attributes.")
                 if key.startswith("$"):
                     operation["native"][key[1:]] = _native(key, value)
                 else:
                     _profile_attribute(key, value, operation)
             except ApiError as error:
                 problems.add(index=index, reason=error.message, attribute=key)
-        events = item.get("events", [])
-        operation["events"] = []
+        events = item.get("events") or []
         if not isinstance(events, list):
-            problems.add(index=index, reason="events must be an array.", category="events")
+            problems.add(index=index, reason="events must be an array.", category="events", attribute="events")
             events = []
         for position, event in enumerate(events):
             try:
-                operation["events"].append(_profile_event(event, f"events[{position}]"))
+                operation["events"].append(_profile_event(event, f"events[{position}]", index=index, problems=problems))
             except ApiError as error:
-                problems.add(index=index, reason=error.message, category="events")
+                problems.add(index=index, reason=error.message, category="events", attribute=f"events[{position}]")
         operations.append(operation)
     return operations, problems

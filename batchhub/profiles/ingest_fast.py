@@ -1,8 +1,9 @@
 """Fast path for bulk Trigger Events calls (the hot ingest call: 1,000 events).
 
 pydantic-core validates the JSON bytes in one pass. The schema accepts only a strict subset of what the
-rules of `ingest` accept (lower-case names, plain attribute keys, finite numbers, no NUL, no blank or
-duplicate tags), so that the body needs no normalising: it is already in the form the rules would give.
+rules of `ingest` accept (lower-case names with or without `ue.`, plain attribute keys, finite numbers, no
+NUL, no blank or duplicate tags), so that the body needs no normalising but for the `ue.` of names, which the
+apply statement drops.
 A call that passes is stored as it came (`RAW_EVENTS_KIND`) and the worker reads it as is; anything else,
 valid or not, is left to `ingest`, which stays the reference for messages and normalisation. Tests check
 that both paths agree, down to the rows written.
@@ -24,12 +25,17 @@ from batchhub.profiles.ingest import (
     MAX_EVENTS_PER_CALL,
     MAX_LABEL,
     MAX_STRING,
+    event_name,
     event_time_check,
 )
 
 # ApiCall.kind of a bulk Trigger Events call stored as its request body (see `events_bulk_accepts`)
 RAW_EVENTS_KIND = "events_raw"
 
+_NAME_PATTERN = (
+    r"^(?:ue\.[a-z0-9_.]{1,30}|[a-tv-z0-9_.][a-z0-9_.]{0,29}|u|u[a-df-z0-9_.][a-z0-9_.]{0,28}"
+    r"|ue|ue[a-z0-9_][a-z0-9_.]{0,27})$"
+)
 ScalarText = Annotated[str, StringConstraints(max_length=MAX_STRING)]
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 AttributeKey = Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,30}$")]
@@ -39,7 +45,9 @@ Tag = Annotated[str, StringConstraints(max_length=MAX_STRING, pattern=r"[^\s\x1c
 
 @with_config(ConfigDict(strict=True))
 class FastEvent(TypedDict):
-    name: Annotated[str, StringConstraints(pattern=r"^ue\.[a-z0-9_.]{1,30}$")]
+    # `ue.` and 1-30 characters, or 1-30 characters not starting with `ue.` (the rules strip one `ue.`);
+    # spelt without a lookahead, which pydantic-core's regex engine lacks
+    name: Annotated[str, StringConstraints(pattern=_NAME_PATTERN)]
     label: NotRequired[Annotated[str, StringConstraints(max_length=MAX_LABEL)] | None]
     time: NotRequired[Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$")] | None]
     # strict JSON types tried in order (faster than a smart union, same result for JSON input)
@@ -122,7 +130,7 @@ def events_bulk_fast(raw: bytes, now: dt.datetime) -> list[dict] | None:
             time_value = event.get("time")
             events.append(
                 {
-                    "name": event["name"],
+                    "name": event_name(event["name"], "name"),
                     "label": event.get("label") or "",
                     "time": None if time_value is None else times[time_value],
                     "attributes": event.get("attributes", {}),

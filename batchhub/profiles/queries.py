@@ -14,6 +14,7 @@ from django.urls import reverse
 from batchhub.core.db import prefix_match, utc_text_sql
 from batchhub.core.pagination import Page, cursor_decode, cursor_encode, estimated_count
 from batchhub.profiles.models import Installation, Profile, ProfileEvent
+from batchhub.projects.models import App
 
 
 def _search_sql(query: str) -> tuple[str, list[str]] | None:
@@ -133,3 +134,48 @@ def profile_installations(profile: Profile) -> list[Installation]:
     if profile.custom_id:
         filters |= Q(app__project_id=profile.project_id, custom_id=profile.custom_id)
     return list(Installation.objects.filter(filters).select_related("app").order_by("-last_seen_at")[:50])
+
+
+def installations_known(project_id: int, operations: list[dict], problems) -> list[dict]:
+    """The profile updates whose target exists: an `installation` must name an installation of one of the
+    project's apps (by its live, dev or SDK key). The others are reported in `problems` (partial errors) rather
+    than accepted and dropped later. Known installations get their `app_id`. One query for apps, one for
+    installations, and none when no update names an installation."""
+    refs = [op["installation"] for op in operations if op.get("installation")]
+    if not refs:
+        return operations
+    keys = {ref["api_key"] for ref in refs}
+    app_of_key: dict[str, int] = {}
+    for app_id, *app_keys in App.objects.filter(
+        Q(live_api_key__in=keys) | Q(dev_api_key__in=keys) | Q(sdk_api_key__in=keys), project_id=project_id
+    ).values_list("id", "live_api_key", "dev_api_key", "sdk_api_key"):
+        app_of_key.update({key: app_id for key in app_keys if key in keys})
+    found = set(
+        Installation.objects.filter(
+            app_id__in=set(app_of_key.values()), installation_id__in={ref["installation_id"] for ref in refs}
+        ).values_list("app_id", "installation_id")
+    )
+    kept = []
+    for operation in operations:
+        ref = operation.get("installation")
+        if ref:
+            app_id = app_of_key.get(ref["api_key"])
+            if app_id is None:
+                problems.add(
+                    index=operation["bulk_index"],
+                    category="identifiers",
+                    attribute="identifiers.installation",
+                    reason="identifiers.installation.apikey is not an API key of an app of this project.",
+                )
+                continue
+            if (app_id, ref["installation_id"]) not in found:
+                problems.add(
+                    index=operation["bulk_index"],
+                    category="identifiers",
+                    attribute="identifiers.installation",
+                    reason="identifiers.installation.installation_id is not an installation of that app.",
+                )
+                continue
+            ref["app_id"] = app_id
+        kept.append(operation)
+    return kept

@@ -14,11 +14,12 @@ from collections.abc import Iterable
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.db import OperationalError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from batchhub.core.bulk import sink_for_connection
 from batchhub.profiles.ingest_fast import RAW_EVENTS_KIND, events_bulk_fast
-from batchhub.profiles.models import AppCustomData, Profile, ProfileEvent
+from batchhub.profiles.models import AppCustomData, Installation, Profile, ProfileEvent
 from batchhub.projects.models import ApiCall
 
 logger = logging.getLogger(__name__)
@@ -166,6 +167,12 @@ def _merge_custom(attributes: dict, tags: dict, operation: dict) -> tuple[dict, 
     for name in operation["remove_tags"]:
         tags.pop(name, None)
     tags.update(operation["tags"])
+    for name, added in operation.get("tags_add", {}).items():  # set-wise partial updates of a collection
+        current = tags.get(name, [])
+        tags[name] = current + [tag for tag in added if tag not in current]
+    for name, taken in operation.get("tags_remove", {}).items():
+        if name in tags:
+            tags[name] = [tag for tag in tags[name] if tag not in taken]
     return attributes, tags
 
 
@@ -209,9 +216,15 @@ def _custom_data_delete(call: ApiCall, custom_ids: list[str]) -> dict:
 
 def _events_apply(project_id: int, events: list[dict], at: dt.datetime, *, source: str) -> dict:
     profiles = profiles_touch(project_id, [event["custom_id"] for event in events], at)
+    written = _events_write([(profiles[event["custom_id"]].pk, event) for event in events], at, source=source)
+    return {"events": written, "profiles": len(profiles)}
+
+
+def _events_write(events: list[tuple[int, dict]], at: dt.datetime, *, source: str) -> int:
+    """Write (profile id, normalised event) pairs; an event without a time happened at `at`."""
     rows = (
         (
-            profiles[event["custom_id"]].pk,
+            profile_id,
             event["name"],
             event["label"],
             json.dumps(event["attributes"]),
@@ -219,10 +232,9 @@ def _events_apply(project_id: int, events: list[dict], at: dt.datetime, *, sourc
             dt.datetime.fromisoformat(event["time"]) if event["time"] else at,
             source,
         )
-        for event in events
+        for profile_id, event in events
     )
-    written = sink_for_connection().write(ProfileEvent, _EVENT_COLUMNS, rows)
-    return {"events": written, "profiles": len(profiles)}
+    return sink_for_connection().write(ProfileEvent, _EVENT_COLUMNS, rows)
 
 
 # One statement per call: parse the stored JSON once, upsert the profiles it names (sorted: one lock
@@ -248,7 +260,8 @@ RETURNING profile_id
 
 
 # The same for a bulk call stored as its body (`RAW_EVENTS_KIND`): the fast rules let through only bodies
-# already in normal form, so only absent or null fields take their defaults here.
+# already in normal form but for the optional `ue.` of names, so only that prefix goes and absent or null fields
+# take their defaults here.
 _PG_RAW_EVENTS_APPLY = """
 WITH ops AS MATERIALIZED (
     SELECT u->>'id' AS custom_id, e
@@ -263,7 +276,7 @@ WITH ops AS MATERIALIZED (
     RETURNING id, custom_id
 )
 INSERT INTO profiles_profileevent (profile_id, name, label, attributes, tags, occurred_at, source)
-SELECT touched.id, e->>'name', COALESCE(e->>'label', ''), COALESCE(e->'attributes', '{}'),
+SELECT touched.id, regexp_replace(e->>'name', '^ue[.]', ''), COALESCE(e->>'label', ''), COALESCE(e->'attributes', '{}'),
        COALESCE(e->'tags', '[]'), COALESCE((e->>'time')::timestamp AT TIME ZONE 'UTC', %(at)s), %(source)s
 FROM ops JOIN touched ON touched.custom_id = ops.custom_id
 RETURNING profile_id
@@ -279,12 +292,48 @@ def _events_apply_postgres(statement: str, project_id: int, stored_json: str, at
     return {"events": len(profile_ids), "profiles": len(set(profile_ids))}
 
 
+def _profiles_of_installations(project_id: int, refs: list[dict], at: dt.datetime) -> dict[tuple, Profile]:
+    """The profile each installation feeds, by (app id, installation id): its linked profile, else the profile of
+    its custom id, else a new anonymous profile, linked to it from now on. Installations deleted since the call
+    was accepted are absent."""
+    wanted: dict[int, set[str]] = {}
+    for ref in refs:
+        wanted.setdefault(ref["app_id"], set()).add(ref["installation_id"])
+    condition = Q()
+    for app_id, installation_ids in wanted.items():
+        condition |= Q(app_id=app_id, installation_id__in=installation_ids)
+    installations = list(Installation.objects.select_for_update().filter(condition).order_by("id"))
+    by_custom_id = profiles_touch(
+        project_id, [i.custom_id for i in installations if i.profile_id is None and i.custom_id], at
+    )
+    unlinked = [i for i in installations if i.profile_id is None]
+    for installation in unlinked:
+        installation.profile = by_custom_id.get(installation.custom_id or "") or Profile.objects.create(
+            project_id=project_id, last_activity_at=at, created_at=at
+        )
+    Installation.objects.bulk_update(unlinked, ["profile"], batch_size=1000)
+    linked = [i.profile_id for i in installations]
+    Profile.objects.filter(pk__in=linked, last_activity_at__lt=at).update(last_activity_at=at)
+    profiles = Profile.objects.select_for_update().in_bulk(linked)
+    return {(i.app_id, i.installation_id): profiles[i.profile_id] for i in installations}
+
+
 def _profile_updates_apply(project_id: int, operations: list[dict], at: dt.datetime) -> dict:
-    profiles = profiles_touch(project_id, [op["custom_id"] for op in operations], at)
+    profiles = profiles_touch(project_id, [op["custom_id"] for op in operations if op.get("custom_id")], at)
+    refs = [op["installation"] for op in operations if op.get("installation")]
+    by_installation = _profiles_of_installations(project_id, refs, at) if refs else {}
+    changed: dict[int, Profile] = {}
     changed_fields: set[str] = set()
-    events = []
+    events: list[tuple[int, dict]] = []
+    skipped = 0
     for operation in operations:
-        profile = profiles[operation["custom_id"]]
+        ref = operation.get("installation")
+        profile = (
+            by_installation.get((ref["app_id"], ref["installation_id"])) if ref else profiles[operation["custom_id"]]
+        )
+        if profile is None:  # the installation was deleted after the call was accepted
+            skipped += 1
+            continue
         for native, value in operation["native"].items():
             if native == "sms_marketing":
                 profile.attributes = {**profile.attributes, "$sms_marketing": value}
@@ -307,8 +356,9 @@ def _profile_updates_apply(project_id: int, operations: list[dict], at: dt.datet
         if attributes != profile.attributes:
             profile.attributes = attributes
             changed_fields.add("attributes")
-        events += [{**event, "custom_id": operation["custom_id"]} for event in operation["events"]]
+        changed[profile.pk] = profile
+        events += [(profile.pk, event) for event in operation["events"]]
     if changed_fields:
-        Profile.objects.bulk_update(list(profiles.values()), sorted(changed_fields), batch_size=1000)
-    written = _events_apply(project_id, events, at, source=ProfileEvent.Source.API)["events"] if events else 0
-    return {"profiles": len(profiles), "events": written}
+        Profile.objects.bulk_update(list(changed.values()), sorted(changed_fields), batch_size=1000)
+    written = _events_write(events, at, source=ProfileEvent.Source.API) if events else 0
+    return {"profiles": len(changed), "events": written, "skipped": skipped}

@@ -132,8 +132,8 @@ def test_idempotency_key_reused_with_another_body_is_refused(api):
 
 def test_idempotency_replays_errors_too(api):
     headers = {"Idempotency-Key": "bad-1"}
-    first = api.app_call("POST", "/events/users/alice", {"events": [{"name": "nope"}]}, headers=headers)
-    again = api.app_call("POST", "/events/users/alice", {"events": [{"name": "nope"}]}, headers=headers)
+    first = api.app_call("POST", "/events/users/alice", {"events": [{"name": "no-pe"}]}, headers=headers)
+    again = api.app_call("POST", "/events/users/alice", {"events": [{"name": "no-pe"}]}, headers=headers)
     assert first.status_code == again.status_code == 400
     assert first.json() == again.json()
 
