@@ -116,7 +116,7 @@ class _CredentialCache(Generic[T]):
 _APP_CACHE: _CredentialCache[_Target] = _CredentialCache()
 _PROJECT_CACHE: _CredentialCache[_Target] = _CredentialCache()
 _KEY_CACHE: _CredentialCache[_Key] = _CredentialCache()
-_LAST_USED_WRITTEN: dict[int, float] = {}
+_LAST_USED_WRITTEN: dict[str, float] = {}  # by digest
 
 
 def credentials_changed(**_) -> None:
@@ -163,12 +163,12 @@ def _fetch_key(digest: str) -> _Key | None:
     return _Key(key_id, customer_id, project_id, Secret.from_token(token), expires_at, revoked_at is not None)
 
 
-def _key_used(key_id: int, now: dt.datetime) -> None:
+def _key_used(key_id: int, digest: str, now: dt.datetime) -> None:
     """Record that a key was used, at most once a minute per process (a write per call would cost the hot path)."""
     moment = time.monotonic()
-    if moment - _LAST_USED_WRITTEN.get(key_id, -LAST_USED_EVERY) < LAST_USED_EVERY:
+    if moment - _LAST_USED_WRITTEN.get(digest, -LAST_USED_EVERY) < LAST_USED_EVERY:
         return
-    _LAST_USED_WRITTEN[key_id] = moment
+    _LAST_USED_WRITTEN[digest] = moment
     RestApiKey.objects.filter(pk=key_id).update(last_used_at=now)  # no signal: not a change of credentials
 
 
@@ -213,7 +213,7 @@ def _authenticate(
     caller = ApiCaller(project_id=target.project_id, app_id=target.app_id, key_id=key.id)
     count = counted[1] if counted and counted[0] == caller.scope else rate_window_count(caller.scope)[0]
     rate_limit_enforce(count, per_minute=target.per_minute)
-    _key_used(key.id, now)
+    _key_used(key.id, digest, now)
     return caller
 
 

@@ -148,7 +148,7 @@ class RestApiKey(models.Model):
         ordering = ["customer", "project", "created_at"]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.secret.masked() if self.secret else '—'})"
+        return f"{self.name} ({self.secret.masked if self.secret else '—'})"
 
     def save(self, *args, **kwargs):
         self.digest = rest_key_digest(self.secret.reveal())
