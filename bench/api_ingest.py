@@ -39,7 +39,8 @@ CELERY_CONCURRENCY = int(os.environ.get("BENCH_CELERY_CONCURRENCY", "2"))
 
 
 def make_bodies(rng: random.Random) -> list[str]:
-    names = ["ue.added_to_cart", "ue.viewed_product", "ue.purchase", "ue.search", "ue.opened_app"]
+    # both spellings real clients send: Batch's examples' `ue.` names and the SDKs' bare names
+    names = ["added_to_cart", "viewed_product", "ue.purchase", "search", "ue.opened_app"]
     bodies = []
     for _ in range(BODIES):
         users = rng.sample(range(USER_POOL), USERS_PER_CALL)
@@ -148,18 +149,21 @@ def main() -> None:
     from django.core.cache import cache
 
     from batchhub.profiles.models import Profile, ProfileEvent
-    from batchhub.projects.models import ApiCall, App, Project
+    from batchhub.projects.models import ApiCall, App, Customer, Project, RestApiKey
 
-    project, _ = Project.objects.get_or_create(slug="bench-api", defaults={"name": "Bench API", "customer": "Bench"})
+    customer, _ = Customer.objects.get_or_create(name="Bench")
+    project, _ = Project.objects.get_or_create(slug="bench-api", defaults={"name": "Bench API", "customer": customer})
     project.api_rate_limit_per_minute = 10_000_000
     project.save()
     app, _ = App.objects.get_or_create(project=project, name="BenchApp", platform="ios")
+    rest_key = RestApiKey.objects.filter(customer=project.customer, project=None, revoked_at=None).first()
+    rest_key = rest_key or RestApiKey.objects.create(customer=project.customer, name="Bench company key")
     cache.clear()
     rng = random.Random(7)
     bodies = make_bodies(rng)
     env = bench_env(BENCH_REFERENCE_VIEWS="true")
     accepted_url = f"/1.0/{app.live_api_key}/events/users"
-    accepted_script = lua_script(bodies, {"X-Authorization": app.rest_api_key.reveal()})
+    accepted_script = lua_script(bodies, {"X-Authorization": rest_key.secret.reveal()})
     parse_script = lua_script(bodies, {})
 
     def events() -> int:

@@ -24,10 +24,11 @@ def ensure_project(count: int):
     """A project holding exactly `count` profiles, generated server-side (set-based, no ORM rows)."""
     from django.db import connection
 
-    from batchhub.projects.models import Project
+    from batchhub.projects.models import Customer, Project
 
+    customer, _ = Customer.objects.get_or_create(name="Bench")
     project, _ = Project.objects.get_or_create(
-        slug="bench-profiles", defaults={"name": "Bench 1M", "customer": "Bench"}
+        slug="bench-profiles", defaults={"name": "Bench 1M", "customer": customer}
     )
     have = project.profiles.count()
     if have < count:

@@ -195,8 +195,8 @@ def idempotency_begin(*, scope: str, key: str, request_body: bytes) -> Replay | 
 
 
 def idempotency_finish(record: IdempotencyRecord, *, status: int, body: object) -> None:
-    if status >= 500:
-        record.delete()  # a server error may be retried for real
+    if status >= 500 or status == 429:
+        record.delete()  # a server error or a rate limit may be retried for real, with the same key
         return
     record.status_code = status
     record.body = json.dumps(body)
@@ -207,12 +207,15 @@ def idempotency_finish(record: IdempotencyRecord, *, status: int, body: object) 
 
 
 def shown(text: str, limit: int = 60) -> str:
-    """User text as an error message may quote it: control characters, quotes and backslashes escaped, cut."""
-    cut = text[:limit]
-    return json.dumps(cut, ensure_ascii=False)[1:-1] + ("…" if len(text) > limit else "")
+    """User text as an error message may quote it: control characters, quotes, backslashes and lone surrogates
+    escaped, cut."""
+    cut = json.dumps(text[:limit], ensure_ascii=False)[1:-1]
+    cut = cut.encode("utf-8", "backslashreplace").decode("utf-8")  # a lone surrogate cannot be stored as is
+    return cut + ("…" if len(text) > limit else "")
 
 
-def _text_fault(text: str) -> str | None:
+def text_fault(text: str) -> str | None:
+    """Why `text` cannot be stored (a NUL, a lone surrogate), or None."""
     if "\x00" in text:
         return "a NUL character (\\u0000)"
     try:
@@ -229,12 +232,12 @@ def first_bad_text(value: Any, where: str = "") -> str | None:
     while stack:
         path, item = stack.pop()
         if isinstance(item, str):
-            fault = _text_fault(item)
+            fault = text_fault(item)
             if fault:
                 return f"{path or 'the body'} contains {fault}"
         elif isinstance(item, dict):
             for key, child in reversed(item.items()):
-                fault = _text_fault(key)
+                fault = text_fault(key)
                 if fault:
                     return f"a key of {path or 'the body'} contains {fault}"
                 stack.append((f"{path}['{shown(key)}']" if path else shown(key), child))
@@ -251,9 +254,15 @@ def json_body(raw: bytes) -> Any:
     """The request body parsed, or a 400 that says why: not JSON, nested too deep, or a string (key or value)
     that no store accepts (NUL, lone surrogate), named by its place. The one parser every write goes through."""
     if not raw:
-        raise ApiError("MISSING_PARAMETER", "The request body is empty; a JSON body is required.")
+        raise ApiError("MISSING_PARAMETER", "The body is empty; a JSON body is required.")
     try:
-        body = json.loads(raw)
+        # Strict UTF-8 first (JSON over HTTP is UTF-8): json.loads would also take UTF-16 or UTF-32 and encoded
+        # surrogates, which carry NUL and lone surrogates past the escape check below.
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ApiError("MALFORMED_JSON_BODY", f"The body is not UTF-8 (byte {exc.start}).") from None
+    try:
+        body = json.loads(text)
     except RecursionError:
         raise ApiError("MALFORMED_JSON_BODY", "The body is nested too deeply to be a valid request.") from None
     except (ValueError, UnicodeDecodeError) as exc:
@@ -265,18 +274,27 @@ def json_body(raw: bytes) -> Any:
     return body
 
 
-_CHECKED_HEADERS = ("Authorization", "X-Authorization", "X-Batch-Project", "Idempotency-Key")
+_CHECKED_HEADERS = {
+    "HTTP_AUTHORIZATION": "Authorization",
+    "HTTP_X_AUTHORIZATION": "X-Authorization",
+    "HTTP_X_BATCH_PROJECT": "X-Batch-Project",
+    "HTTP_IDEMPOTENCY_KEY": "Idempotency-Key",
+}
 
 
 def _request_fault(request: HttpRequest) -> str | None:
-    """What in the path, the query or the API headers cannot be stored (NUL), named; None if all is well."""
+    """What in the path, the query or the API headers cannot be stored (NUL), named; None if all is well.
+
+    Reads the raw strings first (a query carries NUL only as %00): the hot path pays a few substring checks."""
+    meta = request.META
     if "\x00" in request.path_info:
         return "The path contains a NUL character (%00)."
-    for key, values in request.GET.lists():
-        if "\x00" in key or any("\x00" in value for value in values):
-            return f"The query parameter '{shown(key.replace(chr(0), ''))}' contains a NUL character (%00)."
-    for header in _CHECKED_HEADERS:
-        if "\x00" in request.headers.get(header, ""):
+    if "%00" in meta.get("QUERY_STRING", ""):
+        for key, values in request.GET.lists():
+            if "\x00" in key or any("\x00" in value for value in values):
+                return f"The query parameter '{shown(key.replace(chr(0), ''))}' contains a NUL character (%00)."
+    for variable, header in _CHECKED_HEADERS.items():
+        if "\x00" in meta.get(variable, ""):
             return f"The {header} header contains a NUL character."
     return None
 
@@ -296,7 +314,7 @@ class ApiEdgeMiddleware:
       JSON error: an API client never receives an HTML page.
     """
 
-    _KINDS = {404: "ROUTE_NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 500: "SERVER_ERROR"}
+    _KINDS = {400: "MALFORMED_PARAMETER", 404: "ROUTE_NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 500: "SERVER_ERROR"}
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -343,6 +361,7 @@ class ApiEdgeMiddleware:
             return response
         kind = self._KINDS.get(response.status_code, "SERVER_ERROR" if response.status_code >= 500 else "API_MISUSE")
         messages = {
+            "MALFORMED_PARAMETER": "The request is malformed.",
             "ROUTE_NOT_FOUND": f"No API route {request.method} {shown(request.path, 200)}.",
             "METHOD_NOT_ALLOWED": f"{request.method} is not allowed on {shown(request.path, 200)}; allowed: "
             f"{response.get('Allow', 'none')}.",

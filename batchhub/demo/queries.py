@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from django.utils import timezone
-
 from batchhub.accounts.models import User
 from batchhub.demo import world
-from batchhub.projects.models import App, Project, RestApiKey
+from batchhub.projects.models import App, Project
+from batchhub.projects.queries import company_rest_keys_active
 
 PLATFORM_ORDER = {platform: n for n, platform in enumerate(world.PLATFORMS)}
 
@@ -41,14 +40,9 @@ def demo_credentials() -> dict:
         for login in world.LOGINS
     ]
     apps = []
-    now = timezone.now()
     for spec in world.PROJECTS:
         project = projects[spec.slug]
-        company_keys = [
-            key
-            for key in RestApiKey.objects.filter(customer_id=project.customer_id, project__isnull=True).order_by("id")
-            if key.is_active_at(now)
-        ]
+        company_keys = company_rest_keys_active(project.customer)  # the newest: not one ending its overlap
         if not company_keys:
             raise DemoWorldMissing(f"{project.customer} has no company REST key. Run `python manage.py seed_demo`.")
         rest_key = company_keys[0].secret.reveal()

@@ -40,6 +40,7 @@ from batchhub.demo.generation import (
 )
 from batchhub.profiles.models import Installation, Profile, ProfileEvent
 from batchhub.projects.models import App, Project
+from batchhub.projects.queries import company_rest_keys_active
 from batchhub.projects.services import app_create, project_create, project_grant_partner, rest_key_create
 
 DEFAULT_PROFILES = 50_000
@@ -129,14 +130,13 @@ def _seed_lock():
 def _world_ensure(report: SeedReport) -> dict[str, Project]:
     created = report.created
     projects: dict[str, Project] = {}
-    now = timezone.now()
     for spec in world.PROJECTS:
         project = Project.objects.filter(slug=spec.slug).first()
         if project is None:
             project, _ = project_create(actor=None, name=spec.name, customer=spec.customer)
             created["projects"] = created.get("projects", 0) + 1
         projects[spec.slug] = project
-        if not any(key.is_active_at(now) for key in project.customer.rest_keys.filter(project__isnull=True)):
+        if not company_rest_keys_active(project.customer):
             rest_key_create(actor=None, customer=project.customer, project=None, name="Company REST key")
             created["rest keys"] = created.get("rest keys", 0) + 1
         for platform in world.PLATFORMS:

@@ -15,7 +15,7 @@ import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any
 
-from batchhub.core.apikit import ApiError, shown
+from batchhub.core.apikit import ApiError, shown, text_fault
 
 MAX_CUSTOM_DATA_USERS = 10_000
 MAX_EVENTS_PER_CALL = 1_000
@@ -28,6 +28,9 @@ MAX_LABEL = 200
 MAX_EVENT_ATTRIBUTES = 15
 MAX_EVENT_TAGS = 10
 MAX_TAG = 64
+# Tags in one collection of one Custom Data update: Batch does not document a count; this bounds a call's work
+# (a 20 MiB body could otherwise carry millions).
+MAX_TAGS = 1_000
 # Profile API 2.x (CEP). Batch's REST page does not show these; they follow Batch's own SDKs (the Web SDK's
 # constants/user.ts and event-data.ts, the Android profile-data docs): strings of 1 to 300 characters, 25 items
 # per array, 50 attributes per profile update, 20 attributes per event, objects nested 3 deep, `$label` up to
@@ -59,13 +62,11 @@ def _bad(message: str) -> ApiError:
 
 
 def _text(value: str, where: str) -> str:
-    """Text that can be stored: no NUL character, no lone UTF-16 surrogate (both valid JSON escapes)."""
-    if "\x00" in value:
-        raise _bad(f"{where} contains a NUL character (\\u0000).")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise _bad(f"{where} contains an invalid Unicode character (a lone surrogate).") from None
+    """Text that can be stored: the edge (`apikit.json_body`) already refused NUL and lone surrogates in bodies;
+    this guards values that come another way (path parameters)."""
+    fault = text_fault(value)
+    if fault:
+        raise _bad(f"{where} contains {fault}.")
     return value
 
 
@@ -102,9 +103,10 @@ def _date(value: Any, where: str) -> str:
                 moment = moment.replace(tzinfo=dt.UTC)
         else:
             raise TypeError
+        moment = moment.astimezone(dt.UTC)  # year 1 at +01:00 overflows here
     except (TypeError, ValueError, OverflowError, OSError):
         raise _bad(f"{where} must be an ISO 8601 date or unix seconds, got '{shown(str(value), 40)}'.") from None
-    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 def _url(value: Any, where: str) -> str:
@@ -127,18 +129,17 @@ def _scalar(value: Any, where: str, *, max_string: int = MAX_STRING, allow_empty
     raise _bad(f"{where} must be a string, a number or a boolean.")
 
 
-def _tags(value: Any, where: str, *, limit: int | None = None, max_length: int = MAX_STRING) -> list[str]:
+def _tags(value: Any, where: str, *, limit: int = MAX_TAGS, max_length: int = MAX_STRING) -> list[str]:
+    """Distinct non-empty strings, in their order (repeats dropped)."""
     if not isinstance(value, list):
         raise _bad(f"{where} must be an array of strings.")
-    if limit is not None and len(value) > limit:
+    if len(value) > limit:
         raise _bad(f"{where} has {len(value)} items; at most {limit} are allowed.")
-    tags: list[str] = []
     for tag in value:
         if not isinstance(tag, str) or not tag.strip() or len(tag) > max_length:
             raise _bad(f"{where} items must be non-empty strings of at most {max_length} characters.")
-        if tag not in tags:
-            tags.append(_text(tag, where))
-    return tags
+        _text(tag, where)
+    return list(dict.fromkeys(value))
 
 
 # ---- Custom Data API 1.0 -------------------------------------------------------------------------
@@ -247,14 +248,18 @@ def event_time_check(value: Any, where: str, now: dt.datetime) -> str:
     return moment.isoformat()
 
 
+def event_name_canonical(name: str) -> str:
+    """An event's stored name: lower case, without Batch's `ue.` namespace (clients may send it or not: Batch's
+    examples have it, its SDKs and a real client do not)."""
+    canonical = name.casefold()
+    return canonical[len(EVENT_PREFIX) :] if canonical.startswith(EVENT_PREFIX) else canonical
+
+
 def event_name(name: Any, where: str, *, pattern: re.Pattern = _EVENT_NAME) -> str:
-    """The canonical (stored) name of an event: lower case, without Batch's `ue.` namespace, which clients may
-    send or not (Batch's examples have it, its SDKs and a real client do not)."""
+    """The canonical name of an event sent to the API, or a 400 naming `where`."""
     if not isinstance(name, str):
         raise _bad(f"{where} must be a string such as 'added_to_cart'.")
-    canonical = name.casefold()
-    if canonical.startswith(EVENT_PREFIX):
-        canonical = canonical[len(EVENT_PREFIX) :]
+    canonical = event_name_canonical(name)
     if not pattern.match(canonical):
         allowed = "a-z, 0-9, _ and '.'" if pattern is _EVENT_NAME else "a-z, 0-9 and _"
         raise _bad(f"{where} must be 1 to 30 characters of {allowed}, optionally after 'ue.' (got '{shown(name)}').")
@@ -356,9 +361,10 @@ def _native(name: str, value: Any) -> Any:
     if value is None:
         return None
     if name == "$email_address":
-        if not isinstance(value, str) or len(value) > 254 or not _EMAIL.match(value):
+        email = value.lower() if isinstance(value, str) else None  # lowered first: "İ".lower() is 2 characters
+        if email is None or len(email) > 254 or not _EMAIL.match(email):
             raise _bad(f"{where} must be an email address of at most 254 characters.")
-        return value.lower()
+        return _text(email, where)
     if name in ("$email_marketing", "$sms_marketing"):
         if value not in ("subscribed", "unsubscribed"):
             raise _bad(f"{where} must be 'subscribed', 'unsubscribed' or null.")
@@ -482,7 +488,7 @@ def _profile_event(event: Any, where: str, *, index: int, problems: PartialError
             if key == "$label":
                 if value is not None and (not isinstance(value, str) or not value or len(value) > MAX_LABEL):
                     raise _bad(f"{at} must be a string of 1 to {MAX_LABEL} characters.")
-                label = value or ""
+                label = _text(value, at) if value else ""
             elif key == "$tags":
                 tags = [] if value is None else _tags(value, at, limit=MAX_EVENT_TAGS, max_length=MAX_TAG)
             elif key.startswith("$"):
@@ -523,6 +529,8 @@ def _identifiers(item: Any) -> dict:
         or len(installation_id) > MAX_INSTALLATION_ID
     ):
         raise _bad(f"{shape}: installation_id is 1 to {MAX_INSTALLATION_ID} characters.")
+    _text(api_key, "identifiers.installation.apikey")
+    _text(installation_id, "identifiers.installation.installation_id")
     return {"installation": {"api_key": api_key, "installation_id": installation_id}}
 
 

@@ -18,6 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from batchhub.core.bulk import sink_for_connection
+from batchhub.profiles.ingest import event_name_canonical
 from batchhub.profiles.ingest_fast import RAW_EVENTS_KIND, events_bulk_fast
 from batchhub.profiles.models import AppCustomData, Installation, Profile, ProfileEvent
 from batchhub.projects.models import ApiCall
@@ -167,13 +168,23 @@ def _merge_custom(attributes: dict, tags: dict, operation: dict) -> tuple[dict, 
     for name in operation["remove_tags"]:
         tags.pop(name, None)
     tags.update(operation["tags"])
-    for name, added in operation.get("tags_add", {}).items():  # set-wise partial updates of a collection
-        current = tags.get(name, [])
-        tags[name] = current + [tag for tag in added if tag not in current]
-    for name, taken in operation.get("tags_remove", {}).items():
-        if name in tags:
-            tags[name] = [tag for tag in tags[name] if tag not in taken]
+    added, taken = operation.get("tags_add", {}), operation.get("tags_remove", {})
+    for name in {*added, *taken}:
+        if name in tags or added.get(name):  # removing from a collection it does not have creates none
+            tags[name] = items_merged(tags.get(name, []), add=added.get(name), remove=taken.get(name))
     return attributes, tags
+
+
+def items_merged(current: object, *, add: list | None = None, remove: list | None = None) -> list:
+    """A list updated set-wise: `add` appended where missing, then `remove` taken out, order kept (linear time)."""
+    items = list(current) if isinstance(current, list) else []
+    if add:
+        present = set(items)
+        items += [item for item in add if item not in present]
+    if remove:
+        taken = set(remove)
+        items = [item for item in items if item not in taken]
+    return items
 
 
 def _custom_data_apply(call: ApiCall, operations: list[dict], at: dt.datetime) -> dict:
@@ -225,7 +236,7 @@ def _events_write(events: list[tuple[int, dict]], at: dt.datetime, *, source: st
     rows = (
         (
             profile_id,
-            event["name"],
+            event_name_canonical(event["name"]),  # calls stored before names lost `ue.` still carry it
             event["label"],
             json.dumps(event["attributes"]),
             json.dumps(event["tags"]),
@@ -252,7 +263,7 @@ WITH ops AS MATERIALIZED (
     RETURNING id, custom_id
 )
 INSERT INTO profiles_profileevent (profile_id, name, label, attributes, tags, occurred_at, source)
-SELECT touched.id, e->>'name', e->>'label', e->'attributes', e->'tags',
+SELECT touched.id, regexp_replace(e->>'name', '^ue[.]', ''), e->>'label', e->'attributes', e->'tags',
        COALESCE((e->>'time')::timestamptz, %(at)s), %(source)s
 FROM ops JOIN touched ON touched.custom_id = ops.e->>'custom_id'
 RETURNING profile_id
@@ -322,6 +333,9 @@ def _profile_updates_apply(project_id: int, operations: list[dict], at: dt.datet
     profiles = profiles_touch(project_id, [op["custom_id"] for op in operations if op.get("custom_id")], at)
     refs = [op["installation"] for op in operations if op.get("installation")]
     by_installation = _profiles_of_installations(project_id, refs, at) if refs else {}
+    # One object per row: a call naming a profile by custom id and by installation changes both in one object.
+    by_pk = {profile.pk: profile for profile in profiles.values()}
+    by_installation = {ref: by_pk.setdefault(profile.pk, profile) for ref, profile in by_installation.items()}
     changed: dict[int, Profile] = {}
     changed_fields: set[str] = set()
     events: list[tuple[int, dict]] = []
@@ -347,12 +361,11 @@ def _profile_updates_apply(project_id: int, operations: list[dict], at: dt.datet
         for name in operation["remove"]:
             attributes.pop(name, None)
         attributes.update(operation["set"])
-        for name, items in operation["add"].items():
-            current = attributes.get(name) if isinstance(attributes.get(name), list) else []
-            attributes[name] = current + [item for item in items if item not in current]
-        for name, items in operation["remove_items"].items():
+        for name in operation["add"]:
+            attributes[name] = items_merged(attributes.get(name), add=operation["add"][name])
+        for name in operation["remove_items"]:
             if isinstance(attributes.get(name), list):
-                attributes[name] = [item for item in attributes[name] if item not in items]
+                attributes[name] = items_merged(attributes[name], remove=operation["remove_items"][name])
         if attributes != profile.attributes:
             profile.attributes = attributes
             changed_fields.add("attributes")

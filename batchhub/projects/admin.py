@@ -27,8 +27,9 @@ class ProjectAdmin(AuditedModelAdmin):
     list_display = ("name", "customer", "inactivity_months", "key", "created_at")
     search_fields = ("name", "customer__name", "slug", "key")
     list_select_related = ("customer",)
+    # Moving a project to another customer would switch the REST keys that open it: not an admin edit.
     # The inactivity period only shortens, through the dashboard (audited, checked): read-only here.
-    readonly_fields = ("code", "key", "inactivity_months", "created_at", "updated_at")
+    readonly_fields = ("code", "key", "customer", "inactivity_months", "created_at", "updated_at")
     # Apps and grants are added from the dashboard, where their keys are shown once and every change is audited.
     inlines = [AppInline, GrantInline]
 
@@ -65,6 +66,7 @@ class RestApiKeyAdmin(AuditedModelAdmin):
         "code",
         "customer",
         "project",
+        "app",
         "name",
         "created_at",
         "created_by",

@@ -53,7 +53,8 @@ _PROJECT_TARGET = f"""
 SELECT id, NULL, customer_id, api_rate_limit_per_minute FROM {Project._meta.db_table} WHERE key = %s
 """
 _REST_KEY = f"""
-SELECT id, customer_id, project_id, secret, expires_at, revoked_at FROM {RestApiKey._meta.db_table} WHERE digest = %s
+SELECT id, customer_id, project_id, app_id, secret, expires_at, revoked_at
+FROM {RestApiKey._meta.db_table} WHERE digest = %s
 """
 # Bumped in Redis whenever an app, a project or a REST key is saved or deleted: every process's cache is stale.
 CREDENTIALS_VERSION_KEY = "api:credentials:version"
@@ -74,6 +75,7 @@ class _Key:
     id: int
     customer_id: int
     project_id: int | None
+    app_id: int | None
     secret: Secret
     expires_at: dt.datetime | None
     revoked: bool
@@ -84,6 +86,7 @@ class _Key:
             matches
             and self.customer_id == target.customer_id
             and self.project_id in (None, target.project_id)
+            and self.app_id in (None, target.app_id)
             and not self.revoked
             and (self.expires_at is None or self.expires_at > now)
         )
@@ -156,11 +159,11 @@ def _fetch_key(digest: str) -> _Key | None:
     row = _fetch_one(_REST_KEY, [digest])
     if row is None:
         return None
-    key_id, customer_id, project_id, token, expires_at, revoked_at = row
+    key_id, customer_id, project_id, app_id, token, expires_at, revoked_at = row
     if expires_at is not None and timezone.is_naive(expires_at):  # SQLite returns naive UTC
         expires_at = expires_at.replace(tzinfo=dt.UTC)
     # decrypted only when the key is compared
-    return _Key(key_id, customer_id, project_id, Secret.from_token(token), expires_at, revoked_at is not None)
+    return _Key(key_id, customer_id, project_id, app_id, Secret.from_token(token), expires_at, revoked_at is not None)
 
 
 def _key_used(key_id: int, digest: str, now: dt.datetime) -> None:
@@ -186,9 +189,12 @@ def _authenticate(
     limit). Known keys cost no query: the cached rows' version is read with the call count."""
     digest = rest_key_digest(presented) if presented else ""
     target, key, counted = None, None, None
+    now = timezone.now()
     cached_target = cache.get(identifier) if identifier else None
     cached_key = _KEY_CACHE.get(digest) if digest else None
-    if cached_target is not None and cached_key is not None:
+    # Counted only for a key that opens the target (as cached): another tenant's key, or a revoked one, never
+    # spends this target's calls.
+    if cached_target is not None and cached_key is not None and cached_key[1].opens(cached_target[1], presented, now):
         scope = ApiCaller(cached_target[1].project_id, cached_target[1].app_id).scope
         count, version = rate_window_count(scope, also_read=CREDENTIALS_VERSION_KEY)
         counted = (scope, count)
@@ -204,7 +210,6 @@ def _authenticate(
             key = cached_key[1]
         elif digest and (key := _fetch_key(digest)) is not None:
             _KEY_CACHE.put(digest, version, key)
-    now = timezone.now()
     if key is None or target is None or not key.opens(target, presented, now):
         if key is None:
             hmac.compare_digest(_DUMMY_KEY.encode(), (presented or "").encode("utf-8", "surrogatepass"))

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 
 from batchhub.core.fields import EncryptedTextField
 
@@ -48,6 +49,7 @@ class Customer(models.Model):
 
     class Meta:
         ordering = ["name"]
+        constraints = [models.UniqueConstraint(Lower("name"), name="customer_name_unique_ignoring_case")]
 
     def __str__(self) -> str:
         return self.name
@@ -134,6 +136,10 @@ class RestApiKey(models.Model):
         related_name="rest_keys",
         help_text="Only this project (and its apps); empty: every project of the customer.",
     )
+    # Only keys from before company keys are narrowed to one app: an app's own REST key kept working as it did.
+    app = models.ForeignKey(
+        App, null=True, blank=True, on_delete=models.CASCADE, related_name="+", help_text="Only this app (legacy)."
+    )
     name = models.CharField(max_length=80)
     secret = EncryptedTextField(default=new_rest_api_key)
     digest = models.CharField(max_length=64, unique=True, editable=False)
@@ -159,6 +165,8 @@ class RestApiKey(models.Model):
 
     @property
     def scope_label(self) -> str:
+        if self.app_id:
+            return f"app {self.app} of project {self.project.name}"
         return f"project {self.project.name}" if self.project_id else "every project of the customer"
 
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from batchhub.accounts.models import Partner
 from batchhub.core.roles import CSM, PARTNER, PRIVACY_ADMIN, has_role
-from batchhub.projects.models import ApiCall, Project, ProjectGrant, RestApiKey
+from batchhub.projects.models import ApiCall, Customer, Project, ProjectGrant, RestApiKey
 
 
 def projects_for_user(user) -> QuerySet[Project]:
@@ -31,13 +31,24 @@ def project_get_for_user(user, code) -> Project:
         raise Http404("No such project") from exc
 
 
+def company_rest_keys_active(customer) -> list[RestApiKey]:
+    """The customer's company-wide REST keys that work now, newest first."""
+    now = timezone.now()
+    keys = RestApiKey.objects.filter(customer=customer, project__isnull=True).order_by("-created_at", "-id")
+    return [key for key in keys if key.is_active_at(now)]
+
+
+def customer_names(limit: int = 500) -> list[str]:
+    return list(Customer.objects.order_by("name").values_list("name", flat=True)[:limit])
+
+
 def rest_keys_for_project(project: Project) -> list[RestApiKey]:
     """The customer's REST keys that open this project (company-wide or narrowed to it), newest first, with
     whether each works now."""
     keys = list(
         RestApiKey.objects.filter(customer_id=project.customer_id)
         .filter(Q(project__isnull=True) | Q(project=project))
-        .select_related("project", "customer")
+        .select_related("project", "customer", "app", "created_by")
         .order_by("revoked_at", "-created_at")
     )
     now = timezone.now()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -13,6 +13,7 @@ from batchhub.accounts.models import Partner
 from batchhub.core.crypto import Secret
 from batchhub.core.services import SECRET_CHANGED, audit_record, model_snapshot, snapshot_diff
 from batchhub.projects.models import App, Customer, Project, ProjectGrant, RestApiKey
+from batchhub.projects.queries import company_rest_keys_active
 
 DEFAULT_ROTATION_OVERLAP = dt.timedelta(hours=24)
 MAX_ROTATION_OVERLAP = dt.timedelta(days=30)
@@ -47,8 +48,17 @@ def customer_for_name(name: str | Customer) -> Customer:
     name = name.strip()
     if not name:
         raise ValidationError({"customer": "Name the customer company."})
-    customer, _ = Customer.objects.get_or_create(name=name)
-    return customer
+    # one company whatever the case ("Acme" is "acme"); two CSMs creating it at once meet the unique constraint
+    for _ in range(2):
+        customer = Customer.objects.filter(name__iexact=name).first()
+        if customer is not None:
+            return customer
+        try:
+            with transaction.atomic():
+                return Customer.objects.create(name=name)
+        except IntegrityError:
+            continue
+    raise ValidationError({"customer": "That customer is being created right now; try again."})
 
 
 @transaction.atomic
@@ -58,10 +68,8 @@ def project_create(*, actor, name: str, customer: str, inactivity_months: int = 
     company = customer_for_name(customer)
     project = Project(name=name, customer=company, slug=_unique_slug(name), inactivity_months=inactivity_months)
     _create_audited(actor=actor, obj=project, project=project, fields=["name", "customer", "slug", "inactivity_months"])
-    now = timezone.now()
-    has_company_key = any(key.is_active_at(now) for key in company.rest_keys.filter(project__isnull=True))
     secret = None
-    if not has_company_key:
+    if not company_rest_keys_active(company):
         _, secret = rest_key_create(actor=actor, customer=company, project=None, name="Company REST key", at=project)
     return project, secret
 
@@ -167,9 +175,12 @@ def rest_key_rotate(*, actor, key: RestApiKey, overlap: dt.timedelta, at: Projec
     now = timezone.now()
     if not key.is_active_at(now):
         raise ValidationError({"key": "This key no longer works: create a new one instead."})
+    if key.rotated_to_id is not None:  # a second rotation would extend the old key's life and mint a second heir
+        raise ValidationError({"key": "This key was already rotated; revoke it now if it must stop before its end."})
     new_key = RestApiKey(
         customer_id=key.customer_id,
         project_id=key.project_id,
+        app_id=key.app_id,
         name=key.name,
         created_by=actor if actor and actor.is_authenticated else None,
     )

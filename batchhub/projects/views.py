@@ -16,10 +16,10 @@ from batchhub.core.roles import CSM, has_role, role_required
 from batchhub.profiles.queries import profiles_count_estimate
 from batchhub.projects import services
 from batchhub.projects.forms import AppForm, GrantForm, InactivityForm, ProjectForm, RestKeyForm, RestKeyRotateForm
-from batchhub.projects.models import Customer
 from batchhub.projects.queries import (
     api_activity,
     api_call_get,
+    customer_names,
     partner_get,
     partners_grantable,
     project_get_for_user,
@@ -60,8 +60,7 @@ def project_create(request: HttpRequest) -> HttpResponse:
                 )
             messages.success(request, f"Project {project.name} created. Add its apps below.")
             return redirect("projects:detail", code=project.code)
-    customers = list(Customer.objects.order_by("name").values_list("name", flat=True)[:500])
-    return render(request, "projects/project_form.html", {"form": form, "customers": customers})
+    return render(request, "projects/project_form.html", {"form": form, "customers": customer_names()})
 
 
 def _detail_context(request: HttpRequest, project, **extra) -> dict:

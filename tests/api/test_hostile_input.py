@@ -168,3 +168,49 @@ def test_a_method_or_route_error_never_answers_html(api):
     response = Client().put(f"/1.0/{api.app.live_api_key}/events/users/alice", "{}", content_type="application/json")
     assert response.status_code == 405
     assert response.json()["code"] == 20
+
+
+# ---- found by review: other ways around the edge --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '[{"id": "a\\u0000b", "events": [{"name": "opened"}]}]'.encode("utf-16-le"),  # NUL with no \\u in the bytes
+        b'[{"id": "a\xed\xa0\x80b", "events": [{"name": "opened"}]}]',  # a surrogate encoded, not escaped
+        b'[{"id": "a\xffb", "events": [{"name": "opened"}]}]',
+    ],
+    ids=["utf-16", "encoded-surrogate", "not-utf-8"],
+)
+def test_a_body_that_is_not_utf_8_is_a_400(api, raw):
+    response = api.app_call("POST", "/events/users", raw=raw)
+    assert response.status_code == 400
+    assert response.json()["code"] == 32
+    assert not ApiCall.objects.filter(status_code=202).exists()
+
+
+def test_an_email_that_grows_when_lowered_is_a_partial_error_not_a_failed_call(api, django_capture_on_commit_callbacks):
+    email = "İ" * 240 + "@example.com"  # 252 characters; lowered, "İ" is two
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.project_call(
+            "/profiles/update", [{"identifiers": {"custom_id": "a"}, "attributes": {"$email_address": email}}]
+        )
+    assert response.json()["errors"][0]["attribute"] == "$email_address"
+    assert ApiCall.objects.get().apply_status == "applied"
+
+
+@pytest.mark.parametrize("value", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", 1e20, -1e20])
+def test_a_date_out_of_range_is_a_400_not_a_500(api, value):
+    response = api.app_call("POST", "/data/users/alice", {"values": {"date(u.d)": value}})
+    assert response.status_code == 400
+    assert "date(u.d)" in response.json()["message"]
+
+
+def test_a_tag_collection_is_bounded(api):
+    response = api.app_call("POST", "/data/users/alice", {"values": {"ut.t": {"$add": [f"t{n}" for n in range(1001)]}}})
+    assert response.status_code == 400
+    assert "at most 1000" in response.json()["message"]
+    assert (
+        api.app_call("POST", "/data/users/alice", {"values": {"ut.t": [f"t{n}" for n in range(1000)]}}).status_code
+        == 202
+    )

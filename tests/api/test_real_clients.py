@@ -381,3 +381,63 @@ def test_every_real_client_body_gets_json_in_its_family(api):
     response = api.app_call("POST", "/data/users/", raw=b"not json")
     assert response.status_code == 400
     assert json.loads(response.content)["code"] == 32
+
+
+def test_one_call_naming_a_profile_by_custom_id_and_by_installation_keeps_both_updates(api, api_app, applied):
+    alice = ProfileFactory(project=api_app.project, custom_id="alice")
+    InstallationFactory(app=api_app, installation_id="inst-alice", profile=alice)
+    body = [
+        {"identifiers": {"custom_id": "alice"}, "attributes": {"plan": "gold"}},
+        {"identifiers": {"installation": {"apikey": api_app.live_api_key, "installation_id": "inst-alice"}},
+         "attributes": {"$language": "fr", "points": 3}},
+    ]  # fmt: skip
+    with applied:
+        assert api.project_call("/profiles/update", body).json() == {"code": "SUCCESS"}
+    alice.refresh_from_db()
+    assert alice.attributes == {"plan": "gold", "points": 3}
+    assert alice.language == "fr"
+
+
+def test_a_rate_limited_call_is_not_replayed_to_its_idempotent_retry(api, settings):
+    from django.conf import settings as django_settings
+
+    if not django_settings.REDIS_URL:
+        pytest.skip("the profiles-per-second bucket lives in Redis (the embedded run has none)")
+    settings.API_PROFILE_RATES = {"profiles.update": (1, 2), "profiles.mass_update": (1, 2)}
+    cache.clear()
+    two = [{"identifiers": {"custom_id": "a"}}, {"identifiers": {"custom_id": "b"}}]
+    assert api.project_call("/profiles/update", two).status_code == 202  # the bucket is empty now
+    headers = {"Idempotency-Key": "retry-me"}
+    assert api.project_call("/profiles/update", two, headers=headers).status_code == 429
+    settings.API_PROFILE_RATES = {"profiles.update": (300, 1000), "profiles.mass_update": (10_000, 10_000)}
+    retried = api.project_call("/profiles/update", two, headers=headers)
+    assert retried.status_code == 202
+    assert "Idempotent-Replayed" not in retried
+
+
+def test_another_customers_key_never_spends_a_targets_rate_limit(api, api_app, other_app):
+    from tests.factories import company_rest_key
+
+    api_app.project.api_rate_limit_per_minute = 3
+    api_app.project.save()
+    foreign = company_rest_key(other_app.project)
+    event = {"events": [{"name": "opened"}]}
+    assert api.app_call("POST", "/events/users/a", event).status_code == 202  # both cached from here on
+    for _ in range(5):
+        assert api.app_call("POST", "/events/users/a", event, rest_key=foreign).status_code == 401
+    assert api.app_call("POST", "/events/users/a", event).status_code == 202
+    assert api.app_call("POST", "/events/users/a", event).status_code == 202
+
+
+def test_a_rotated_key_cannot_be_rotated_again_to_extend_its_life(api, api_app, csm):
+    from django.core.exceptions import ValidationError
+
+    from batchhub.projects.models import RestApiKey
+    from batchhub.projects.services import rest_key_rotate
+
+    key = RestApiKey.objects.get(customer=api_app.project.customer)
+    rest_key_rotate(actor=csm, key=key, overlap=dt.timedelta(hours=1))
+    with pytest.raises(ValidationError, match="already rotated"):
+        rest_key_rotate(actor=csm, key=key, overlap=dt.timedelta(hours=720))
+    key.refresh_from_db()
+    assert key.expires_at - timezone.now() <= dt.timedelta(hours=1)

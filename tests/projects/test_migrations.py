@@ -29,7 +29,7 @@ def old_world(transactional_db):
     old = _migrate(BEFORE)
     Project, App = old.get_model("projects", "Project"), old.get_model("projects", "App")
     keys = {}
-    for slug, customer in (("acme-eu", "Acme Corp"), ("acme-us", "Acme Corp"), ("globex", "Globex")):
+    for slug, customer in (("acme-eu", "Acme Corp"), ("acme-us", " acme corp "), ("globex", "Globex")):
         project = Project.objects.create(
             name=slug,
             slug=slug,
@@ -75,8 +75,9 @@ def test_every_key_that_worked_keeps_working_and_only_where_it_did(old_world):
         assert app_call(live_key, app_rest) == 202
         assert project_call(project_key, project_rest) == 202
     eu, us = old_world["acme-eu"], old_world["acme-us"]
-    assert app_call(us[2], eu[3]) == 401  # a migrated key is narrowed to its project, even within the company
+    assert app_call(us[2], eu[3]) == 401  # a migrated key is narrowed to where it worked, even within the company
     assert project_call(us[0], eu[1]) == 401
+    assert project_call(eu[0], eu[3]) == 401  # an app's old key never opened the project's /2.x routes
 
     from batchhub.projects.models import Customer, Project, RestApiKey
 

@@ -310,3 +310,10 @@ def test_project_page_shows_api_activity_and_token_status(client, csm, project):
     assert "Applied" in detail.text and "events: 3" in detail.text
     missing = client.get(reverse("projects:api_call_lookup", kwargs={"code": project.code}), {"token": "nope"})
     assert missing.status_code == 302
+
+
+def test_a_customer_is_one_company_whatever_the_case(client, csm):
+    client.force_login(csm)
+    client.post(reverse("projects:create"), {"name": "Initech", "customer": "Initech Inc"})
+    client.post(reverse("projects:create"), {"name": "Initech EU", "customer": "INITECH inc"})
+    assert {project.customer.name for project in Project.objects.all()} == {"Initech Inc"}

@@ -1,7 +1,10 @@
 """The customer company owns projects and its REST API keys (Batch's "company REST API key").
 
-Every key that worked before keeps working: each project's REST key and each app's REST key become REST keys
-of the project's customer, narrowed to that project. Apps get an SDK key beside their live and dev keys.
+Every key that worked before keeps working, and only where it worked: each project's REST key becomes a REST
+key of the project's customer narrowed to that project, each app's REST key one narrowed to that app. Projects
+whose free-text customer names differ only in case or surrounding spaces join one customer. Apps get an SDK key
+beside their live and dev keys. Going back puts each project's and app's narrowed key back on its row and the
+customer's name back in the project; company-wide keys have no place there and are lost.
 """
 
 import hashlib
@@ -9,6 +12,7 @@ import secrets
 import uuid
 
 import django.db.models.deletion
+import django.db.models.functions
 from django.conf import settings
 from django.db import migrations, models
 
@@ -26,10 +30,17 @@ def customers_from_names(apps, schema_editor):
     customers: dict[str, object] = {}
     for project in Project.objects.order_by("id"):
         name = (project.customer_name or "").strip() or project.name
-        if name not in customers:
-            customers[name] = Customer.objects.create(name=name)
-        project.customer = customers[name]
+        if name.casefold() not in customers:
+            customers[name.casefold()] = Customer.objects.create(name=name)
+        project.customer = customers[name.casefold()]
         project.save(update_fields=["customer"])
+
+
+def customer_names_back(apps, schema_editor):
+    Project = apps.get_model("projects", "Project")
+    for project in Project.objects.select_related("customer"):
+        project.customer_name = project.customer.name
+        project.save(update_fields=["customer_name"])
 
 
 def sdk_keys(apps, schema_editor):
@@ -43,25 +54,37 @@ def rest_keys_from_projects_and_apps(apps, schema_editor):
     RestApiKey = apps.get_model("projects", "RestApiKey")
     Project = apps.get_model("projects", "Project")
     App = apps.get_model("projects", "App")
-    seen: set[str] = set()
+    seen: dict[str, str] = {}
 
-    def keep(*, project, name: str, secret) -> None:
+    def keep(*, project, app, name: str, secret, owner: str) -> None:
         key = secret.reveal()
-        if key in seen:
-            return
-        seen.add(key)
+        if key in seen:  # random 128-bit keys never repeat; if one did, one row could not keep it: say so
+            raise RuntimeError(f"{owner} and {seen[key]} share one REST key: give one of them a new key first.")
+        seen[key] = owner
         RestApiKey.objects.create(
-            code=uuid.uuid4(), customer_id=project.customer_id, project=project, name=name, secret=key,
+            code=uuid.uuid4(), customer_id=project.customer_id, project=project, app=app, name=name, secret=key,
             digest=_digest(key),
         )  # fmt: skip
 
     for project in Project.objects.order_by("id"):
         if project.rest_api_key:
-            keep(project=project, name="Project REST key (from before company keys)", secret=project.rest_api_key)
+            keep(project=project, app=None, name="Project REST key (from before company keys)",
+                 secret=project.rest_api_key, owner=f"project {project.slug}")  # fmt: skip
     for app in App.objects.select_related("project").order_by("id"):
         if app.rest_api_key:
-            keep(project=app.project, name=f"{app.name} {app.platform} REST key (from before company keys)"[:80],
-                 secret=app.rest_api_key)  # fmt: skip
+            keep(project=app.project, app=app, name=f"{app.name} {app.platform} REST key (from before company keys)"[:80],
+                 secret=app.rest_api_key, owner=f"app {app.live_api_key}")  # fmt: skip
+
+
+def rest_keys_back(apps, schema_editor):
+    RestApiKey = apps.get_model("projects", "RestApiKey")
+    Project = apps.get_model("projects", "Project")
+    App = apps.get_model("projects", "App")
+    working = RestApiKey.objects.filter(revoked_at__isnull=True).order_by("created_at", "id")  # the newest wins
+    for key in working.filter(app__isnull=False):
+        App.objects.filter(pk=key.app_id).update(rest_api_key=key.secret)
+    for key in working.filter(app__isnull=True, project__isnull=False):
+        Project.objects.filter(pk=key.project_id).update(rest_api_key=key.secret)
 
 
 class Migration(migrations.Migration):
@@ -81,6 +104,12 @@ class Migration(migrations.Migration):
             ],
             options={"ordering": ["name"]},
         ),
+        migrations.AddConstraint(
+            model_name="customer",
+            constraint=models.UniqueConstraint(
+                django.db.models.functions.Lower("name"), name="customer_name_unique_ignoring_case"
+            ),
+        ),
         migrations.RenameField(model_name="project", old_name="customer", new_name="customer_name"),
         migrations.AddField(
             model_name="project",
@@ -89,7 +118,7 @@ class Migration(migrations.Migration):
                 null=True, on_delete=django.db.models.deletion.PROTECT, related_name="projects", to="projects.customer"
             ),
         ),
-        migrations.RunPython(customers_from_names, migrations.RunPython.noop),
+        migrations.RunPython(customers_from_names, customer_names_back),
         migrations.AlterField(
             model_name="project",
             name="customer",
@@ -148,6 +177,13 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 (
+                    "app",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name="+",
+                        help_text="Only this app (legacy).", to="projects.app",
+                    ),
+                ),
+                (
                     "rotated_to",
                     models.ForeignKey(
                         blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name="+",
@@ -157,7 +193,7 @@ class Migration(migrations.Migration):
             ],
             options={"ordering": ["customer", "project", "created_at"]},
         ),
-        migrations.RunPython(rest_keys_from_projects_and_apps, migrations.RunPython.noop),
+        migrations.RunPython(rest_keys_from_projects_and_apps, rest_keys_back),
         migrations.RemoveField(model_name="project", name="rest_api_key"),
         migrations.RemoveField(model_name="app", name="rest_api_key"),
     ]

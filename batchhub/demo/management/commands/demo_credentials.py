@@ -47,7 +47,7 @@ class Command(BaseCommand):
             self.stdout.write("")
             self.stdout.write(f"{name}")
             self.stdout.write(f"  project key       {first['project_key']}")
-            self.stdout.write(f"  project REST key  {first['project_rest_api_key']}")
+            self.stdout.write(f"  REST API key      {first['rest_api_key']}  (the company's: every app and project)")
             rows = [app for app in credentials["apps"] if app["project"] == name]
             self.stdout.write(
                 "\n".join(
@@ -57,7 +57,7 @@ class Command(BaseCommand):
                             ("app", "app"),
                             ("platform", "platform"),
                             ("live_api_key", "live API key"),
-                            ("rest_api_key", "REST API key"),
+                            ("sdk_api_key", "SDK API key"),
                         ],
                     )
                 )
