@@ -92,21 +92,26 @@ def _validated(raw: bytes, now: dt.datetime) -> tuple[list[FastUser], int, dict[
             users = _BULK.validate_json(raw)
     except ValidationError:
         return None
-    if any(not user["id"].strip() for user in users):
-        return None
-    events = [event for user in users for event in user["events"]]
-    if not 0 < len(events) <= MAX_EVENTS_PER_CALL:
-        return None
-    # the rules drop repeated tags: a body with some is not in normal form
-    if any(len(tags) > 1 and len(set(tags)) != len(tags) for event in events if (tags := event.get("tags"))):
+    count, given_times = 0, set()
+    for user in users:  # one pass over the events for what the schema cannot say
+        if not user["id"].strip():
+            return None
+        for event in user["events"]:
+            count += 1
+            tags = event.get("tags")
+            if tags and len(tags) > 1 and len(set(tags)) != len(tags):
+                return None  # the rules drop repeated tags: a body with some is not in normal form
+            if (time_value := event.get("time")) is not None:
+                given_times.add(time_value)
+    if not 0 < count <= MAX_EVENTS_PER_CALL:
         return None
     times: dict[str, str] = {}
-    for time_value in {event["time"] for event in events if event.get("time") is not None}:
+    for time_value in given_times:
         try:
             times[time_value] = event_time_check(time_value, "time", now)
         except ApiError:
             return None
-    return users, len(events), times
+    return users, count, times
 
 
 def events_bulk_accepts(raw: bytes, now: dt.datetime) -> int | None:
