@@ -55,6 +55,16 @@ def test_csm_creates_a_project_adds_an_app_and_sees_the_key_once(page, live_serv
     expect(page.get_by_test_id("revealed-secret")).to_have_count(0)
     assert key not in page.content() and narrowed.secret.reveal() not in page.content()
 
+    # the company key rotated with the default 24 h overlap: the new one shown once, the old one ending
+    page.on("dialog", lambda dialog: dialog.accept())
+    company_row = page.get_by_role("row", name=re.compile("Company REST key")).first
+    company_row.get_by_text("Rotate").first.click()
+    company_row.get_by_role("button", name="Rotate now").click()
+    heir = RestApiKey.objects.get(customer__name="Initech Inc", project=None, rotated_to=None)
+    expect(page.get_by_test_id("revealed-secret")).to_have_text(heir.secret.reveal())
+    expect(page.get_by_role("cell", name=re.compile("^ends "))).to_be_visible()
+    screenshot("rest-keys-rotated")
+
 
 def test_partner_sees_its_project_and_searches_profiles_as_it_types(
     page, live_server, partner_user, project, other_project, screenshot
