@@ -45,8 +45,8 @@ _PROJECT_FAMILY_STATUS = {403: 400, 422: 400}
 
 APP_FAMILY = "app"
 PROJECT_FAMILY = "project"
-_PROJECT_PATH = re.compile(r"^/2\.\d+/")
-API_PATH = re.compile(r"^/(?:1\.\d+|2\.\d+)/")
+_PROJECT_PATH = re.compile(r"^/2\.[0-9]+/")
+API_PATH = re.compile(r"^/(?:1\.[0-9]+|2\.[0-9]+)/")
 IDEMPOTENCY_TTL = dt.timedelta(hours=24)
 
 
@@ -345,6 +345,16 @@ class ApiEdgeMiddleware:
         except ValueError:
             return None  # Django answers a malformed length itself
         limit = api_max_body_bytes()
+        if not length and "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+            # A chunked body has no Content-Length, so Django would read it as empty: read it here, bounded.
+            body = request.META["wsgi.input"].read(limit + 1)
+            if len(body) > limit:
+                too_large = ApiError(
+                    "PAYLOAD_TOO_LARGE", f"The body is over {limit} bytes, the most accepted per call."
+                )
+                return error_response(request, too_large)
+            request._body, request._stream = body, io.BytesIO(body)
+            return None
         if length > limit:
             return error_response(
                 request,

@@ -136,7 +136,7 @@ PROJECT_ERRORS = {
     429: ProjectError,
 }
 APP_VERSION = Path(..., pattern=r"^1\.[01]$", description="1.0 or 1.1")
-PROJECT_VERSION = Path(..., pattern=r"^2\.\d+$", description="2.x, any minor version")
+PROJECT_VERSION = Path(..., pattern=r"^2\.[0-9]{1,3}$", description="2.x, any minor version")
 IDEMPOTENCY_DOC = {
     "parameters": [
         {
@@ -395,7 +395,7 @@ def _profile_check(limit: int, *, route: str, request: HttpRequest):
         operations = installations_known(caller.project_id, operations, problems)
         answer: dict = {"code": "SUCCESS"}
         if problems.errors:
-            answer = {"code": "SUCCESS_WITH_PARTIAL_ERRORS", "errors": problems.errors}
+            answer = {"code": "SUCCESS_WITH_PARTIAL_ERRORS", "errors": problems.listed()}
         return "profile_update", operations, answer
 
     return check

@@ -51,7 +51,7 @@ _CUSTOM_KEY = re.compile(r"^(?:(date|url)\((u\.[^)]*)\)|(u\.[^()]*)|(ut\.[^()]*)
 _ATTRIBUTE_KEY = re.compile(r"^(?:(date|url)\(([^)]*)\)|([^()]*))\Z", re.IGNORECASE)
 _EVENT_TIME = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\Z")
 _URL = re.compile(r"^[a-z][a-z0-9+.-]*://\S+\Z", re.IGNORECASE)
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+\Z")
+_EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+\Z")
 _PHONE = re.compile(r"^\+[1-9][0-9]{6,14}\Z")
 _LANGUAGE = re.compile(r"^[a-z]{2}\Z")
 _REGION = re.compile(r"^[A-Z]{2}\Z")
@@ -343,12 +343,27 @@ def events_bulk_check(body: Any, now: dt.datetime) -> list[dict]:
 # ---- Profile API 2.x -----------------------------------------------------------------------------
 
 
+MAX_LISTED_ERRORS = 1_000  # an answer lists this many partial errors at most (a 20 MiB body could hold millions)
+
+
 @dataclass
 class PartialErrors:
     errors: list[dict] = field(default_factory=list)
+    unlisted: int = 0
 
     def add(self, *, index: int, reason: str, attribute: str | None = None, category: str = "attribute") -> None:
-        self.errors.append({"category": category, "bulk_index": index, "reason": reason, "attribute": attribute})
+        if len(self.errors) < MAX_LISTED_ERRORS:
+            self.errors.append({"category": category, "bulk_index": index, "reason": reason, "attribute": attribute})
+        else:
+            self.unlisted += 1
+
+    def listed(self) -> list[dict]:
+        """The errors to answer; past the limit, a last one says how many more were found."""
+        if not self.unlisted:
+            return self.errors
+        last = self.errors[-1]["bulk_index"]
+        summary = f"{self.unlisted} more errors were found and not listed (the answer lists {MAX_LISTED_ERRORS})."
+        return [*self.errors, {"category": "errors", "bulk_index": last, "reason": summary, "attribute": None}]
 
 
 @functools.cache
@@ -356,8 +371,14 @@ def _time_zones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
 
 
+_NATIVE_NAMES = ("$email_address", "$email_marketing", "$sms_marketing", "$phone_number", "$language", "$region",
+                 "$timezone")  # fmt: skip
+
+
 def _native(name: str, value: Any) -> Any:
     where = f"attributes['{shown(name)}']"
+    if name not in _NATIVE_NAMES:
+        raise _bad(f"{where} is not a native attribute ({', '.join(_NATIVE_NAMES)}).")
     if value is None:
         return None
     if name == "$email_address":
@@ -385,8 +406,7 @@ def _native(name: str, value: Any) -> Any:
         if not isinstance(value, str) or value not in _time_zones():
             raise _bad(f"{where} must be an IANA time zone such as 'Europe/Paris'.")
         return value
-    raise _bad(f"{where} is not a native attribute ($email_address, $email_marketing, $sms_marketing, "
-               "$phone_number, $language, $region, $timezone).")  # fmt: skip
+    raise AssertionError(name)  # every name of _NATIVE_NAMES is handled above
 
 
 def _typed_key(key: str, where: str) -> tuple[str, str]:

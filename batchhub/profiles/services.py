@@ -13,7 +13,7 @@ import logging
 from collections.abc import Iterable
 
 from celery.exceptions import SoftTimeLimitExceeded
-from django.db import OperationalError, connection, transaction
+from django.db import DataError, OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -119,10 +119,18 @@ def _apply(call: ApiCall) -> dict:
         return _events_apply_postgres(_PG_EVENTS_APPLY, call.project_id, call.operations, at)
     if call.kind == RAW_EVENTS_KIND:
         if connection.vendor == "postgresql":
-            return _events_apply_postgres(_PG_RAW_EVENTS_APPLY, call.project_id, call.operations, at)
+            try:
+                with transaction.atomic():  # a savepoint: only this statement is undone if jsonb refuses the body
+                    return _events_apply_postgres(_PG_RAW_EVENTS_APPLY, call.project_id, call.operations, at)
+            except DataError:
+                # A number JSON allows but jsonb cannot hold (1e-20000, 20,000 decimals, even under a key the
+                # rules ignore): the events are written from the body parsed by Python, as the rules read it.
+                pass
         events = events_bulk_fast(call.operations.encode(), at)
         if events is None:
             raise ValueError("the stored body no longer passes the fast rules")
+        if connection.vendor == "postgresql":
+            return _events_apply_postgres(_PG_EVENTS_APPLY, call.project_id, json.dumps(events), at)
         return _events_apply(call.project_id, events, at, source=ProfileEvent.Source.API)
     operations = json.loads(call.operations)
     if call.kind == "custom_data":

@@ -214,3 +214,92 @@ def test_a_tag_collection_is_bounded(api):
         api.app_call("POST", "/data/users/alice", {"values": {"ut.t": [f"t{n}" for n in range(1000)]}}).status_code
         == 202
     )
+
+
+# ---- found by a hostile run against gunicorn, PostgreSQL and a worker -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "tiny",
+    [
+        '{"name": "fast_ev", "attributes": {"a": 1e-20000}}',
+        '{"name": "fast_ev", "attributes": {"a": 0.' + "0" * 20000 + "1}}",
+        '{"name": "fast_ev", "zz": -1E-20000}',
+    ],
+    ids=["exponent", "decimals", "ignored-key"],
+)
+def test_a_number_jsonb_cannot_hold_in_a_fast_path_body_is_still_applied_whole(
+    api, tiny, django_capture_on_commit_callbacks
+):
+    raw = '[{"id": "victim", "events": [{"name": "ok"}]}, {"id": "fp", "events": [' + tiny + "]}]"
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.app_call("POST", "/events/users", raw=raw.encode())
+    assert response.status_code == 202
+    call = ApiCall.objects.get()
+    assert (call.kind, call.apply_status) == ("events_raw", "applied"), call.apply_error
+    from batchhub.profiles.models import ProfileEvent
+
+    events = {event.profile.custom_id: event for event in ProfileEvent.objects.select_related("profile")}
+    assert set(events) == {"victim", "fp"}
+    assert events["fp"].attributes in ({"a": 0.0}, {})
+
+
+@pytest.mark.parametrize("key", ["$foo", "$", "$EMAIL_ADDRESS"])
+def test_an_unknown_native_attribute_set_to_null_is_a_partial_error_not_a_lost_call(
+    api, key, django_capture_on_commit_callbacks
+):
+    body = [
+        {"identifiers": {"custom_id": "victim-ok"}, "attributes": {"plan": "gold"}},
+        {"identifiers": {"custom_id": "other"}, "attributes": {key: None}},
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.project_call("/profiles/update", body)
+    [error] = response.json()["errors"]
+    assert (error["bulk_index"], error["attribute"]) == (1, key)
+    assert ApiCall.objects.get().apply_status == "applied"
+    assert Profile.objects.get(custom_id="victim-ok").attributes == {"plan": "gold"}
+
+
+def test_an_email_with_a_control_character_is_refused(api):
+    body = [{"identifiers": {"custom_id": "a"}, "attributes": {"$email_address": "a\x01@example.com"}}]
+    assert api.project_call("/profiles/update", body).json()["errors"][0]["attribute"] == "$email_address"
+
+
+def test_partial_errors_are_listed_up_to_a_bound(api):
+    events = [{"name": "bad name"}] * 1500
+    response = api.project_call("/profiles/update", [{"identifiers": {"custom_id": "a"}, "events": events}])
+    errors = response.json()["errors"]
+    assert len(errors) == 1001
+    assert errors[-1]["category"] == "errors" and "500 more errors" in errors[-1]["reason"]
+
+
+@pytest.mark.parametrize("version", ["2.\u0663", "2." + "9" * 500])
+def test_an_odd_version_is_not_a_route(api, version):
+    response = api.project_call("/profiles/update", [{"identifiers": {"custom_id": "a"}}], version=version)
+    assert response.status_code == 404
+
+
+def test_a_chunked_body_is_read_not_taken_for_empty(api):
+    import io
+
+    from django.test.client import ClientHandler  # the test client's handler: WSGI in, without its Content-Length
+
+    body = json.dumps({"events": [{"name": "opened"}]}).encode()
+    chunked_stream = io.BytesIO(body)  # what gunicorn hands over: the body, de-chunked, and no Content-Length
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": f"/1.0/{api.app.live_api_key}/events/users/u1",
+        "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "80",
+        "HTTP_HOST": "127.0.0.1",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": chunked_stream,
+        "wsgi.errors": io.StringIO(),
+        "CONTENT_TYPE": "application/json",
+        "HTTP_TRANSFER_ENCODING": "chunked",
+        "HTTP_X_AUTHORIZATION": api.rest_key,
+    }
+    response = ClientHandler()(environ)
+    assert response.status_code == 202, response.content
+    assert ApiCall.objects.get().counts == {"operations": 1}
