@@ -161,20 +161,15 @@ def installations_known(project_id: int, operations: list[dict], problems) -> li
         if ref:
             app_id = app_of_key.get(ref["api_key"])
             if app_id is None:
-                problems.add(
-                    index=operation["bulk_index"],
-                    category="identifiers",
-                    attribute="identifiers.installation",
-                    reason="identifiers.installation.apikey is not an API key of an app of this project.",
-                )
-                continue
-            if (app_id, ref["installation_id"]) not in found:
-                problems.add(
-                    index=operation["bulk_index"],
-                    category="identifiers",
-                    attribute="identifiers.installation",
-                    reason="identifiers.installation.installation_id is not an installation of that app.",
-                )
+                unknown = "apikey is not an API key of an app of this project"
+            elif (app_id, ref["installation_id"]) not in found:
+                unknown = "installation_id is not an installation of that app"
+            else:
+                unknown = None
+            if unknown:
+                where = "identifiers.installation"
+                problems.add(index=operation["bulk_index"], category="identifiers", attribute=where,
+                             reason=f"{where}.{unknown}.")  # fmt: skip
                 continue
             ref["app_id"] = app_id
         kept.append(operation)

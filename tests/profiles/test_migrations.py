@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
+
+from tests.migrating import migrate_to
 
 pytestmark = pytest.mark.portable
 
@@ -13,23 +13,16 @@ BEFORE = [("profiles", "0004_api_calls_sweep_schedule")]
 AFTER = [("profiles", "0005_event_names_without_ue_prefix")]
 
 
-def _migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
 def test_stored_event_names_lose_the_ue_prefix_and_nothing_else(transactional_db):
     from tests.factories import ProfileFactory
 
     profile = ProfileFactory()
-    old = _migrate(BEFORE)
+    old = migrate_to(BEFORE)
     ProfileEvent = old.get_model("profiles", "ProfileEvent")
     now = timezone.now()
     for name in ("ue.added_to_cart", "opened", "ue.", "ue.a.b", "blue.sky"):
         ProfileEvent.objects.create(profile_id=profile.pk, name=name, occurred_at=now)
-    _migrate(AFTER)
+    migrate_to(AFTER)
 
     from batchhub.profiles.models import ProfileEvent as Current
 

@@ -6,9 +6,9 @@ import json
 
 import pytest
 from django.core.cache import cache
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
+
+from tests.migrating import migrate_to
 
 pytestmark = pytest.mark.portable
 
@@ -16,17 +16,10 @@ BEFORE = [("projects", "0004_apicall_operations_lz4")]
 AFTER = [("projects", "0005_customer_rest_keys")]
 
 
-def _migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
 @pytest.fixture
 def old_world(transactional_db):
     """Two projects of one customer and one of another, with per-project and per-app REST keys as before."""
-    old = _migrate(BEFORE)
+    old = migrate_to(BEFORE)
     Project, App = old.get_model("projects", "Project"), old.get_model("projects", "App")
     keys = {}
     for slug, customer in (("acme-eu", "Acme Corp"), ("acme-us", " acme corp "), ("globex", "Globex")):
@@ -47,11 +40,11 @@ def old_world(transactional_db):
         )
         keys[slug] = (project.key, project.rest_api_key.reveal(), app.live_api_key, app.rest_api_key.reveal())
     yield keys
-    _migrate(AFTER)  # leave the schema as the rest of the suite expects it
+    migrate_to(AFTER)  # leave the schema as the rest of the suite expects it
 
 
 def test_every_key_that_worked_keeps_working_and_only_where_it_did(old_world):
-    _migrate(AFTER)
+    migrate_to(AFTER)
     cache.clear()
     client = Client()
 
