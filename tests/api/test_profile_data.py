@@ -320,10 +320,10 @@ def test_a_call_that_cannot_be_applied_is_marked_failed_without_blocking_others(
         api.app_call("POST", "/events/users/ivy", _event())
     original = services._apply
 
-    def flaky(call, **options):
+    def flaky(call):
         if json.loads(call.operations)[0]["custom_id"] == "bad":
             raise RuntimeError("boom")
-        return original(call, **options)
+        return original(call)
 
     monkeypatch.setattr(services, "_apply", flaky)
     with applied:
