@@ -35,7 +35,6 @@ class ApiCaller:
 
     project_id: int
     app_id: int | None
-    key_id: int | None = None
 
     @property
     def scope(self) -> str:
@@ -215,7 +214,7 @@ def _authenticate(
             hmac.compare_digest(_DUMMY_KEY.encode(), (presented or "").encode("utf-8", "surrogatepass"))
         _auth_failed(request, family=family, project_id=target.project_id if target else None, identifier=identifier)
         return None
-    caller = ApiCaller(project_id=target.project_id, app_id=target.app_id, key_id=key.id)
+    caller = ApiCaller(project_id=target.project_id, app_id=target.app_id)
     count = counted[1] if counted and counted[0] == caller.scope else rate_window_count(caller.scope)[0]
     rate_limit_enforce(count, per_minute=target.per_minute)
     _key_used(key.id, digest, now)
