@@ -21,6 +21,7 @@ from ninja.security import APIKeyHeader, HttpBearer
 
 from batchhub.core.apikit import rate_limit_enforce, rate_window_count
 from batchhub.core.crypto import Secret, mask
+from batchhub.core.logging import masked_path
 from batchhub.core.redis import as_text, shared_redis
 from batchhub.core.services import audit_record
 from batchhub.projects.models import App, Project, RestApiKey, rest_key_digest
@@ -226,10 +227,10 @@ def _auth_failed(request, *, family: str, project_id: int | None, identifier: st
         actor="api",
         action="api.auth_failed",
         object_type=family,
-        object_repr=f"{family} key {mask(identifier) if identifier else '(none)'} on {request.path[:120]}",
+        object_repr=f"{family} key {mask(identifier) if identifier else '(none)'} on {masked_path(request.path[:120])}",
         project=Project.objects.filter(pk=project_id).first() if project_id else None,
     )
-    logger.warning("API authentication failed (%s family) for %s", family, request.path[:120])
+    logger.warning("API authentication failed (%s family) for %s", family, masked_path(request.path[:120]))
 
 
 class AppKeyAuth(APIKeyHeader):

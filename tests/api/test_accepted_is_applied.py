@@ -115,12 +115,29 @@ custom_data = st.fixed_dictionaries(
     optional={"overwrite": st.one_of(st.booleans(), scalars)},
 )
 
+# Custom Data refuses a whole call for one bad user: mostly plausible updates, with hostile ones mixed in.
+good_custom_data = st.fixed_dictionaries(
+    {
+        "values": st.dictionaries(
+            st.sampled_from(["u.plan", "u.points", "date(u.seen)", "ut.interests", "u.ok"]),
+            st.one_of(
+                st.sampled_from(["gold", 3, True, "2026-11-30T10:00:00Z"]),
+                st.none(),
+                st.lists(st.sampled_from(["ski", "jazz"]), max_size=2),
+            ),
+            max_size=3,
+        )
+    },
+    optional={"overwrite": st.booleans()},
+)
+any_custom_data = st.one_of(good_custom_data, good_custom_data, custom_data)
+
 ROUTES = {
     "profiles.update": profile_updates.map(lambda body: ("project", "POST", "/profiles/update", body)),
     "custom_data.user": st.tuples(custom_ids, custom_data).map(
         lambda pair: ("app", "POST", "/data/users/u" + str(abs(hash(pair[0])) % 1000), pair[1])
     ),
-    "custom_data.bulk": st.lists(st.fixed_dictionaries({"id": custom_ids, "update": custom_data}), max_size=3).map(
+    "custom_data.bulk": st.lists(st.fixed_dictionaries({"id": custom_ids, "update": any_custom_data}), max_size=3).map(
         lambda body: ("app", "POST", "/data/users", body)
     ),
     "custom_data.bulk_delete": st.lists(custom_ids, max_size=3).map(
@@ -164,7 +181,7 @@ def test_whatever_the_api_accepts_the_worker_applies(api, route, settings_overri
     check()
     accepted = sum(status in (200, 202) for status in answers)
     print(f"{route}: {accepted} of {len(answers)} bodies accepted, all applied")
-    assert accepted >= len(answers) // 10  # the strategies reach the accepting side, not only refusals
+    assert accepted >= 10  # the strategies reach the accepting side, not only refusals (about 20% at the least)
 
 
 @pytest.fixture
