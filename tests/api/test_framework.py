@@ -225,3 +225,14 @@ def test_a_lowered_rate_limit_applies_at_once(api, api_app):
     project.api_rate_limit_per_minute = 1
     project.save()
     assert api.app_call("POST", "/events/users/alice", EVENT).status_code == 429
+
+
+def test_failed_authentications_are_audited_once_per_key_and_minute_with_their_count(api, monkeypatch):
+    monkeypatch.setattr("time.time", lambda: 1_800_000_000.0)  # one minute throughout, whatever the clock does
+    for _ in range(20):
+        assert api.app_call("POST", "/events/users/alice", EVENT, rest_key="wrong-key").status_code == 401
+    api.app_call("POST", "/events/users/alice", EVENT, key="OTHERAPPKEY", rest_key="wrong-key")
+    rows = list(AuditEvent.objects.filter(action="api.auth_failed").order_by("id"))
+    assert len(rows) == 2
+    assert rows[0].changes == {"failures in this minute": 20}
+    assert rows[1].changes == {"failures in this minute": 1}
