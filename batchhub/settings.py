@@ -184,6 +184,8 @@ if IS_PRODUCTION:
 # REST API bodies: the largest documented call (10,000 profiles or users) is about 3 MB with ordinary data;
 # 20 MiB leaves a wide margin for rich ones and still bounds what one request can make a web worker parse.
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_MB", default=20) * 1024 * 1024
+# Failed API authentications one client address may make per minute before it gets 429s (key guessing).
+API_AUTH_FAILURES_PER_MINUTE = env.int("API_AUTH_FAILURES_PER_MINUTE", default=30)
 # Profile API rate limits as Batch documents them, in profiles per second per project: (rate, burst).
 API_PROFILE_RATES = {"profiles.update": (300, 1000), "profiles.mass_update": (10_000, 10_000)}
 

@@ -15,12 +15,13 @@ import time
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 from ninja.security import APIKeyHeader, HttpBearer
 
-from batchhub.core.apikit import rate_limit_enforce, rate_window_count
+from batchhub.core.apikit import ApiError, rate_limit_enforce, rate_window_count
 from batchhub.core.crypto import Secret, mask
 from batchhub.core.logging import masked_path
 from batchhub.core.models import AuditEvent
@@ -203,6 +204,9 @@ def _authenticate(
         if version == cached_target[0] == cached_key[0]:
             target, key = cached_target[1], cached_key[1]
     if target is None or key is None:
+        # A key this process does not know (every guess is one) is looked up only for a client that has not
+        # failed too often this minute; known keys never pay this check.
+        _guessing_throttle(request)
         version = _credentials_version()  # read before the rows: a change in between shows as a new version
         if cached_target is not None and cached_target[0] == version:
             target = cached_target[1]
@@ -224,17 +228,39 @@ def _authenticate(
     return caller
 
 
+def _counted(key: str) -> int:
+    """One more in the minute's counter `key` (kept 2 minutes); returns the count."""
+    cache.add(key, 0, timeout=120)
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.add(key, 1, timeout=120)
+        return 1
+
+
+def _failures_key(request) -> str:
+    return f"api:auth_failed:ip:{request.META.get('REMOTE_ADDR', '')}:{int(time.time() // 60)}"
+
+
+def _guessing_throttle(request) -> None:
+    """429 for a client address past `API_AUTH_FAILURES_PER_MINUTE` failed authentications this minute."""
+    failures = cache.get(_failures_key(request)) or 0
+    if failures >= settings.API_AUTH_FAILURES_PER_MINUTE:
+        retry_after = max(1, int(60 - time.time() % 60))
+        raise ApiError(
+            "TOO_MANY_REQUESTS",
+            f"Too many failed authentications from this address; retry in {retry_after} s.",
+            retry_after=retry_after,
+        )
+
+
 def _auth_failed(request, *, family: str, project_id: int | None, identifier: str) -> None:
     """Audit a refused call, one row per key and minute with the count (a guessing client would otherwise flood
     every "Recent activity" panel: 300 rows in 1.4 s once), and log it with the key slot masked."""
     shown_key = mask(identifier) if identifier else "(none)"
+    _counted(_failures_key(request))
     window = f"api:auth_failed:{family}:{rest_key_digest(identifier)}:{int(time.time() // 60)}"
-    cache.add(window, 0, timeout=120)
-    try:
-        failures = cache.incr(window)
-    except ValueError:  # the window expired between add and incr
-        cache.add(window, 1, timeout=120)
-        failures = 1
+    failures = _counted(window)
     event_id = cache.get(f"{window}:event") if failures > 1 else None
     if event_id is not None:
         AuditEvent.objects.filter(pk=event_id).update(changes={"failures in this minute": failures})

@@ -236,3 +236,19 @@ def test_failed_authentications_are_audited_once_per_key_and_minute_with_their_c
     assert len(rows) == 2
     assert rows[0].changes == {"failures in this minute": 20}
     assert rows[1].changes == {"failures in this minute": 1}
+
+
+def test_a_client_guessing_keys_is_throttled_and_known_keys_are_not(api, api_app, settings, monkeypatch):
+    from tests.factories import RestApiKeyFactory
+
+    monkeypatch.setattr("time.time", lambda: 1_800_000_000.0)  # one minute throughout
+    settings.API_AUTH_FAILURES_PER_MINUTE = 5
+    unused = RestApiKeyFactory(customer=api_app.project.customer).secret.reveal()
+    assert api.app_call("POST", "/events/users/alice", EVENT).status_code == 202  # this key is known from here on
+    for n in range(5):
+        assert api.app_call("POST", "/events/users/alice", EVENT, rest_key=f"guess-{n}").status_code == 401
+    guessed = api.app_call("POST", "/events/users/alice", EVENT, rest_key="guess-6")
+    assert guessed.status_code == 429
+    assert guessed.json()["code"] == 60 and int(guessed["Retry-After"]) >= 1
+    assert api.app_call("POST", "/events/users/alice", EVENT, rest_key=unused).status_code == 429  # not yet known
+    assert api.app_call("POST", "/events/users/alice", EVENT).status_code == 202  # a known key keeps working
