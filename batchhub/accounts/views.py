@@ -7,6 +7,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from batchhub.accounts.models import Partner
+from batchhub.accounts.throttle import ThrottledAuthenticationForm
 from batchhub.core.queries import audit_events_for_user, worker_heartbeats
 from batchhub.core.roles import CSM, PARTNER, PRIVACY_ADMIN, primary_role
 from batchhub.profiles.stats import profiles_total_estimate
@@ -17,6 +18,7 @@ from batchhub.projects.queries import project_list_rows
 class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
+    authentication_form = ThrottledAuthenticationForm
 
 
 @login_required

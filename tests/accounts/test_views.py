@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from tests.factories import PASSWORD
+from tests.factories import PASSWORD, UserFactory
 
 pytestmark = pytest.mark.portable
 
@@ -85,3 +85,37 @@ def test_roles_come_with_the_user_in_one_query(client, csm):
     group_queries = [q["sql"] for q in captured.captured_queries if "auth_group" in q["sql"]]
     assert len(group_queries) == 1
     assert "accounts_user" in group_queries[0] and "EXISTS" in group_queries[0]
+
+
+@pytest.fixture
+def _no_login_failures_yet():
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.mark.usefixtures("_no_login_failures_yet")
+def test_a_username_guessed_too_often_must_wait_even_with_the_right_password(client, csm, password, settings):
+    settings.LOGIN_FAILURES_PER_USERNAME = 5
+    url = reverse("accounts:login")
+    for _ in range(5):
+        assert client.post(url, {"username": "csm", "password": "wrong-password"}).status_code == 200
+    response = client.post(url, {"username": "CSM", "password": password})
+    assert "Too many failed attempts: wait" in response.text
+    assert "_auth_user_id" not in client.session
+    other = UserFactory(username="someone")
+    assert client.post(url, {"username": other.username, "password": password}).status_code == 302
+
+
+@pytest.mark.usefixtures("_no_login_failures_yet")
+def test_an_address_guessing_many_usernames_must_wait_and_so_must_the_admin_login(client, csm, password, settings):
+    settings.LOGIN_FAILURES_PER_ADDRESS = 4
+    for n in range(4):
+        client.post(reverse("accounts:login"), {"username": f"user{n}", "password": "wrong-password"})
+    response = client.post(reverse("accounts:login"), {"username": "csm", "password": password})
+    assert "Too many failed attempts" in response.text
+    admin = client.post(reverse("admin:login"), {"username": "csm", "password": password})
+    assert "Too many failed attempts" in admin.text
+    assert "_auth_user_id" not in client.session
