@@ -99,3 +99,19 @@ def test_privacy_admin_reads_the_audit_log(page, live_server, privacy_admin, csm
     page.get_by_role("link", name="Audit log", exact=True).click()
     expect(page.get_by_role("cell", name="project.inactivity_shorten")).to_be_visible()
     screenshot("audit-log")
+
+
+def test_a_guessed_login_is_told_how_long_to_wait(page, live_server, csm, settings, screenshot):
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.LOGIN_FAILURES_PER_USERNAME = 3
+    for _ in range(3):
+        page.goto(f"{live_server.url}/login/")
+        page.get_by_label("Username").fill("csm")
+        page.get_by_label("Password").fill("not-the-password")
+        page.get_by_role("button", name="Log in").click()
+    _login(page, live_server, "csm")
+    expect(page.get_by_role("alert")).to_contain_text("Too many failed attempts: wait")
+    screenshot("login-throttled")
+    cache.clear()
