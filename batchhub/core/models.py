@@ -55,6 +55,7 @@ class TaskDelivery(models.Model):
     last_error = models.TextField(blank=True)
 
     class Meta:
+        verbose_name_plural = "task deliveries"
         indexes = [models.Index(fields=["status", "-last_started_at"], name="taskdelivery_status_recent")]
 
     def __str__(self) -> str:

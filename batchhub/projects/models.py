@@ -15,6 +15,11 @@ from batchhub.core.fields import EncryptedTextField
 MAX_INACTIVITY_MONTHS = 13
 
 
+def months_text(months: int) -> str:
+    """'1 month', '13 months': the inactivity period as messages say it."""
+    return f"{months} month{'' if months == 1 else 's'}"
+
+
 def new_project_key() -> str:
     return "project_" + secrets.token_hex(12)
 

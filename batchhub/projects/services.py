@@ -12,7 +12,7 @@ from django.utils.text import slugify
 from batchhub.accounts.models import Partner
 from batchhub.core.crypto import Secret
 from batchhub.core.services import SECRET_CHANGED, audit_record, model_snapshot, snapshot_diff
-from batchhub.projects.models import App, Customer, Project, ProjectGrant, RestApiKey
+from batchhub.projects.models import App, Customer, Project, ProjectGrant, RestApiKey, months_text
 from batchhub.projects.queries import company_rest_keys_active
 
 DEFAULT_ROTATION_OVERLAP = dt.timedelta(hours=24)
@@ -96,7 +96,7 @@ def project_inactivity_shorten(*, actor, project: Project, months: int) -> Proje
         raise ValidationError(
             {
                 "inactivity_months": (
-                    f"The inactivity period can only be shortened: it is {project.inactivity_months} months, "
+                    f"The inactivity period can only be shortened: it is {months_text(project.inactivity_months)}, "
                     f"so choose fewer than {project.inactivity_months}."
                 )
             }

@@ -16,6 +16,7 @@ from batchhub.core.roles import CSM, has_role, role_required
 from batchhub.profiles.queries import profiles_count_estimate
 from batchhub.projects import services
 from batchhub.projects.forms import AppForm, GrantForm, InactivityForm, ProjectForm, RestKeyForm, RestKeyRotateForm
+from batchhub.projects.models import months_text
 from batchhub.projects.queries import (
     api_activity,
     api_call_get,
@@ -184,7 +185,7 @@ def project_inactivity(request: HttpRequest, code) -> HttpResponse:
             form.add_error("inactivity_months", exc.message_dict["inactivity_months"])
         else:
             messages.success(
-                request, f"Inactivity period shortened to {form.cleaned_data['inactivity_months']} months."
+                request, f"Inactivity period shortened to {months_text(form.cleaned_data['inactivity_months'])}."
             )
             return redirect("projects:detail", code=project.code)
     project.refresh_from_db()

@@ -72,3 +72,9 @@ def test_admin_changes_are_audited(client, project, django_user_model):
     event = AuditEvent.objects.get(action="project.update.admin")
     assert event.changes == {"name": ["Acme Retail", "Renamed"]}
     assert event.project_code == project.code
+
+
+def test_the_admin_names_task_deliveries_in_english(client, django_user_model):
+    client.force_login(django_user_model.objects.create_superuser("root2", "root2@example.com", "x" * 16))
+    page = client.get(reverse("admin:index"))
+    assert "Task deliveries" in page.text and "deliverys" not in page.text

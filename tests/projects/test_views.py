@@ -317,3 +317,11 @@ def test_a_customer_is_one_company_whatever_the_case(client, csm):
     client.post(reverse("projects:create"), {"name": "Initech", "customer": "Initech Inc"})
     client.post(reverse("projects:create"), {"name": "Initech EU", "customer": "INITECH inc"})
     assert {project.customer.name for project in Project.objects.all()} == {"Initech Inc"}
+
+
+def test_a_one_month_period_reads_one_month(client, csm, project):
+    client.force_login(csm)
+    client.post(reverse("projects:inactivity", kwargs={"code": project.code}), {"inactivity_months": 1})
+    page = client.get(reverse("projects:detail", kwargs={"code": project.code}))
+    assert "Inactivity period shortened to 1 month." in page.text
+    assert "<strong>1 month</strong>" in page.text and "1 months" not in page.text
