@@ -115,3 +115,21 @@ def test_a_guessed_login_is_told_how_long_to_wait(page, live_server, csm, settin
     expect(page.get_by_role("alert")).to_contain_text("Too many failed attempts: wait")
     screenshot("login-throttled")
     cache.clear()
+
+
+def test_a_long_name_without_spaces_wraps_instead_of_widening_the_page(page, live_server, csm, screenshot):
+    from tests.factories import AppFactory, ProjectFactory
+
+    project = ProjectFactory(name="X" * 120, customer="C" * 120)
+    AppFactory(project=project, name="A" * 80, platform="web")
+    _login(page, live_server, "csm")
+    for url in (f"/projects/{project.code}/", "/projects/", "/"):
+        page.goto(f"{live_server.url}{url}")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        wide = page.evaluate(
+            "[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > innerWidth)"
+            ".slice(0, 3).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))"
+        )
+        assert width <= page.viewport_size["width"], (url, width, wide)
+    page.goto(f"{live_server.url}/projects/{project.code}/")
+    screenshot("long-name")
