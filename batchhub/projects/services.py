@@ -217,7 +217,8 @@ def rest_key_revoke(*, actor, key: RestApiKey, at: Project | None = None) -> boo
 
 
 @transaction.atomic
-def project_grant_partner(*, actor, project: Project, partner: Partner) -> ProjectGrant:
+def project_grant_partner(*, actor, project: Project, partner: Partner) -> tuple[ProjectGrant, bool]:
+    """Give a partner access to a project; returns the grant and whether it is new (a second grant is a no-op)."""
     grant, created = ProjectGrant.objects.get_or_create(
         project=project,
         partner=partner,
@@ -232,7 +233,7 @@ def project_grant_partner(*, actor, project: Project, partner: Partner) -> Proje
             project=project,
             changes={"partner": [None, partner.name]},
         )
-    return grant
+    return grant, created
 
 
 @transaction.atomic

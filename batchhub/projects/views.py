@@ -202,9 +202,16 @@ def project_grant(request: HttpRequest, code) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, "Choose a partner to grant access to.")
         return redirect("projects:detail", code=project.code)
-    partner = partner_get(form.cleaned_data["partner"])
-    services.project_grant_partner(actor=request.user, project=project, partner=partner)
-    messages.success(request, f"{partner} can now configure connectors on {project}.")
+    try:
+        partner = partner_get(form.cleaned_data["partner"])
+    except Http404:
+        messages.error(request, "That partner no longer exists: choose one from the list.")
+        return redirect("projects:detail", code=project.code)
+    _, created = services.project_grant_partner(actor=request.user, project=project, partner=partner)
+    if created:
+        messages.success(request, f"{partner} can now configure connectors on {project}.")
+    else:
+        messages.info(request, f"{partner} already has access to {project}: nothing changed.")
     return redirect("projects:detail", code=project.code)
 
 

@@ -222,13 +222,24 @@ def test_grant_and_revoke_a_partner(client, csm, project):
     assert "project.grant" in actions and "project.revoke" in actions
 
 
-def test_grant_of_unknown_partner_is_404(client, csm, project):
+def test_a_grant_of_an_unknown_partner_says_so(client, csm, project):
     client.force_login(csm)
     response = client.post(
         reverse("projects:grant", kwargs={"code": project.code}),
         {"partner": "00000000-0000-0000-0000-000000000000"},
+        follow=True,
     )
-    assert response.status_code == 404
+    assert "That partner no longer exists" in response.text
+    assert not ProjectGrant.objects.filter(project=project).exists()
+
+
+def test_a_second_grant_says_nothing_changed(client, csm, project, partner):
+    client.force_login(csm)
+    url = reverse("projects:grant", kwargs={"code": project.code})
+    response = client.post(url, {"partner": str(partner.code)}, follow=True)
+    assert "already has access" in response.text
+    assert ProjectGrant.objects.filter(project=project, partner=partner).count() == 1
+    assert not AuditEvent.objects.filter(action="project.grant").exists()
 
 
 def test_partner_sees_no_rest_key_and_no_management(client, project, partner_user):
