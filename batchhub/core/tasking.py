@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
+from kombu.exceptions import OperationalError as KombuOperationalError
+from redis.exceptions import RedisError
 
 from batchhub.core.logging import redact
 from batchhub.core.models import TaskDelivery
@@ -35,6 +39,7 @@ def task_delivery_finish(*, task_id: str, succeeded: bool, error: str = "") -> N
     TaskDelivery.objects.filter(task_id=task_id).update(status=status, last_error=redact(error)[:2000])
 
 
+logger = logging.getLogger(__name__)
 QUEUED_FLAG_TTL = 30  # seconds: a lost queued task only delays the next enqueue this long
 
 
@@ -48,9 +53,14 @@ def enqueue_unless_queued(task, *args, flag: str, after_commit: bool = True, cou
     """
 
     def enqueue() -> None:
-        redis = shared_redis()
-        if redis is None or redis[0].set(redis[1](f"queued:{flag}"), 1, nx=True, ex=QUEUED_FLAG_TTL):
-            task.apply_async(args, countdown=countdown)
+        try:
+            redis = shared_redis()
+            if redis is None or redis[0].set(redis[1](f"queued:{flag}"), 1, nx=True, ex=QUEUED_FLAG_TTL):
+                task.apply_async(args, countdown=countdown)
+        except (RedisError, KombuOperationalError):
+            # The broker is away: what was committed stays, and the sweeper queues it once the broker is back.
+            # Failing here would turn a stored write into a 500, and the client's retry into a duplicate.
+            logger.warning("could not enqueue %s for %s; the sweeper will", task.name, flag, exc_info=True)
 
     if after_commit:
         transaction.on_commit(enqueue)

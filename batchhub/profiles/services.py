@@ -97,9 +97,9 @@ def _apply_batch(*, project_id: int, limit: int) -> int:
     return len(calls)
 
 
-def api_calls_stranded_projects() -> list[int]:
-    """Projects with calls pending for a while (their applier left just as they arrived)."""
-    cutoff = timezone.now() - STRANDED_AFTER
+def api_calls_stranded_projects(*, older_than: dt.timedelta = STRANDED_AFTER) -> list[int]:
+    """Projects with calls pending for longer than `older_than` (their applier left just as they arrived)."""
+    cutoff = timezone.now() - older_than
     return list(
         ApiCall.objects.filter(apply_status=ApiCall.ApplyStatus.PENDING, created_at__lt=cutoff)
         .values_list("project_id", flat=True)

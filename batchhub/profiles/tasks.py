@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import time
 
 from celery import shared_task
@@ -8,6 +9,7 @@ from django.db import OperationalError
 from batchhub.core.tasking import enqueue_unless_queued, queued_flag_clear
 from batchhub.profiles.services import (
     CLAIM_BATCH,
+    STRANDED_AFTER,
     ApplierBusy,
     api_calls_apply_pending,
     api_calls_stranded_projects,
@@ -56,9 +58,14 @@ def api_calls_apply(project_id: int) -> int:
 
 
 @shared_task(soft_time_limit=50, time_limit=60)
-def api_calls_sweep() -> int:
-    """Every minute (beat): restart the applier of any project whose calls wait for more than 30 s."""
-    projects = api_calls_stranded_projects()
+def api_calls_sweep(*, at_worker_start: bool = False) -> int:
+    """Every minute (beat): restart the applier of any project whose calls wait for more than 30 s. When a
+    worker starts: of every project with pending calls, whatever their age, and whatever queued flag a dead
+    worker left behind (its task died with it)."""
+    older_than = dt.timedelta(0) if at_worker_start else STRANDED_AFTER
+    projects = api_calls_stranded_projects(older_than=older_than)
     for project_id in projects:
+        if at_worker_start:
+            queued_flag_clear(_queued_flag(project_id))
         api_calls_apply_soon(project_id, after_commit=False)  # nothing written here to wait for
     return len(projects)
