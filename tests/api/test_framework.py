@@ -254,16 +254,23 @@ def test_a_client_guessing_keys_is_throttled_and_known_keys_are_not(api, api_app
     assert api.app_call("POST", "/events/users/alice", EVENT).status_code == 202  # a known key keeps working
 
 
-def test_a_stored_call_is_answered_202_when_the_broker_is_away_and_the_sweeper_finds_it(api, monkeypatch):
-    import redis
+class _BrokerAway:
+    """Redis as the enqueue sees it while the broker restarts."""
 
+    def set(self, *args, **kwargs):
+        import redis
+
+        raise redis.exceptions.ConnectionError("Connection refused")
+
+
+def _broker_away(monkeypatch) -> None:
+    monkeypatch.setattr("batchhub.core.tasking.shared_redis", lambda: (_BrokerAway(), lambda key: key))
+
+
+def test_a_stored_call_is_answered_202_when_the_broker_is_away_and_the_sweeper_finds_it(api, monkeypatch):
     from batchhub.profiles.services import api_calls_stranded_projects
 
-    class BrokerAway:
-        def set(self, *args, **kwargs):
-            raise redis.exceptions.ConnectionError("Connection refused")
-
-    monkeypatch.setattr("batchhub.core.tasking.shared_redis", lambda: (BrokerAway(), lambda key: key))
+    _broker_away(monkeypatch)
     response = api.app_call("POST", "/events/users/alice", EVENT)
     assert response.status_code == 202  # stored: a 500 here would make the client's retry a duplicate
     call = ApiCall.objects.get()
@@ -273,17 +280,11 @@ def test_a_stored_call_is_answered_202_when_the_broker_is_away_and_the_sweeper_f
 
 
 def test_a_starting_worker_applies_what_a_dead_one_left_at_once(api, monkeypatch, django_capture_on_commit_callbacks):
-    import redis
-
     from batchhub.celery import sweep_at_start
     from batchhub.core.redis import shared_redis
 
-    class BrokerAway:
-        def set(self, *args, **kwargs):
-            raise redis.exceptions.ConnectionError("Connection refused")
-
     with monkeypatch.context() as patched:
-        patched.setattr("batchhub.core.tasking.shared_redis", lambda: (BrokerAway(), lambda key: key))
+        _broker_away(patched)
         assert api.app_call("POST", "/events/users/alice", EVENT).status_code == 202
     client, make_key = shared_redis()
     client.set(make_key(f"queued:api_calls_apply:{api.app.project_id}"), 1, ex=30)  # left by the dead worker's task
