@@ -14,6 +14,8 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 
+from batchhub.core.redis import cache_count
+
 WINDOW_SECONDS = 15 * 60
 
 
@@ -39,11 +41,7 @@ def login_failed(sender=None, credentials=None, request=None, **_) -> None:
     username = (credentials or {}).get("username") or ""
     address = request.META.get("REMOTE_ADDR", "") if request is not None else ""
     for key in _keys(username, address):
-        if not cache.add(key, 1, timeout=WINDOW_SECONDS + 60):
-            try:
-                cache.incr(key)
-            except ValueError:  # expired in between
-                cache.add(key, 1, timeout=WINDOW_SECONDS + 60)
+        cache_count(key, timeout=WINDOW_SECONDS + 60)
 
 
 class ThrottledLoginMixin:

@@ -18,13 +18,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponseBadRequest, JsonResponse
 from django.utils import timezone
 
 from batchhub.core.models import IdempotencyRecord
-from batchhub.core.redis import as_text, shared_redis, shared_script
+from batchhub.core.redis import as_text, cache_count, shared_redis, shared_script
 
 # kind: (HTTP status, numeric code of the per-app family)
 ERROR_KINDS: dict[str, tuple[int, int]] = {
@@ -110,12 +109,7 @@ def rate_window_count(scope: str, *, also_read: str | None = None) -> tuple[int,
         keys = [make_key(key)] + ([make_key(also_read)] if also_read is not None else [])
         count, read = script(keys=keys, args=[90])  # a window lives 60 s; 30 more cover clock skew
         return int(count), as_text(read)
-    cache.add(key, 0, timeout=90)
-    try:
-        return cache.incr(key), None
-    except ValueError:  # expired between add and incr
-        cache.add(key, 1, timeout=90)
-        return 1, None
+    return cache_count(key, timeout=90), None
 
 
 def rate_limit_enforce(count: int, *, per_minute: int) -> None:

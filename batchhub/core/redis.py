@@ -6,7 +6,7 @@ keep one per cache backend, that is one per thread, over the backend's own conne
 
 from __future__ import annotations
 
-from django.core.cache import caches
+from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 
 
@@ -19,6 +19,16 @@ def shared_redis():
     if client is None:
         client = backend.__dict__["_batchhub_client"] = backend._cache.get_client(write=True)
     return client, backend.make_and_validate_key
+
+
+def cache_count(key: str, *, timeout: int) -> int:
+    """One more in the counter `key` of the default cache (created for `timeout` seconds); returns the count."""
+    cache.add(key, 0, timeout=timeout)
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.add(key, 1, timeout=timeout)
+        return 1
 
 
 def as_text(value: bytes | str | None) -> str | None:

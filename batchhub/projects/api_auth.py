@@ -25,7 +25,7 @@ from batchhub.core.apikit import ApiError, rate_limit_enforce, rate_window_count
 from batchhub.core.crypto import Secret, mask
 from batchhub.core.logging import masked_path
 from batchhub.core.models import AuditEvent
-from batchhub.core.redis import as_text, shared_redis
+from batchhub.core.redis import as_text, cache_count, shared_redis
 from batchhub.core.services import audit_record
 from batchhub.projects.models import App, Project, RestApiKey, rest_key_digest
 
@@ -228,16 +228,6 @@ def _authenticate(
     return caller
 
 
-def _counted(key: str) -> int:
-    """One more in the minute's counter `key` (kept 2 minutes); returns the count."""
-    cache.add(key, 0, timeout=120)
-    try:
-        return cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.add(key, 1, timeout=120)
-        return 1
-
-
 def _failures_key(request) -> str:
     return f"api:auth_failed:ip:{request.META.get('REMOTE_ADDR', '')}:{int(time.time() // 60)}"
 
@@ -258,9 +248,9 @@ def _auth_failed(request, *, family: str, project_id: int | None, identifier: st
     """Audit a refused call, one row per key and minute with the count (a guessing client would otherwise flood
     every "Recent activity" panel: 300 rows in 1.4 s once), and log it with the key slot masked."""
     shown_key = mask(identifier) if identifier else "(none)"
-    _counted(_failures_key(request))
+    cache_count(_failures_key(request), timeout=120)
     window = f"api:auth_failed:{family}:{rest_key_digest(identifier)}:{int(time.time() // 60)}"
-    failures = _counted(window)
+    failures = cache_count(window, timeout=120)
     event_id = cache.get(f"{window}:event") if failures > 1 else None
     if event_id is not None:
         AuditEvent.objects.filter(pk=event_id).update(changes={"failures in this minute": failures})
