@@ -129,8 +129,6 @@ def _apply(call: ApiCall) -> dict:
         events = events_bulk_fast(call.operations.encode(), at)
         if events is None:
             raise ValueError("the stored body no longer passes the fast rules")
-        if connection.vendor == "postgresql":
-            return _events_apply_postgres(_PG_EVENTS_APPLY, call.project_id, json.dumps(events), at)
         return _events_apply(call.project_id, events, at, source=ProfileEvent.Source.API)
     operations = json.loads(call.operations)
     if call.kind == "custom_data":
