@@ -28,4 +28,5 @@ RUN DATABASE_URL=sqlite:////tmp/build.sqlite3 REDIS_URL=redis://localhost:6379/0
 
 USER batchhub
 EXPOSE 8000
-CMD ["sh", "-c", "gunicorn batchhub.wsgi:application --bind 0.0.0.0:${PORT} --workers ${WEB_CONCURRENCY:-3} --limit-request-line 8190 --access-logfile -"]
+# gunicorn.conf.py: 3 processes of 32 threads on $PORT (WEB_CONCURRENCY, GUNICORN_THREADS), access log on stdout.
+CMD ["gunicorn"]

@@ -226,7 +226,7 @@ def main() -> None:
     sustained_applied_rate = sustained_applied / (drained - started)
 
     print(f"Trigger Events ingest: bulk calls of {EVENTS_PER_CALL} events ({USERS_PER_CALL} users), {CONNECTIONS} "
-          f"clients; gunicorn {WORKERS} sync workers, Celery worker concurrency {CELERY_CONCURRENCY}")  # fmt: skip
+          f"clients; gunicorn {WORKERS} workers, Celery worker concurrency {CELERY_CONCURRENCY}")  # fmt: skip
     print(f"1. web stack, no worker running ({ROUNDS} alternating slices of {SLICE_SECONDS} s each):")
     print(f"  (a) parse-only view:          {parse_rate:10,.0f} events/s  (slices: "
           + ", ".join(f"{load.requests_per_s:.0f}" for load in parse_loads) + " calls/s)")  # fmt: skip

@@ -31,6 +31,7 @@ def bench_env(**extra: str) -> dict[str, str]:
         REDIS_URL=BENCH_REDIS_URL,
         DJANGO_SETTINGS_MODULE="batchhub.settings",
         LOG_LEVEL="WARNING",
+        GUNICORN_ACCESS_LOG="",
     )
     env.update(extra)
     return env
@@ -86,19 +87,18 @@ class Server:
 
 
 @contextmanager
-def gunicorn(*, workers: int, threads: int = 1, env: dict[str, str] | None = None):
+def gunicorn(*, workers: int, env: dict[str, str] | None = None):
+    """gunicorn as the production image runs it (`gunicorn.conf.py`), on a free port, `workers` processes."""
     port = free_port()
     command = [
         str(ROOT / ".venv" / "bin" / "gunicorn"),
-        "batchhub.wsgi:application",
         "--bind", f"127.0.0.1:{port}",
         "--workers", str(workers),
-        "--threads", str(threads),
-        "--worker-class", "gthread" if threads > 1 else "sync",
         "--log-level", "warning",
         "--backlog", "256",
     ]  # fmt: skip
-    process = subprocess.Popen(command, cwd=ROOT, env=env or bench_env(), start_new_session=True)
+    env = env or bench_env()
+    process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30

@@ -17,7 +17,7 @@ from harness import django_setup, gunicorn, own_peak_rss_mib, wrk
 PROFILES = int(os.environ.get("BENCH_PROFILES", "1000000"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "15"))
 CONNECTIONS = 8
-WORKERS = int(os.environ.get("BENCH_WEB_WORKERS", "3"))  # best of 2-6 sync workers on 2 cores
+WORKERS = int(os.environ.get("BENCH_WEB_WORKERS", "3"))  # 3 processes of 8 threads on 2 cores (gunicorn.conf.py)
 
 
 def ensure_project(count: int):
@@ -138,7 +138,7 @@ def main() -> None:
         nodb = wrk(server.url + "/healthz", connections=CONNECTIONS, seconds=SECONDS)
         web_rss = server.peak_rss_mib()
 
-    print(f"profile list, project with {project.profiles.count():,} profiles, gunicorn {WORKERS} sync workers, "
+    print(f"profile list, project with {project.profiles.count():,} profiles, gunicorn {WORKERS} workers, "
           f"{CONNECTIONS} connections, {SECONDS} s each")  # fmt: skip
     print(f"  {'':28} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
     for name, load in (("profile list (50 rows)", page), ("no-database view /healthz", nodb)):
