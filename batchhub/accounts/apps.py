@@ -1,5 +1,5 @@
 from django.apps import AppConfig
-from django.contrib.auth.signals import user_login_failed
+from django.contrib.auth.signals import user_logged_in
 
 
 class AccountsConfig(AppConfig):
@@ -9,7 +9,7 @@ class AccountsConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib import admin
 
-        from batchhub.accounts.throttle import ThrottledAdminAuthenticationForm, login_failed
+        from batchhub.accounts.throttle import ThrottledAdminAuthenticationForm, login_succeeded
 
-        user_login_failed.connect(login_failed, dispatch_uid="accounts:login_failed")
+        user_logged_in.connect(login_succeeded, dispatch_uid="accounts:login_succeeded")
         admin.site.login_form = ThrottledAdminAuthenticationForm  # the admin's login is throttled as the dashboard's

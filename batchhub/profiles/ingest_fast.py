@@ -11,6 +11,7 @@ that both paths agree, down to the rows written.
 
 import datetime as dt
 import gc
+import threading
 from contextlib import contextmanager
 from typing import Annotated, NotRequired
 
@@ -69,18 +70,32 @@ class FastUser(TypedDict):
 _BULK = TypeAdapter(list[FastUser])
 
 
+_gc_lock = threading.Lock()
+_gc_pausers = 0  # threads of this process inside _gc_paused()
+_gc_was_enabled = True
+
+
 @contextmanager
 def _gc_paused():
     """No cyclic garbage collection while pydantic-core builds the body's ~12,000 containers: they are
     acyclic (refcounting frees them), and the collector's passes over them, triggered by their very number,
-    cost 40% of the validation (measured: 1.9 ms instead of 3.0 ms for 1,000 events)."""
-    enabled = gc.isenabled()
-    gc.disable()
+    cost 40% of the validation (measured: 1.9 ms instead of 3.0 ms for 1,000 events).
+
+    The switch is the process's: the first thread in turns it off, the last one out turns it back on (a
+    thread saving and restoring it alone could leave it off for good when two interleave)."""
+    global _gc_pausers, _gc_was_enabled
+    with _gc_lock:
+        if _gc_pausers == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pausers += 1
     try:
         yield
     finally:
-        if enabled:
-            gc.enable()
+        with _gc_lock:
+            _gc_pausers -= 1
+            if _gc_pausers == 0 and _gc_was_enabled:
+                gc.enable()
 
 
 def _validated(raw: bytes, now: dt.datetime) -> tuple[list[FastUser], int, dict[str, str]] | None:

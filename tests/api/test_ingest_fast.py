@@ -153,3 +153,30 @@ def test_a_body_stored_as_it_came_writes_the_rows_its_normal_form_writes(body):
 
     assert rows(as_it_came) == rows(as_normalised)
     assert len(rows(as_it_came)) == len(normalised)
+
+
+def test_the_gc_pause_of_parallel_threads_never_leaves_the_collector_off():
+    """Threaded web workers validate bodies in parallel: the last thread out turns the collector back on."""
+    import gc
+    import sys
+    import threading
+
+    from batchhub.profiles.ingest_fast import _gc_paused
+
+    def churn():
+        for _ in range(5_000):
+            with _gc_paused():
+                sum(range(20))
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # interleave as much as possible
+    try:
+        for _ in range(3):
+            threads = [threading.Thread(target=churn) for _ in range(8)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            assert gc.isenabled()
+    finally:
+        sys.setswitchinterval(interval)
