@@ -9,6 +9,7 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -102,9 +103,9 @@ DATABASES = {
     "default": env.db_url_config(env.str("DATABASE_URL", default="") or f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}")
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=600)
-# Off by default: a health check is one more round trip on every request, and Django already drops a
-# connection that failed at the end of its request (so a database restart costs one failed request).
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DB_CONN_HEALTH_CHECKS", default=False)
+# On: a kept connection is checked (one round trip) before a request uses it, so after a database restart no
+# request fails on a stale connection; each of the web threads would otherwise fail one request (a 503).
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DB_CONN_HEALTH_CHECKS", default=True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
@@ -223,7 +224,12 @@ else:
     CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = dict(_visibility)
 
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULER = "batchhub.core.beat:DatabaseScheduler"  # django-celery-beat's, outage-proof
+# Queues by workload, so that a huge import never delays applying API calls: API apply, imports, exports,
+# lifecycle (purge, privacy requests), the rest. Each task names its queue; a worker started without
+# `--queues` (make run, tests, benches) consumes all of them, production runs a worker group per queue.
+CELERY_TASK_QUEUES = tuple(Queue(name) for name in ("api", "imports", "exports", "lifecycle", "default"))
+CELERY_TASK_DEFAULT_QUEUE = "default"
 
 LOGGING = {
     "version": 1,

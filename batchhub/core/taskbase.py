@@ -6,14 +6,24 @@ import logging
 
 from celery.contrib.django.task import DjangoTask
 from celery.exceptions import Reject
+from django.db import InterfaceError, OperationalError, connections
 
 logger = logging.getLogger(__name__)
+
+
+UNREACHABLE_RETRIES = 30  # with the backoff below, about 14 minutes of database outage before giving up
+
+
+def unreachable_backoff(retries: int) -> int:
+    """Seconds before the next try while the database is unreachable: 1, 2, 4, 8, 16, then 30."""
+    return min(2**retries, 30)
 
 
 class BatchHubTask(DjangoTask):
     """Acknowledged late and re-queued if its worker dies; dropped as `dead` after too many deliveries.
 
     `delay_on_commit()` (from DjangoTask) is how services enqueue: never before the data is visible.
+    A delivery that finds the database unreachable is retried with a backoff instead of dropped: nothing ran.
     """
 
     acks_late = True
@@ -24,7 +34,14 @@ class BatchHubTask(DjangoTask):
             return super().__call__(*args, **kwargs)
         from batchhub.core.tasking import task_delivery_start
 
-        verdict = task_delivery_start(task_id=self._delivery_id(), task_name=self.name)
+        try:
+            verdict = task_delivery_start(task_id=self._delivery_id(), task_name=self.name)
+        except (OperationalError, InterfaceError) as exc:
+            connections.close_all()  # the next try opens fresh connections
+            logger.warning("task %s[%s]: database unreachable, retrying (%s)", self.name, self.request.id, exc)
+            raise self.retry(
+                exc=exc, countdown=unreachable_backoff(self.request.retries), max_retries=UNREACHABLE_RETRIES
+            ) from exc
         if verdict == "done":
             logger.info("task %s[%s] already succeeded; duplicate delivery skipped", self.name, self.request.id)
             return None
@@ -39,13 +56,18 @@ class BatchHubTask(DjangoTask):
         return self.request.id if not retries else f"{self.request.id}:{retries}"
 
     def on_success(self, retval, task_id, args, kwargs):
-        from batchhub.core.tasking import task_delivery_finish
-
         if not self.request.is_eager:
-            task_delivery_finish(task_id=self._delivery_id(), succeeded=True)
+            self._record_finish(succeeded=True)
 
     def on_failure(self, exc, task_id, args, kwargs, einfo):
+        if not self.request.is_eager:
+            self._record_finish(succeeded=False, error=f"{type(exc).__name__}: {exc}")
+
+    def _record_finish(self, **outcome) -> None:
         from batchhub.core.tasking import task_delivery_finish
 
-        if not self.request.is_eager:
-            task_delivery_finish(task_id=self._delivery_id(), succeeded=False, error=f"{type(exc).__name__}: {exc}")
+        try:
+            task_delivery_finish(task_id=self._delivery_id(), **outcome)
+        except (OperationalError, InterfaceError):
+            # The row stays "running": a redelivery counts once more and runs again, which tasks are built for.
+            logger.warning("task %s[%s]: could not record its outcome", self.name, self.request.id, exc_info=True)

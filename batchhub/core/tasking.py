@@ -40,6 +40,7 @@ def task_delivery_finish(*, task_id: str, succeeded: bool, error: str = "") -> N
 
 
 logger = logging.getLogger(__name__)
+QUEUES = tuple(queue.name for queue in settings.CELERY_TASK_QUEUES)  # by workload (settings)
 QUEUED_FLAG_TTL = 30  # seconds: a lost queued task only delays the next enqueue this long
 
 

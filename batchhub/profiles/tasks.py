@@ -4,7 +4,7 @@ import datetime as dt
 import time
 
 from celery import shared_task
-from django.db import OperationalError
+from django.db import InterfaceError, OperationalError
 
 from batchhub.core.tasking import enqueue_unless_queued, queued_flag_clear
 from batchhub.profiles.services import (
@@ -29,11 +29,13 @@ def api_calls_apply_soon(project_id: int, *, after_commit: bool = True, countdow
 
 
 @shared_task(
+    queue="api",
     soft_time_limit=240,
     time_limit=300,
-    autoretry_for=(OperationalError,),  # deadlock or lost connection: nothing was applied, try again
+    autoretry_for=(OperationalError, InterfaceError),  # deadlock or lost connection: nothing was applied
     retry_backoff=True,
-    max_retries=3,
+    retry_backoff_max=30,
+    max_retries=10,  # then the sweeper queues the project again
 )
 def api_calls_apply(project_id: int) -> int:
     """Apply a project's pending API calls, batch after batch, for up to DRAIN_SECONDS."""
@@ -57,7 +59,7 @@ def api_calls_apply(project_id: int) -> int:
             return applied
 
 
-@shared_task(soft_time_limit=50, time_limit=60)
+@shared_task(queue="api", soft_time_limit=50, time_limit=60)
 def api_calls_sweep(*, at_worker_start: bool = False) -> int:
     """Every minute (beat): restart the applier of any project whose calls wait for more than 30 s. When a
     worker starts: of every project with pending calls, whatever their age, and whatever queued flag a dead

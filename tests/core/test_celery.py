@@ -11,6 +11,7 @@ from django.conf import settings
 
 from batchhub.celery import app
 from batchhub.core.models import TaskDelivery, WorkerHeartbeat
+from batchhub.core.tasking import QUEUES
 
 
 def _our_tasks():
@@ -27,7 +28,7 @@ def test_celery_is_configured_for_safe_retries():
     assert conf.task_reject_on_worker_lost is True
     assert conf.worker_prefetch_multiplier == 1
     assert conf.task_soft_time_limit and conf.task_time_limit > conf.task_soft_time_limit
-    assert conf.beat_scheduler == "django_celery_beat.schedulers:DatabaseScheduler"
+    assert conf.beat_scheduler == "batchhub.core.beat:DatabaseScheduler"
     longest = max(
         [conf.task_time_limit, settings.CELERY_LONGEST_TASK_TIME_LIMIT]
         + [t.time_limit for t in _our_tasks().values() if t.time_limit]
@@ -47,6 +48,23 @@ def test_every_task_acks_late_has_time_limits_and_enqueues_on_commit():
         hard = task.time_limit or app.conf.task_time_limit
         assert soft and hard and soft < hard <= settings.CELERY_LONGEST_TASK_TIME_LIMIT, name
         assert hasattr(task, "delay_on_commit"), name
+        assert task.queue in QUEUES, f"{name} names no workload queue"
+
+
+@pytest.mark.worker
+def test_api_calls_go_to_their_own_queue_and_a_plain_worker_consumes_every_queue():
+    from batchhub.core.tasks import worker_heartbeat
+    from batchhub.profiles.tasks import api_calls_apply
+
+    assert QUEUES == ("api", "imports", "exports", "lifecycle", "default")
+    assert {queue.name for queue in app.conf.task_queues} == set(QUEUES)  # a worker without --queues
+    with app.connection_for_write() as connection:
+        redis = connection.default_channel.client
+        redis.delete("api", "default")
+        api_calls_apply.apply_async((0,))
+        worker_heartbeat.apply_async()
+        assert (redis.llen("api"), redis.llen("default")) == (1, 1)
+        redis.delete("api", "default")
 
 
 @pytest.mark.portable
@@ -119,3 +137,43 @@ def test_a_duplicate_delivery_of_a_succeeded_task_does_not_run_again(redis_worke
     _wait_for(lambda: TaskDelivery.objects.filter(task_id=follower.id, status="succeeded").exists())
     duplicate = TaskDelivery.objects.get(task_id=task_id)
     assert (duplicate.deliveries, duplicate.status) == (1, TaskDelivery.Status.SUCCEEDED)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_beat_keeps_its_schedule_through_a_database_outage(monkeypatch):
+    """django-celery-beat's forced re-read raises when the database is away, and beat exits: ours keeps going."""
+    import datetime as dt
+    import socket
+
+    from django.db import connections
+
+    from batchhub.core.beat import DatabaseScheduler
+
+    if connections["default"].vendor != "postgresql":
+        pytest.skip("the outage is simulated by a PostgreSQL port that refuses connections")
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    every_minute = IntervalSchedule.objects.create(every=60, period=IntervalSchedule.SECONDS)
+    PeriodicTask.objects.create(
+        name="Worker heartbeat", task="batchhub.core.tasks.worker_heartbeat", interval=every_minute
+    )
+    scheduler = DatabaseScheduler(app=app)
+    known = set(scheduler.schedule)
+    assert "Worker heartbeat" in known
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        dead_port = closed.getsockname()[1]
+    database = connections["default"]
+    database.close()
+    monkeypatch.setitem(database.settings_dict, "PORT", dead_port)
+    monkeypatch.setitem(database.settings_dict, "HOST", "127.0.0.1")
+    scheduler._last_full_sync -= dt.timedelta(minutes=10)  # the forced full re-read is due
+    for _ in range(3):
+        assert scheduler.tick() >= 0  # did not raise
+    assert set(scheduler.schedule) == known
+
+    monkeypatch.undo()
+    database.close()
+    scheduler.tick()
+    assert set(scheduler.schedule) == known
