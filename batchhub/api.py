@@ -8,7 +8,8 @@ from django.http import Http404
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
-from batchhub.core.apikit import ApiError, error_response
+from batchhub.core.apikit import ApiError, error_response, shown
+from batchhub.core.outage import RETRY_AFTER_SECONDS, UNAVAILABLE_MESSAGE, outage_met
 from batchhub.profiles.api import app_router as profiles_app_router
 from batchhub.profiles.api import project_router as profiles_project_router
 
@@ -68,5 +69,9 @@ def _not_found(request, exc):
 
 @api.exception_handler(Exception)
 def _server_error(request, exc):
+    if outage_met(exc, method=request.method, path=shown(request.path, 200)):
+        return error_response(
+            request, ApiError("SERVICE_UNAVAILABLE", UNAVAILABLE_MESSAGE, retry_after=RETRY_AFTER_SECONDS)
+        )
     logger.exception("API error on %s %s", request.method, request.path)
     return error_response(request, ApiError("SERVER_ERROR", "Internal error; it was logged. Retrying later may help."))

@@ -5,6 +5,8 @@ from django.urls import include, path
 from batchhub.api import api
 from batchhub.core import views as core_views
 
+handler500 = "batchhub.core.views.server_error"
+
 admin.site.site_header = "BatchHub staff admin"
 admin.site.site_title = "BatchHub admin"
 

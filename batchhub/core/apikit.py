@@ -23,6 +23,7 @@ from django.http import HttpRequest, HttpResponseBadRequest, JsonResponse
 from django.utils import timezone
 
 from batchhub.core.models import IdempotencyRecord
+from batchhub.core.outage import UNAVAILABLE_MESSAGE
 from batchhub.core.redis import as_text, cache_count, shared_redis, shared_script
 
 # kind: (HTTP status, numeric code of the per-app family)
@@ -38,6 +39,7 @@ ERROR_KINDS: dict[str, tuple[int, int]] = {
     "PAYLOAD_TOO_LARGE": (413, 34),
     "TOO_MANY_REQUESTS": (429, 60),
     "SERVER_ERROR": (500, 0),
+    "SERVICE_UNAVAILABLE": (503, 0),
 }
 # Batch's 2.x documents only 400, 401, 429, 500 and 503: what the per-app family answers 403 or 422 is a 400 there.
 _PROJECT_FAMILY_STATUS = {403: 400, 422: 400}
@@ -308,7 +310,13 @@ class ApiEdgeMiddleware:
       JSON error: an API client never receives an HTML page.
     """
 
-    _KINDS = {400: "MALFORMED_PARAMETER", 404: "ROUTE_NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 500: "SERVER_ERROR"}
+    _KINDS = {
+        400: "MALFORMED_PARAMETER",
+        404: "ROUTE_NOT_FOUND",
+        405: "METHOD_NOT_ALLOWED",
+        500: "SERVER_ERROR",
+        503: "SERVICE_UNAVAILABLE",
+    }
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -370,9 +378,11 @@ class ApiEdgeMiddleware:
             "METHOD_NOT_ALLOWED": f"{request.method} is not allowed on {shown(request.path, 200)}; allowed: "
             f"{response.get('Allow', 'none')}.",
             "SERVER_ERROR": "Internal error; it was logged. Retrying later may help.",
+            "SERVICE_UNAVAILABLE": UNAVAILABLE_MESSAGE,
             "API_MISUSE": "The request was refused.",
         }
         converted = error_response(request, ApiError(kind, messages[kind]))
-        if response.has_header("Allow"):
-            converted["Allow"] = response["Allow"]
+        for header in ("Allow", "Retry-After"):
+            if response.has_header(header):
+                converted[header] = response[header]
         return converted

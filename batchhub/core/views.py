@@ -1,15 +1,19 @@
 from __future__ import annotations
 
 import json
+import sys
 import uuid
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from batchhub.core.apikit import shown
+from batchhub.core.outage import RETRY_AFTER_SECONDS, outage_met
 from batchhub.core.pagination import keyset_page
 from batchhub.core.queries import audit_events_for_user, audit_projects_known
 from batchhub.core.roles import CSM, PRIVACY_ADMIN, role_required
@@ -36,6 +40,17 @@ def bench_parse_only(request: HttpRequest) -> HttpResponse:
     """Benchmark reference only (mounted when BENCH_REFERENCE_VIEWS is set): parse the JSON, answer 202."""
     json.loads(request.body)
     return JsonResponse({"token": str(uuid.uuid4())}, status=202)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """Django's handler500: a database or cache outage is a 503 with Retry-After (a page, or the family's
+    JSON on API paths once the edge middleware converts it), anything else the 500 page."""
+    exc = sys.exc_info()[1]
+    if outage_met(exc, method=request.method, path=shown(request.path, 200)):
+        response = HttpResponse(render_to_string("503.html", {"retry_after": RETRY_AFTER_SECONDS}), status=503)
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+    return HttpResponse(render_to_string("500.html"), status=500)
 
 
 @never_cache

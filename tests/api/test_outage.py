@@ -1,0 +1,68 @@
+"""A database outage is answered 503 with Retry-After in the caller's shape (dashboard page, both API
+families), and the request after it succeeds on a fresh connection."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from django.db import connections
+from django.test import Client
+
+from batchhub.core.outage import RETRY_AFTER_SECONDS
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def database_down(monkeypatch):
+    """PostgreSQL unreachable: the connection is dropped and its settings point at a port nobody listens on."""
+    database = connections["default"]
+    if database.vendor != "postgresql":
+        pytest.skip("the outage is a PostgreSQL port that refuses connections")
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        dead_port = closed.getsockname()[1]
+
+    def down():
+        database.close()
+        monkeypatch.setitem(database.settings_dict, "HOST", "127.0.0.1")
+        monkeypatch.setitem(database.settings_dict, "PORT", dead_port)
+
+    def back():
+        monkeypatch.undo()
+
+    return down, back
+
+
+EVENTS = [{"id": "user-1", "events": [{"name": "ue.opened"}]}]
+
+
+def test_an_outage_is_a_503_with_retry_after_in_each_api_family_then_calls_succeed_again(api, database_down):
+    down, back = database_down
+    down()
+    per_app = api.app_call("POST", "/events/users", EVENTS)
+    per_project = api.project_call("/profiles/update", [{"identifiers": {"custom_id": "user-1"}, "attributes": {}}])
+    back()
+
+    assert per_app.status_code == 503, per_app.content
+    assert per_app["Retry-After"] == str(RETRY_AFTER_SECONDS)
+    assert per_app.json()["code"] == 0 and "Retry in" in per_app.json()["message"]
+    assert per_project.status_code == 503, per_project.content
+    assert per_project["Retry-After"] == str(RETRY_AFTER_SECONDS)
+    assert per_project.json()["error_code"] == "SERVICE_UNAVAILABLE"
+
+    assert api.app_call("POST", "/events/users", EVENTS).status_code == 202  # a fresh connection, no stale failure
+
+
+def test_an_outage_is_a_503_page_on_the_dashboard(csm, password, database_down):
+    client = Client(raise_request_exception=False)
+    client.login(username=csm.username, password=password)
+    down, back = database_down
+    down()
+    response = client.get("/")
+    back()
+    assert response.status_code == 503
+    assert response["Retry-After"] == str(RETRY_AFTER_SECONDS)
+    assert b"briefly unavailable" in response.content
+    assert client.get("/").status_code == 200
