@@ -12,21 +12,47 @@ if ! $PY manage.py demo_credentials --json >/dev/null 2>&1; then
   $PY manage.py seed_demo --profiles "${DEMO_PROFILES:-50000}"
 fi
 
-pids=()
+# Each process runs under a small supervisor that starts it again if it exits (a crash, an outage that beat
+# or the worker did not survive). On Ctrl-C or TERM every supervisor stops its process: TERM, then KILL
+# after 5 s (a worker's warm shutdown may wait for a long task; tasks are acknowledged late, so a killed
+# one is delivered again), so BatchHub is down within 10 s.
+supervisors=()
+supervise() {  # supervise NAME LOGFILE COMMAND...
+  local name=$1 log=$2; shift 2
+  (
+    child=
+    stop_child() {
+      [[ -n "$child" ]] || exit 0
+      kill -TERM "$child" 2>/dev/null || true
+      for _ in $(seq 50); do kill -0 "$child" 2>/dev/null || exit 0; sleep 0.1; done
+      pkill -KILL -P "$child" 2>/dev/null || true
+      kill -KILL "$child" 2>/dev/null || true
+      exit 0
+    }
+    trap stop_child INT TERM
+    while true; do
+      "$@" >>"$log" 2>&1 &
+      child=$!
+      wait "$child" && rc=0 || rc=$?
+      echo "$(date +%T) ${name} exited (status ${rc}); starting it again in 2 s" | tee -a "$log" >&2
+      sleep 2
+    done
+  ) &
+  supervisors+=($!)
+}
+
 stop() {
   trap - INT TERM EXIT
   echo; echo "Stopping BatchHub…"
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${supervisors[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
 }
 trap stop INT TERM EXIT
 
-.venv/bin/celery -A batchhub worker --loglevel INFO --concurrency 2 --hostname "worker@%h" >var/worker.log 2>&1 &
-pids+=($!)
-.venv/bin/celery -A batchhub beat --loglevel INFO --pidfile= >var/beat.log 2>&1 &
-pids+=($!)
-$PY manage.py runserver "127.0.0.1:${PORT}" --noreload >var/web.log 2>&1 &
-pids+=($!)
+: >var/worker.log; : >var/beat.log; : >var/web.log
+supervise worker var/worker.log .venv/bin/celery -A batchhub worker --loglevel INFO --concurrency 2 --hostname "worker@%h"
+supervise beat var/beat.log .venv/bin/celery -A batchhub beat --loglevel INFO --pidfile=
+supervise web var/web.log $PY manage.py runserver "127.0.0.1:${PORT}" --noreload
 
 $PY - "$PORT" <<'PYEOF'
 import sys, time, urllib.request
@@ -46,4 +72,4 @@ echo
 $PY manage.py demo_credentials
 echo
 echo "Press Ctrl-C to stop."
-wait -n "${pids[@]}" || true
+wait
