@@ -49,11 +49,12 @@ class ApiCaller:
 _APP_TARGET = f"""
 SELECT app.project_id, app.id, project.customer_id, project.api_rate_limit_per_minute
 FROM {App._meta.db_table} app JOIN {Project._meta.db_table} project ON project.id = app.project_id
-WHERE app.live_api_key = %s OR app.dev_api_key = %s OR app.sdk_api_key = %s
+WHERE (app.live_api_key = %s OR app.dev_api_key = %s OR app.sdk_api_key = %s) AND project.deleting_since IS NULL
 LIMIT 1
 """
 _PROJECT_TARGET = f"""
-SELECT id, NULL, customer_id, api_rate_limit_per_minute FROM {Project._meta.db_table} WHERE key = %s
+SELECT id, NULL, customer_id, api_rate_limit_per_minute FROM {Project._meta.db_table}
+WHERE key = %s AND deleting_since IS NULL
 """
 _REST_KEY = f"""
 SELECT id, customer_id, project_id, app_id, secret, expires_at, revoked_at

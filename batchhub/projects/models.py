@@ -51,6 +51,9 @@ class Customer(models.Model):
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(max_length=120, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set when its deletion is asked for: its projects go in the background (services.customer_delete_request).
+    deleting_since = models.DateTimeField(null=True, blank=True, editable=False)
+    deletion_counts = models.JSONField(default=dict, blank=True, editable=False, help_text="rows deleted so far")
 
     class Meta:
         ordering = ["name"]
@@ -79,6 +82,10 @@ class Project(models.Model):
     key = models.CharField(max_length=64, unique=True, default=new_project_key, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Set when its deletion is asked for: its rows go in batches in the background, the project row last
+    # (services.project_delete_request); the counts of rows deleted so far survive a worker's restart.
+    deleting_since = models.DateTimeField(null=True, blank=True, editable=False)
+    deletion_counts = models.JSONField(default=dict, blank=True, editable=False, help_text="rows deleted so far")
 
     class Meta:
         ordering = ["name"]

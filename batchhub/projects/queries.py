@@ -15,11 +15,13 @@ from batchhub.projects.models import ApiCall, Customer, Project, ProjectGrant, R
 
 
 def projects_for_user(user) -> QuerySet[Project]:
-    """Staff (CSM, privacy admin) see every project; a partner user only those granted to its partner."""
+    """Staff (CSM, privacy admin) see every project; a partner user only those granted to its partner. A project
+    being deleted (in the background) is no longer shown."""
+    live = Project.objects.filter(deleting_since__isnull=True)
     if has_role(user, CSM, PRIVACY_ADMIN):
-        return Project.objects.all()
+        return live
     if has_role(user, PARTNER) and user.partner_id is not None:
-        return Project.objects.filter(grants__partner_id=user.partner_id)
+        return live.filter(grants__partner_id=user.partner_id)
     return Project.objects.none()
 
 
