@@ -1,16 +1,18 @@
 """The WSGI application, as gunicorn's threaded workers run it (`gunicorn.conf.py`).
 
-Threads receive requests, one Django at a time runs them: each thread reads its request body in full before it
-takes the process's Django lock, so a client that sends slowly holds only its thread, and requests do not
-interleave inside Django, where they would share one core's worth of Python and stretch each other's latency
-(profile list p99: 62-74 ms interleaved, see README's benchmark figures).
+Threads receive requests, one Django thread per process runs them: each thread reads its request body in full,
+then hands the request to the process's Django thread and waits. So a client that sends slowly holds only its
+own thread; requests do not interleave inside Django, where they would share one core's worth of Python and
+stretch each other's latency (profile list: 327-350 req/s one at a time against 262-274 interleaved); and a
+process keeps one database connection, as a sync worker did, instead of one per thread. A streamed response
+(files) is iterated by the receiving thread.
 """
 
 import io
 import os
 import shutil
 import tempfile
-import threading
+from concurrent.futures import ThreadPoolExecutor
 
 from django.core.wsgi import get_wsgi_application
 
@@ -22,7 +24,7 @@ from django.conf import settings  # noqa: E402  (after the application set up Dj
 
 from batchhub.core.apikit import API_PATH  # noqa: E402
 
-_one_at_a_time = threading.Lock()
+_django_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="django")
 _IN_MEMORY_UP_TO = 1024 * 1024
 
 
@@ -51,7 +53,18 @@ def _read_body_first(environ) -> None:
     environ["wsgi.input"] = body
 
 
+def _respond(environ, start_response):
+    """On the Django thread: the whole response, closed there (request_finished tidies that thread's
+    connection), unless it is streamed."""
+    response = _django(environ, start_response)
+    if getattr(response, "streaming", False):
+        return response
+    try:
+        return [b"".join(response)]
+    finally:
+        response.close()
+
+
 def application(environ, start_response):
     _read_body_first(environ)
-    with _one_at_a_time:
-        return _django(environ, start_response)
+    return _django_thread.submit(_respond, environ, start_response).result()
