@@ -2,7 +2,8 @@
 
 Threaded workers: a connection that sends nothing is parked after 5 s without holding a thread, and a client
 that trickles its headers or body holds one thread of 32, not a whole worker (`bench/slow_clients.py`:
-/healthz unaffected while 20 such connections are held). Facing the internet, put a buffering proxy in front
+/healthz unaffected while 20 or 40 such connections are held). The threads read whole requests; Django runs
+them one at a time on the process's own thread (`batchhub/wsgi.py`). Facing the internet, put a buffering proxy in front
 (README, production layout): only it can hold thousands of slow clients for free.
 """
 
