@@ -7,6 +7,7 @@ database connection is closed, so the next request opens a fresh one instead of 
 from __future__ import annotations
 
 import logging
+import select
 
 from django.db import InterfaceError, OperationalError, connections
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -29,3 +30,24 @@ def outage_met(exc: BaseException | None, *, method: str, path: str) -> bool:
     for connection in connections.all(initialized_only=True):
         connection.close_if_unusable_or_obsolete()
     return True
+
+
+def dead_connections_dropped(**_) -> None:
+    """Receiver of `request_started`: drop a kept PostgreSQL connection the server has already closed.
+
+    An idle connection has nothing to read unless the server hung up (a restart sends its goodbye, a crash an
+    end of file): checking that costs no round trip, where Django's health check (`CONN_HEALTH_CHECKS`) sends
+    a query before every request. A connection lost without a word (a network cut) still fails its request,
+    which is then answered 503 and dropped.
+    """
+    for connection in connections.all(initialized_only=True):
+        raw = connection.connection
+        if connection.vendor != "postgresql" or raw is None or connection.in_atomic_block:
+            continue
+        try:
+            readable, _, _ = select.select([raw.fileno()], [], [], 0)
+        except (OSError, ValueError):
+            readable = True
+        if readable:
+            logger.info("database connection %s was closed by the server; dropped before use", connection.alias)
+            connection.close()

@@ -4,6 +4,7 @@ families), and the request after it succeeds on a fresh connection."""
 from __future__ import annotations
 
 import socket
+import time
 
 import pytest
 from django.db import connections
@@ -66,3 +67,24 @@ def test_an_outage_is_a_503_page_on_the_dashboard(csm, password, database_down):
     assert response["Retry-After"] == str(RETRY_AFTER_SECONDS)
     assert b"briefly unavailable" in response.content
     assert client.get("/").status_code == 200
+
+
+def test_after_a_database_restart_no_request_fails_on_its_old_connection(api):
+    """The server closed the kept connection (as a restart does): the next request opens a new one, no 503."""
+    import psycopg
+
+    database = connections["default"]
+    if database.vendor != "postgresql":
+        pytest.skip("PostgreSQL ends its own backends")
+    assert api.app_call("POST", "/events/users", EVENTS).status_code == 202
+    old_backend = database.connection.info.backend_pid
+    settings = database.settings_dict
+    with psycopg.connect(
+        host=settings["HOST"], port=settings["PORT"], user=settings["USER"], password=settings["PASSWORD"],
+        dbname=settings["NAME"], autocommit=True,
+    ) as admin:  # fmt: skip
+        admin.execute("SELECT pg_terminate_backend(%s)", [old_backend])
+        time.sleep(0.2)
+    response = api.app_call("POST", "/events/users", EVENTS)
+    assert response.status_code == 202, response.content
+    assert database.connection.info.backend_pid != old_backend
