@@ -224,6 +224,7 @@ else:
     CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = dict(_visibility)
 
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+CELERY_TASK_EAGER_PROPAGATES = CELERY_TASK_ALWAYS_EAGER  # an eager run (debugging) raises what a worker logs
 CELERY_BEAT_SCHEDULER = "batchhub.core.beat:DatabaseScheduler"  # django-celery-beat's, outage-proof
 # Queues by workload, so that a huge import never delays applying API calls: API apply, imports, exports,
 # lifecycle (purge, privacy requests), the rest. Each task names its queue; a worker started without

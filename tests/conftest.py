@@ -18,11 +18,14 @@ def _eager_celery(request, settings):
     from batchhub.celery import app
 
     eager = "worker" not in request.keywords
-    previous = app.conf.task_always_eager, app.conf.task_eager_propagates
-    app.conf.task_always_eager = eager
-    app.conf.task_eager_propagates = eager
+    # The names as the app reads them from Django's settings (CELERY_ namespace): with a namespace, Celery 5.6
+    # lets those win over an unprefixed `task_always_eager` set later.
+    previous = app.conf.CELERY_TASK_ALWAYS_EAGER, app.conf.CELERY_TASK_EAGER_PROPAGATES
+    app.conf.CELERY_TASK_ALWAYS_EAGER = eager
+    app.conf.CELERY_TASK_EAGER_PROPAGATES = eager
+    assert app.conf.task_always_eager is eager
     yield
-    app.conf.task_always_eager, app.conf.task_eager_propagates = previous
+    app.conf.CELERY_TASK_ALWAYS_EAGER, app.conf.CELERY_TASK_EAGER_PROPAGATES = previous
 
 
 @pytest.fixture

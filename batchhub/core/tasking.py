@@ -73,4 +73,8 @@ def queued_flag_clear(flag: str) -> None:
     redis = shared_redis()
     if redis is not None:
         client, make_key = redis
-        client.delete(make_key(f"queued:{flag}"))
+        try:
+            client.delete(make_key(f"queued:{flag}"))
+        except RedisError:
+            # Redis is away: the flag expires on its own (QUEUED_FLAG_TTL); the task's work goes on meanwhile.
+            logger.warning("could not clear the queued flag %s", flag, exc_info=True)
