@@ -188,6 +188,10 @@ if IS_PRODUCTION:
 # REST API bodies: the largest documented call (10,000 profiles or users) is about 3 MB with ordinary data;
 # 20 MiB leaves a wide margin for rich ones and still bounds what one request can make a web worker parse.
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_MB", default=20) * 1024 * 1024
+# Bodies of the dashboard's requests (forms, uploads), refused beyond this before Django reads them.
+WEB_MAX_BODY_BYTES = env.int("WEB_MAX_BODY_MB", default=50) * 1024 * 1024
+# Seconds a web request may run (gunicorn): past it, 503 and the web process is replaced.
+WEB_REQUEST_TIMEOUT = env.int("WEB_REQUEST_TIMEOUT", default=30)
 # Failed API authentications one client address may make per minute before it gets 429s (key guessing).
 API_AUTH_FAILURES_PER_MINUTE = env.int("API_AUTH_FAILURES_PER_MINUTE", default=30)
 # Profile API rate limits as Batch documents them, in profiles per second per project: (rate, burst).

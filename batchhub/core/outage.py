@@ -44,10 +44,12 @@ def dead_connections_dropped(**_) -> None:
         raw = connection.connection
         if connection.vendor != "postgresql" or raw is None or connection.in_atomic_block:
             continue
+        poller = select.poll()  # not select.select: it refuses descriptors above 1023
         try:
-            readable, _, _ = select.select([raw.fileno()], [], [], 0)
+            poller.register(raw.fileno(), select.POLLIN)
+            hung_up = bool(poller.poll(0))
         except (OSError, ValueError):
-            readable = True
-        if readable:
+            hung_up = True
+        if hung_up:
             logger.info("database connection %s was closed by the server; dropped before use", connection.alias)
             connection.close()

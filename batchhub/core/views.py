@@ -49,6 +49,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
     if outage_met(exc, method=request.method, path=shown(request.path, 200)):
         response = HttpResponse(render_to_string("503.html", {"retry_after": RETRY_AFTER_SECONDS}), status=503)
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        response._has_been_logged = True  # outage_met logged it once, without a traceback
         return response
     return HttpResponse(render_to_string("500.html"), status=500)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.exceptions import RedisError
 
@@ -40,7 +40,8 @@ _DELETE_TASK = {
     "soft_time_limit": 4 * RUN_SECONDS,
     "time_limit": 5 * RUN_SECONDS,
     # deadlock with an API call being applied, lost connection: the batch rolled back, the next try redoes it
-    "autoretry_for": (OperationalError, InterfaceError),
+    # or a row an API call wrote into a batch being deleted (the foreign key check at commit): redone
+    "autoretry_for": (OperationalError, InterfaceError, IntegrityError),
     "retry_backoff": True,
     "retry_backoff_max": 60,
     "max_retries": 10,

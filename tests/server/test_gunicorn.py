@@ -39,7 +39,7 @@ def server(django_db_setup, django_db_blocker):
         f"postgres://{database['USER']}:{database['PASSWORD']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
     )
     port = _free_port()
-    env = {**os.environ, "DATABASE_URL": url, "BATCHHUB_ENV": "test", "API_MAX_BODY_MB": "1",
+    env = {**os.environ, "DATABASE_URL": url, "BATCHHUB_ENV": "test", "API_MAX_BODY_MB": "1", "WEB_MAX_BODY_MB": "1",
            "WEB_CONCURRENCY": "2", "GUNICORN_ACCESS_LOG": ""}  # fmt: skip
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}"], cwd=ROOT, env=env, start_new_session=True
@@ -114,3 +114,13 @@ def test_api_bodies_are_read_whole_and_bounded(server):
     )
     status, _, answer = _raw(server, f"{head}Transfer-Encoding: chunked\r\n\r\n".encode(), big_chunks + b"0\r\n\r\n")
     assert (status, json.loads(answer)["code"]) == (413, 34)
+
+
+def test_dashboard_bodies_over_the_limit_are_refused_before_django(server):
+    login = "POST /login/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+    status, _, _ = _raw(server, f"{login}Content-Length: {60 * 1024 * 1024}\r\n\r\n".encode())  # never sent
+    assert status == 413
+    chunk = b"a" * 65536
+    chunked = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(17)) + b"0\r\n\r\n"  # 1.06 MiB
+    status, _, _ = _raw(server, f"{login}Transfer-Encoding: chunked\r\n\r\n".encode(), chunked)
+    assert status == 413
