@@ -65,7 +65,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "batchhub.core.apikit.ApiEdgeMiddleware",  # outermost: the edge checks, and every error answer of API routes
+    "batchhub.core.middleware.ClientAddressMiddleware",  # the client's address behind trusted proxies
+    "batchhub.core.apikit.ApiEdgeMiddleware",  # the edge checks, and every error answer of API routes
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -188,6 +189,8 @@ if IS_PRODUCTION:
 # REST API bodies: the largest documented call (10,000 profiles or users) is about 3 MB with ordinary data;
 # 20 MiB leaves a wide margin for rich ones and still bounds what one request can make a web worker parse.
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_MB", default=20) * 1024 * 1024
+# Addresses of the proxies in front (a load balancer): behind them the client is read from X-Forwarded-For.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 # Bodies of the dashboard's requests (forms, uploads), refused beyond this before Django reads them.
 WEB_MAX_BODY_BYTES = env.int("WEB_MAX_BODY_MB", default=50) * 1024 * 1024
 # Seconds a web request may run (gunicorn): past it, 503 and the web process is replaced.

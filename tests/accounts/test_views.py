@@ -119,3 +119,26 @@ def test_an_address_guessing_many_usernames_must_wait_and_so_must_the_admin_logi
     admin = client.post(reverse("admin:login"), {"username": "csm", "password": password})
     assert "Too many failed attempts" in admin.text
     assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.usefixtures("_no_login_failures_yet")
+def test_behind_a_trusted_proxy_the_throttle_counts_each_client_not_the_proxy(client, csm, password, settings):
+    settings.LOGIN_FAILURES_PER_ADDRESS = 3
+    settings.TRUSTED_PROXIES = ["10.0.0.1"]
+    url = reverse("accounts:login")
+
+    def via_proxy(client_address: str, username: str, secret: str):
+        forwarded = {"HTTP_X_FORWARDED_FOR": f"{client_address}, 10.0.0.1", "REMOTE_ADDR": "10.0.0.1"}
+        return client.post(url, {"username": username, "password": secret}, **forwarded)
+
+    for n in range(3):
+        via_proxy("203.0.113.5", f"user{n}", "wrong-password")
+    assert "Too many failed attempts" in via_proxy("203.0.113.5", "csm", password).text
+    assert via_proxy("203.0.113.6", "csm", password).status_code == 302  # another client through the same proxy
+
+    client.logout()
+    forged = {"HTTP_X_FORWARDED_FOR": "203.0.113.7", "REMOTE_ADDR": "198.51.100.9"}  # not a trusted proxy
+    for n in range(3):
+        client.post(url, {"username": f"other{n}", "password": "wrong-password"}, **forged)
+    response = client.post(url, {"username": "csm", "password": password}, **forged)
+    assert "Too many failed attempts" in response.text  # a forged header does not change the address counted
