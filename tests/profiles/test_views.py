@@ -152,3 +152,22 @@ def test_the_count_agrees_with_the_rows_on_case(client, csm, project):
     client.force_login(csm)
     response = client.get(_list_url(project), {"q": "Alice"})
     assert response.context["count"] == len(response.context["page"].rows) == 1
+
+
+def test_partner_supplied_values_are_escaped_on_the_list_and_the_profile_page(client, csm, project):
+    """The list's rows are built in Python for speed: a planted script in a custom id, an email, an attribute or
+    an event label shows as text everywhere, never as markup."""
+    planted = '<script>alert("x")</script>'
+    profile = ProfileFactory(
+        project=project, custom_id=f"id{planted}", email=f'a"{planted}@example.com', attributes={"plan": planted}
+    )
+    ProfileEventFactory(profile=profile, name="opened", label=planted)
+    client.force_login(csm)
+    pages = [
+        client.get(_list_url(project)).text,
+        client.get(_list_url(project), {"q": "id<script>"}).text,
+        client.get(reverse("profiles:detail", kwargs={"code": project.code, "profile_code": profile.code})).text,
+    ]
+    for page in pages:
+        assert "<script>alert" not in page
+        assert "&lt;script&gt;alert(" in page
