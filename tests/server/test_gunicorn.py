@@ -55,7 +55,11 @@ def server(django_db_setup, django_db_blocker):
             time.sleep(0.2)
     yield port
     os.killpg(process.pid, signal.SIGTERM)
-    process.wait(timeout=30)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def _get(port: int, path: str) -> tuple[int, float]:
@@ -89,7 +93,9 @@ def test_slow_clients_hold_threads_not_the_server(server):
         for sock in slow:
             sock.close()
     assert all(status == 200 for status, _ in timings)
-    assert max(seconds for _, seconds in timings) < 1.0
+    # Frozen, a request would wait for its 10 s timeout (as with one thread a process); a busy 2-core machine
+    # may still add a second.
+    assert max(seconds for _, seconds in timings) < 3.0
 
 
 def test_api_bodies_are_read_whole_and_bounded(server):

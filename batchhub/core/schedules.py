@@ -1,0 +1,42 @@
+"""Beat schedules added by migrations: one operation, idempotent and reversible.
+
+    operations = [beat_schedule("Worker heartbeat", "batchhub.core.tasks.worker_heartbeat", every_seconds=60)]
+
+The schedule lives in django-celery-beat's tables, editable in the admin; migrating back removes it.
+"""
+
+from __future__ import annotations
+
+from django.db import migrations
+
+
+def beat_schedule(
+    name: str,
+    task: str,
+    *,
+    every_seconds: int | None = None,
+    crontab: dict[str, str] | None = None,
+    expire_seconds: int | None = None,
+) -> migrations.RunPython:
+    """Schedule `task` under `name`, every `every_seconds` or on a `crontab` ({"minute": "0", "hour": "3"}, UTC)."""
+    if (every_seconds is None) == (crontab is None):
+        raise ValueError("a beat schedule needs every_seconds or a crontab, not both")
+
+    def add(apps, schema_editor):
+        PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
+        if every_seconds is not None:
+            IntervalSchedule = apps.get_model("django_celery_beat", "IntervalSchedule")
+            when, _ = IntervalSchedule.objects.get_or_create(every=every_seconds, period="seconds")
+            timing = {"interval": when}
+        else:
+            CrontabSchedule = apps.get_model("django_celery_beat", "CrontabSchedule")
+            when, _ = CrontabSchedule.objects.get_or_create(timezone="UTC", **crontab)
+            timing = {"crontab": when}
+        PeriodicTask.objects.get_or_create(
+            name=name, defaults={"task": task, "expire_seconds": expire_seconds, **timing}
+        )
+
+    def remove(apps, schema_editor):
+        apps.get_model("django_celery_beat", "PeriodicTask").objects.filter(name=name).delete()
+
+    return migrations.RunPython(add, remove)
