@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor, TimeoutError
 
 from django.core.wsgi import get_wsgi_application
@@ -86,8 +87,19 @@ def _respond(environ, start_response):
 def application(environ, start_response):
     if not _read_body_first(environ):
         return _refused(start_response, "413 Payload Too Large", "The body is larger than this server accepts.")
-    answer = _django_thread.submit(_respond, environ, start_response)
+    started = threading.Event()
+
+    def run():
+        started.set()
+        return _respond(environ, start_response)
+
+    answer = _django_thread.submit(run)
     try:
+        # Waiting behind other requests is not running: the timeout counts from the start on the Django thread
+        # (a stuck thread is caught by the request it runs, which replaces the process).
+        while not started.wait(1.0):
+            if answer.done():
+                break
         return answer.result(timeout=settings.WEB_REQUEST_TIMEOUT)
     except TimeoutError:
         # The Django thread is stuck (a lock wait, a runaway query): every request of this process would queue
