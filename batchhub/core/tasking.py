@@ -44,6 +44,19 @@ QUEUES = tuple(queue.name for queue in settings.CELERY_TASK_QUEUES)  # by worklo
 QUEUED_FLAG_TTL = 30  # seconds: a lost queued task only delays the next enqueue this long
 
 
+def enqueue_on_commit(task, *args) -> None:
+    """Enqueue `task(*args)` once the current transaction commits; a broker that is away is logged, not raised:
+    what was committed stays, and whatever re-queues that work (a sweeper, a page's retry) does it later."""
+
+    def enqueue() -> None:
+        try:
+            task.apply_async(args)
+        except (RedisError, KombuOperationalError):
+            logger.warning("could not enqueue %s%r; it is left for a later run", task.name, args, exc_info=True)
+
+    transaction.on_commit(enqueue)
+
+
 def enqueue_unless_queued(task, *args, flag: str, after_commit: bool = True, countdown: float | None = None) -> None:
     """Enqueue `task(*args)` (once the current transaction commits), unless the same is queued already.
 

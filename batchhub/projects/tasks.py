@@ -2,37 +2,23 @@
 
 from __future__ import annotations
 
-import logging
-
 from celery import shared_task
-from django.db import IntegrityError, InterfaceError, OperationalError, transaction
-from kombu.exceptions import OperationalError as KombuOperationalError
-from redis.exceptions import RedisError
+from django.db import IntegrityError, InterfaceError, OperationalError
 
+from batchhub.core.tasking import enqueue_on_commit
 from batchhub.projects.services import customer_delete_continue, project_delete_continue
 
-logger = logging.getLogger(__name__)
 RUN_SECONDS = 60  # one task deletes for this long at most, then hands over to a fresh one (time limits below)
 
 
-def _enqueue_on_commit(task, object_id: int) -> None:
-    def enqueue() -> None:
-        try:
-            task.delay(object_id)
-        except (RedisError, KombuOperationalError):
-            # What was committed stays: the object is marked, and its delete page queues the deletion again.
-            logger.warning("could not enqueue %s for %s", task.name, object_id, exc_info=True)
-
-    transaction.on_commit(enqueue)
-
-
 def project_delete_soon(project_id: int) -> None:
-    """Have a project marked for deletion deleted in the background, once the current transaction commits."""
-    _enqueue_on_commit(project_delete_run, project_id)
+    """Have a project marked for deletion deleted in the background, once the current transaction commits (if
+    the broker is away, the mark stays and the project's delete page queues the deletion again)."""
+    enqueue_on_commit(project_delete_run, project_id)
 
 
 def customer_delete_soon(customer_id: int) -> None:
-    _enqueue_on_commit(customer_delete_run, customer_id)
+    enqueue_on_commit(customer_delete_run, customer_id)
 
 
 _DELETE_TASK = {
