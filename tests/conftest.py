@@ -81,3 +81,30 @@ def outsider(db, other_project):
 def login(client, user):
     client.force_login(user)
     return client
+
+
+@pytest.fixture
+def database_down(monkeypatch):
+    """(down, back): PostgreSQL made unreachable (the connection dropped, its settings pointing at a port nobody
+    listens on), then reachable again."""
+    import socket
+
+    from django.db import connections
+
+    database = connections["default"]
+    if database.vendor != "postgresql":
+        pytest.skip("the outage is a PostgreSQL port that refuses connections")
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        dead_port = closed.getsockname()[1]
+
+    def down():
+        database.close()
+        monkeypatch.setitem(database.settings_dict, "HOST", "127.0.0.1")
+        monkeypatch.setitem(database.settings_dict, "PORT", dead_port)
+
+    def back():
+        monkeypatch.undo()
+        database.close()
+
+    return down, back

@@ -3,7 +3,6 @@ families), and the request after it succeeds on a fresh connection."""
 
 from __future__ import annotations
 
-import socket
 import time
 
 import pytest
@@ -13,27 +12,6 @@ from django.test import Client
 from batchhub.core.outage import RETRY_AFTER_SECONDS
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def database_down(monkeypatch):
-    """PostgreSQL unreachable: the connection is dropped and its settings point at a port nobody listens on."""
-    database = connections["default"]
-    if database.vendor != "postgresql":
-        pytest.skip("the outage is a PostgreSQL port that refuses connections")
-    with socket.socket() as closed:
-        closed.bind(("127.0.0.1", 0))
-        dead_port = closed.getsockname()[1]
-
-    def down():
-        database.close()
-        monkeypatch.setitem(database.settings_dict, "HOST", "127.0.0.1")
-        monkeypatch.setitem(database.settings_dict, "PORT", dead_port)
-
-    def back():
-        monkeypatch.undo()
-
-    return down, back
 
 
 EVENTS = [{"id": "user-1", "events": [{"name": "ue.opened"}]}]

@@ -140,18 +140,13 @@ def test_a_duplicate_delivery_of_a_succeeded_task_does_not_run_again(redis_worke
 
 
 @pytest.mark.django_db(transaction=True)
-def test_beat_keeps_its_schedule_through_a_database_outage(monkeypatch):
+def test_beat_keeps_its_schedule_through_a_database_outage(database_down):
     """django-celery-beat's forced re-read raises when the database is away, and beat exits: ours keeps going."""
     import datetime as dt
-    import socket
 
-    from django.db import connections
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
     from batchhub.core.beat import DatabaseScheduler
-
-    if connections["default"].vendor != "postgresql":
-        pytest.skip("the outage is simulated by a PostgreSQL port that refuses connections")
-    from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
     every_minute = IntervalSchedule.objects.create(every=60, period=IntervalSchedule.SECONDS)
     PeriodicTask.objects.create(
@@ -161,19 +156,13 @@ def test_beat_keeps_its_schedule_through_a_database_outage(monkeypatch):
     known = set(scheduler.schedule)
     assert "Worker heartbeat" in known
 
-    with socket.socket() as closed:
-        closed.bind(("127.0.0.1", 0))
-        dead_port = closed.getsockname()[1]
-    database = connections["default"]
-    database.close()
-    monkeypatch.setitem(database.settings_dict, "PORT", dead_port)
-    monkeypatch.setitem(database.settings_dict, "HOST", "127.0.0.1")
+    down, back = database_down
+    down()
     scheduler._last_full_sync -= dt.timedelta(minutes=10)  # the forced full re-read is due
     for _ in range(3):
         assert scheduler.tick() >= 0  # did not raise
     assert set(scheduler.schedule) == known
 
-    monkeypatch.undo()
-    database.close()
+    back()
     scheduler.tick()
     assert set(scheduler.schedule) == known
