@@ -97,9 +97,7 @@ def application(environ, start_response):
     try:
         # Waiting behind other requests is not running: the timeout counts from the start on the Django thread
         # (a stuck thread is caught by the request it runs, which replaces the process).
-        while not started.wait(1.0):
-            if answer.done():
-                break
+        started.wait()
         return answer.result(timeout=settings.WEB_REQUEST_TIMEOUT)
     except TimeoutError:
         # The Django thread is stuck (a lock wait, a runaway query): every request of this process would queue
