@@ -2,12 +2,26 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import TypeVar
 
-from django.db.models import Max, QuerySet
+from django.core.exceptions import ValidationError
+from django.db.models import Max, Model, QuerySet
+from django.http import Http404
 from django.utils import timezone
 
 from batchhub.core.models import AuditEvent, WorkerHeartbeat
 from batchhub.core.roles import CSM, PRIVACY_ADMIN, has_role
+
+M = TypeVar("M", bound=Model)
+
+
+def get_by_code_or_404(queryset: QuerySet[M], code, *, field: str = "code", what: str = "object") -> M:
+    """The row of `queryset` whose public `field` is `code`, else 404: also for a malformed code (not a UUID), so a
+    guessed or mangled address answers like a missing one."""
+    try:
+        return queryset.get(**{field: code})
+    except (queryset.model.DoesNotExist, ValidationError, ValueError, TypeError) as exc:
+        raise Http404(f"No such {what}") from exc
 
 
 def audit_events_for_user(user, *, project_code: str | None = None) -> QuerySet[AuditEvent]:

@@ -8,11 +8,11 @@ import uuid
 from django.db import connection
 from django.db.models import BooleanField, Q, QuerySet
 from django.db.models.expressions import RawSQL
-from django.http import Http404
 from django.urls import reverse
 
 from batchhub.core.db import prefix_match, utc_text_sql
 from batchhub.core.pagination import Page, cursor_decode, cursor_encode, estimated_count
+from batchhub.core.queries import get_by_code_or_404
 from batchhub.profiles.models import Installation, Profile, ProfileEvent
 from batchhub.projects.models import App
 
@@ -119,10 +119,7 @@ def profiles_count_estimate(project, *, query: str = "") -> tuple[int, bool]:
 
 def profile_get(project, code) -> Profile:
     """The profile with this public code inside `project`, else 404."""
-    try:
-        return Profile.objects.get(project=project, code=code)
-    except (Profile.DoesNotExist, ValueError, TypeError) as exc:
-        raise Http404("No such profile") from exc
+    return get_by_code_or_404(Profile.objects.filter(project=project), code, what="profile")
 
 
 def profile_events_recent(profile: Profile, *, limit: int = 50) -> list[ProfileEvent]:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, QuerySet
-from django.http import Http404
 from django.utils import timezone
 
 from batchhub.accounts.models import Partner
+from batchhub.core.queries import get_by_code_or_404
 from batchhub.core.roles import CSM, PARTNER, PRIVACY_ADMIN, has_role
 from batchhub.projects.models import ApiCall, Customer, Project, ProjectGrant, RestApiKey
 
@@ -27,10 +26,7 @@ def projects_for_user(user) -> QuerySet[Project]:
 
 def project_get_for_user(user, code) -> Project:
     """The project with this public code if the user may see it, else 404 (also for malformed codes)."""
-    try:
-        return projects_for_user(user).get(code=code)
-    except (Project.DoesNotExist, ValueError, TypeError) as exc:
-        raise Http404("No such project") from exc
+    return get_by_code_or_404(projects_for_user(user), code, what="project")
 
 
 def company_rest_keys_active(customer) -> list[RestApiKey]:
@@ -61,15 +57,12 @@ def rest_keys_for_project(project: Project) -> list[RestApiKey]:
 
 def rest_key_get_for_project(project: Project, code) -> RestApiKey:
     """A REST key that opens this project, else 404 (keys of other customers or projects cannot be reached)."""
-    try:
-        return (
-            RestApiKey.objects.filter(customer_id=project.customer_id)
-            .filter(Q(project__isnull=True) | Q(project=project))
-            .select_related("customer", "project")
-            .get(code=code)
-        )
-    except (RestApiKey.DoesNotExist, ValidationError, ValueError, TypeError) as exc:
-        raise Http404("No such key") from exc
+    keys = (
+        RestApiKey.objects.filter(customer_id=project.customer_id)
+        .filter(Q(project__isnull=True) | Q(project=project))
+        .select_related("customer", "project")
+    )
+    return get_by_code_or_404(keys, code, what="key")
 
 
 def project_list_rows(user) -> QuerySet[Project]:
@@ -94,10 +87,7 @@ def partners_grantable(project: Project) -> QuerySet[Partner]:
 
 
 def partner_get(code) -> Partner:
-    try:
-        return Partner.objects.get(code=code)
-    except (Partner.DoesNotExist, ValueError, TypeError) as exc:
-        raise Http404("No such partner") from exc
+    return get_by_code_or_404(Partner.objects.all(), code, what="partner")
 
 
 def api_activity(project: Project, *, hours: int = 24) -> dict:
@@ -130,7 +120,5 @@ def api_activity(project: Project, *, hours: int = 24) -> dict:
 
 
 def api_call_get(project: Project, token) -> ApiCall:
-    try:
-        return ApiCall.objects.select_related("app").get(project=project, token=token)
-    except (ApiCall.DoesNotExist, ValidationError, ValueError, TypeError) as exc:
-        raise Http404("No such API call") from exc
+    calls = ApiCall.objects.select_related("app").filter(project=project)
+    return get_by_code_or_404(calls, token, field="token", what="API call")
