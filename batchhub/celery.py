@@ -16,6 +16,6 @@ app.autodiscover_tasks()
 def sweep_at_start(sender=None, **_) -> None:
     """A worker that starts (after a crash too) queues the appliers of every project with pending calls at once,
     instead of leaving them to beat's next sweep (or forever, without beat)."""
-    from batchhub.profiles.tasks import api_calls_sweep
+    from batchhub.api.tasks import api_calls_sweep
 
     api_calls_sweep.delay(at_worker_start=True)

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "batchhub.core",
     "batchhub.accounts",
     "batchhub.projects",
+    "batchhub.api",
     "batchhub.profiles",
     "batchhub.audiences",
     "batchhub.connectors",
@@ -66,7 +67,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "batchhub.core.middleware.ClientAddressMiddleware",  # the client's address behind trusted proxies
-    "batchhub.core.apikit.ApiEdgeMiddleware",  # the edge checks, and every error answer of API routes
+    "batchhub.api.edge.ApiEdgeMiddleware",  # the edge checks, and every error answer of API routes
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

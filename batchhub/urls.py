@@ -2,8 +2,8 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
-from batchhub.api import api
 from batchhub.core import views as core_views
+from batchhub.rest import api
 
 handler500 = "batchhub.core.views.server_error"
 
@@ -13,6 +13,7 @@ admin.site.site_title = "BatchHub admin"
 urlpatterns = [
     path("", include("batchhub.accounts.urls")),
     path("projects/", include("batchhub.projects.urls")),
+    path("projects/", include("batchhub.api.urls")),
     path("", include("batchhub.profiles.urls")),
     path("", include("batchhub.core.urls")),
     path("healthz", core_views.healthz, name="healthz"),

@@ -96,7 +96,7 @@ def copy_reference(bodies: list[str], profile_ids: list[int]) -> float:
 
     from batchhub.core.bulk import sink_for_connection
     from batchhub.profiles.models import ProfileEvent
-    from batchhub.profiles.services import _EVENT_COLUMNS
+    from batchhub.profiles.services import EVENT_COLUMNS
 
     now = dt.datetime.now(dt.UTC)
     rows = []
@@ -108,7 +108,7 @@ def copy_reference(bodies: list[str], profile_ids: list[int]) -> float:
     assert connection.vendor == "postgresql"
     started = time.perf_counter()
     with transaction.atomic():
-        sink_for_connection().write(ProfileEvent, _EVENT_COLUMNS, rows)
+        sink_for_connection().write(ProfileEvent, EVENT_COLUMNS, rows)
         elapsed = time.perf_counter() - started
         transaction.set_rollback(True)
     return len(rows) / elapsed
@@ -134,7 +134,7 @@ def _stop_worker(worker: subprocess.Popen) -> None:
 
 def _drain(project) -> float:
     """Wait until the project has no pending call; returns when that was (monotonic)."""
-    from batchhub.projects.models import ApiCall
+    from batchhub.api.models import ApiCall
 
     deadline = time.monotonic() + 900
     while ApiCall.objects.filter(project=project, apply_status=ApiCall.ApplyStatus.PENDING).exists():
@@ -148,8 +148,9 @@ def main() -> None:
     django_setup()
     from django.core.cache import cache
 
+    from batchhub.api.models import ApiCall
     from batchhub.profiles.models import Profile, ProfileEvent
-    from batchhub.projects.models import ApiCall, App, Customer, Project, RestApiKey
+    from batchhub.projects.models import App, Customer, Project, RestApiKey
 
     customer, _ = Customer.objects.get_or_create(name="Bench")
     project, _ = Project.objects.get_or_create(slug="bench-api", defaults={"name": "Bench API", "customer": customer})

@@ -27,7 +27,8 @@ def main() -> None:
     from django.core.cache import cache
     from django.test import Client
 
-    from batchhub.projects.models import ApiCall, App, Customer, Project, RestApiKey
+    from batchhub.api.models import ApiCall
+    from batchhub.projects.models import App, Customer, Project, RestApiKey
 
     customer, _ = Customer.objects.get_or_create(name="Bench")
     project, _ = Project.objects.get_or_create(

@@ -70,20 +70,3 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hostname} @ {self.beat_at:%Y-%m-%d %H:%M:%S}"
-
-
-class IdempotencyRecord(models.Model):
-    """The answer to a write sent with an Idempotency-Key, replayed for 24 h instead of acting twice."""
-
-    scope = models.CharField(max_length=120, help_text="who sent it (the API key's owner)")
-    key = models.CharField(max_length=255)
-    request_hash = models.CharField(max_length=64)
-    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    body = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["scope", "key"], name="idempotency_unique_scope_key")]
-
-    def __str__(self) -> str:
-        return f"{self.scope}:{self.key}"

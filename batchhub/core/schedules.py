@@ -40,3 +40,15 @@ def beat_schedule(
         apps.get_model("django_celery_beat", "PeriodicTask").objects.filter(name=name).delete()
 
     return migrations.RunPython(add, remove)
+
+
+def beat_task_renamed(old: str, new: str) -> migrations.RunPython:
+    """Point the schedules of task `old` at `new` (a task that moved module), and back when migrating back."""
+
+    def rename(source: str, target: str):
+        def run(apps, schema_editor):
+            apps.get_model("django_celery_beat", "PeriodicTask").objects.filter(task=source).update(task=target)
+
+        return run
+
+    return migrations.RunPython(rename(old, new), rename(new, old))

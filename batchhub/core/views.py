@@ -12,11 +12,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from batchhub.core.apikit import shown
 from batchhub.core.outage import RETRY_AFTER_SECONDS, outage_met
 from batchhub.core.pagination import keyset_page
 from batchhub.core.queries import audit_events_for_user, audit_projects_known
 from batchhub.core.roles import CSM, PRIVACY_ADMIN, role_required
+from batchhub.core.text import shown
 
 
 @role_required(CSM, PRIVACY_ADMIN)

@@ -15,7 +15,8 @@ import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any
 
-from batchhub.core.apikit import ApiError, shown, text_fault
+from batchhub.api.errors import ApiError
+from batchhub.core.text import shown, text_fault
 
 MAX_CUSTOM_DATA_USERS = 10_000
 MAX_EVENTS_PER_CALL = 1_000

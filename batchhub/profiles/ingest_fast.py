@@ -18,7 +18,7 @@ from typing import Annotated, NotRequired
 from pydantic import ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError, with_config
 from typing_extensions import TypedDict
 
-from batchhub.core.apikit import ApiError
+from batchhub.api.errors import ApiError
 from batchhub.profiles.ingest import (
     MAX_CUSTOM_ID,
     MAX_EVENT_ATTRIBUTES,

@@ -1,32 +1,25 @@
-"""Writes on profiles: applying accepted API calls (custom data, events, profile updates).
+"""Writes on profiles: the appliers of accepted API calls (custom data, events, profile updates).
 
-A worker claims pending calls of a project and applies them in one transaction together with their
-status change, in arrival order: a killed worker leaves nothing half-applied, a redelivered task finds
-them applied already.
+Each applier is registered with the API app (`profiles.apps`) and runs inside the API's claim transaction, the
+call row locked: what it writes commits with the call's status, or not at all.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
+import uuid
 from collections.abc import Iterable
 
-from celery.exceptions import SoftTimeLimitExceeded
-from django.db import DataError, OperationalError, connection, transaction
+from django.core.exceptions import ImproperlyConfigured
+from django.db import DataError, connection, models, transaction
 from django.db.models import Q
-from django.utils import timezone
 
 from batchhub.core.bulk import sink_for_connection
 from batchhub.profiles.ingest import event_name_canonical
-from batchhub.profiles.ingest_fast import RAW_EVENTS_KIND, events_bulk_fast
+from batchhub.profiles.ingest_fast import events_bulk_fast
 from batchhub.profiles.models import AppCustomData, Installation, Profile, ProfileEvent
-from batchhub.projects.models import ApiCall
 
-logger = logging.getLogger(__name__)
-_APPLY_LOCK = 7_301  # advisory lock namespace of API call appliers
-STRANDED_AFTER = dt.timedelta(seconds=30)
-CLAIM_BATCH = 10  # calls per transaction: short lock holds when workers share profiles
 _PROFILE_NATIVE = {
     "email_address": "email",
     "email_marketing": "email_marketing",
@@ -35,127 +28,79 @@ _PROFILE_NATIVE = {
     "region": "region",
     "timezone": "timezone",
 }
+EVENT_COLUMNS = tuple(
+    ProfileEvent._meta.get_field(name).column
+    for name in ("profile", "name", "label", "attributes", "tags", "occurred_at", "source")
+)
 
 
-class ApplierBusy(Exception):
-    """Another worker is applying this project's calls (PostgreSQL advisory lock held)."""
+# ---- the appliers (registered in apps.py) ----------------------------------------------------------------
 
 
-_EVENT_COLUMNS = ("profile_id", "name", "label", "attributes", "tags", "occurred_at", "source")
+def custom_data_apply(call) -> dict:
+    return _custom_data_apply(call, json.loads(call.operations), call.created_at)
 
 
-def api_calls_apply_pending(*, project_id: int, limit: int = CLAIM_BATCH) -> int:
-    """Apply up to `limit` pending calls of a project, oldest first; returns how many were handled.
-
-    If the batch fails, its calls are retried one by one so that a single bad call is marked failed
-    (with its error, for the dashboard) instead of blocking the others.
-    """
-    try:
-        return _apply_batch(project_id=project_id, limit=limit)
-    except (SoftTimeLimitExceeded, OperationalError, ApplierBusy):
-        raise  # transient (time limit, deadlock, lost connection): the task retries the whole batch
-    except Exception as exc:
-        if limit > 1:
-            return sum(api_calls_apply_pending(project_id=project_id, limit=1) for _ in range(limit))
-        first = (
-            ApiCall.objects.filter(project_id=project_id, apply_status=ApiCall.ApplyStatus.PENDING)
-            .order_by("id")
-            .values_list("id", flat=True)
-            .first()
-        )
-        if first is None:
-            return 0
-        logger.exception("API call %s could not be applied", first)
-        api_call_mark_failed(call_id=first, error=f"{type(exc).__name__}: {exc}")
-        return 1
+def custom_data_delete_apply(call) -> dict:
+    return _custom_data_delete(call, json.loads(call.operations))
 
 
-def _apply_batch(*, project_id: int, limit: int) -> int:
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                # One applier per project at a time: concurrent appliers only wait on each other's profile
-                # locks (measured: 2 workers on one project drain at less than half the speed of 1). Others
-                # leave and come back (the task retries them), and the sweeper catches any left behind.
-                cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [_APPLY_LOCK, project_id])
-                if not cursor.fetchone()[0]:
-                    raise ApplierBusy(project_id)
-                # Safe without waiting for the WAL flush: the calls' status commits with their data, so a
-                # crash that loses this transaction loses both, and the calls are applied again.
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        calls = list(
-            ApiCall.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(project_id=project_id, apply_status=ApiCall.ApplyStatus.PENDING)
-            .select_related("app")
-            .order_by("id")[:limit]
-        )
-        for call in calls:
-            call.counts = _apply(call)
-            call.apply_status = ApiCall.ApplyStatus.APPLIED
-            call.applied_at = timezone.now()
-        ApiCall.objects.bulk_update(calls, ["counts", "apply_status", "applied_at"])
-    return len(calls)
+def events_apply(call) -> dict:
+    """Normalised Trigger Events: set-based on PostgreSQL (one statement from the stored JSON)."""
+    if connection.vendor == "postgresql":
+        return _events_apply_postgres(_EVENTS_FROM_OPERATIONS, call.project_id, call.operations, call.created_at)
+    return _events_apply(call.project_id, json.loads(call.operations), call.created_at, source=ProfileEvent.Source.API)
 
 
-def api_calls_stranded_projects(*, older_than: dt.timedelta = STRANDED_AFTER) -> list[int]:
-    """Projects with calls pending for longer than `older_than` (their applier left just as they arrived)."""
-    cutoff = timezone.now() - older_than
-    return list(
-        ApiCall.objects.filter(apply_status=ApiCall.ApplyStatus.PENDING, created_at__lt=cutoff)
-        .values_list("project_id", flat=True)
-        .distinct()
-    )
-
-
-def api_call_mark_failed(*, call_id: int, error: str) -> None:
-    ApiCall.objects.filter(pk=call_id, apply_status=ApiCall.ApplyStatus.PENDING).update(
-        apply_status=ApiCall.ApplyStatus.FAILED, apply_error=error[:2000]
-    )
-
-
-def _apply(call: ApiCall) -> dict:
+def events_raw_apply(call) -> dict:
+    """A bulk Trigger Events body stored as it came (`profiles.ingest_fast`)."""
     at = call.created_at
-    if call.kind == "events" and connection.vendor == "postgresql":
-        return _events_apply_postgres(_PG_EVENTS_APPLY, call.project_id, call.operations, at)
-    if call.kind == RAW_EVENTS_KIND:
-        if connection.vendor == "postgresql":
-            try:
-                with transaction.atomic():  # a savepoint: only this statement is undone if jsonb refuses the body
-                    return _events_apply_postgres(_PG_RAW_EVENTS_APPLY, call.project_id, call.operations, at)
-            except DataError:
-                # A number JSON allows but jsonb cannot hold (1e-20000, 20,000 decimals, even under a key the
-                # rules ignore): the events are written from the body parsed by Python, as the rules read it.
-                pass
-        events = events_bulk_fast(call.operations.encode(), at)
-        if events is None:
-            raise ValueError("the stored body no longer passes the fast rules")
-        return _events_apply(call.project_id, events, at, source=ProfileEvent.Source.API)
-    operations = json.loads(call.operations)
-    if call.kind == "custom_data":
-        return _custom_data_apply(call, operations, at)
-    if call.kind == "custom_data_delete":
-        return _custom_data_delete(call, operations)
-    if call.kind == "events":
-        return _events_apply(call.project_id, operations, at, source=ProfileEvent.Source.API)
-    if call.kind == "profile_update":
-        return _profile_updates_apply(call.project_id, operations, at)
-    raise ValueError(f"unknown API call kind {call.kind}")
+    if connection.vendor == "postgresql":
+        try:
+            with transaction.atomic():  # a savepoint: only this statement is undone if jsonb refuses the body
+                return _events_apply_postgres(_EVENTS_FROM_BODY, call.project_id, call.operations, at)
+        except DataError:
+            # A number JSON allows but jsonb cannot hold (1e-20000, 20,000 decimals, even under a key the
+            # rules ignore): the events are written from the body parsed by Python, as the rules read it.
+            pass
+    events = events_bulk_fast(call.operations.encode(), at)
+    if events is None:
+        raise ValueError("the stored body no longer passes the fast rules")
+    return _events_apply(call.project_id, events, at, source=ProfileEvent.Source.API)
+
+
+def profile_update_apply(call) -> dict:
+    return _profile_updates_apply(call.project_id, json.loads(call.operations), call.created_at)
+
+
+APPLIERS = {
+    "profiles.custom_data": (custom_data_apply, "Custom data"),
+    "profiles.custom_data_delete": (custom_data_delete_apply, "Custom data deletion"),
+    "profiles.events": (events_apply, "Trigger events"),
+    "profiles.events_raw": (events_raw_apply, "Trigger events (stored as received)"),
+    "profiles.profile_update": (profile_update_apply, "Profile updates"),
+}
+
+
+# ---- shared writes ------------------------------------------------------------------------------------
 
 
 def profiles_touch(project_id: int, custom_ids: Iterable[str], at: dt.datetime) -> dict[str, Profile]:
-    """The project's profiles for these custom ids, created when missing, with their activity set to `at`.
+    """The project's profiles for these custom ids, created when missing, locked, with their activity moved to
+    `at` unless it is later already (a call applied late never moves activity back).
 
-    One upsert (INSERT … ON CONFLICT (project, custom_id) DO UPDATE) and one read, whatever the count.
+    An insert of the missing ones, an update of the older ones and one read, whatever the count.
     """
     custom_ids = sorted(set(custom_ids))  # one lock order for every worker: no deadlock between them
     if not custom_ids:
         return {}
     Profile.objects.bulk_create(
         [Profile(project_id=project_id, custom_id=cid, last_activity_at=at, created_at=at) for cid in custom_ids],
-        update_conflicts=True,
-        unique_fields=["project", "custom_id"],
-        update_fields=["last_activity_at"],
+        ignore_conflicts=True,
         batch_size=2000,
+    )
+    Profile.objects.filter(project_id=project_id, custom_id__in=custom_ids, last_activity_at__lt=at).update(
+        last_activity_at=at
     )
     profiles = (
         Profile.objects.filter(project_id=project_id, custom_id__in=custom_ids)
@@ -193,7 +138,7 @@ def items_merged(current: object, *, add: list | None = None, remove: list | Non
     return items
 
 
-def _custom_data_apply(call: ApiCall, operations: list[dict], at: dt.datetime) -> dict:
+def _custom_data_apply(call, operations: list[dict], at: dt.datetime) -> dict:
     """App-level data always; the Profile only for merges (`overwrite: true` stays app-level, as in Batch)."""
     app_rows = {
         row.custom_id: row
@@ -222,7 +167,7 @@ def _custom_data_apply(call: ApiCall, operations: list[dict], at: dt.datetime) -
     return {"users": len(operations), "profiles_updated": len(profiles)}
 
 
-def _custom_data_delete(call: ApiCall, custom_ids: list[str]) -> dict:
+def _custom_data_delete(call, custom_ids: list[str]) -> dict:
     """Erase the users' custom data: app-level rows, and the custom attributes and tags of their profiles."""
     deleted, _ = AppCustomData.objects.filter(app=call.app, custom_id__in=custom_ids).delete()
     cleared = Profile.objects.filter(project_id=call.project_id, custom_id__in=custom_ids).update(
@@ -251,53 +196,74 @@ def _events_write(events: list[tuple[int, dict]], at: dt.datetime, *, source: st
         )
         for profile_id, event in events
     )
-    return sink_for_connection().write(ProfileEvent, _EVENT_COLUMNS, rows)
+    return sink_for_connection().write(ProfileEvent, EVENT_COLUMNS, rows)
 
 
-# One statement per call: parse the stored JSON once, upsert the profiles it names (sorted: one lock
-# order for every worker) with their activity, and insert the events joined to the upsert's own rows.
-_PG_EVENTS_APPLY = """
-WITH ops AS MATERIALIZED (
-    SELECT e FROM jsonb_array_elements(%(ops)s::jsonb) e
-), touched AS (
-    INSERT INTO profiles_profile (code, project_id, custom_id, attributes, tags, language, region, timezone,
-                                  last_activity_at, created_at)
-    SELECT gen_random_uuid(), %(project)s, ids.custom_id, '{}', '{}', '', '', '', %(at)s, %(at)s
-    FROM (SELECT DISTINCT e->>'custom_id' AS custom_id FROM ops ORDER BY 1) ids
-    ON CONFLICT (project_id, custom_id)
-    DO UPDATE SET last_activity_at = GREATEST(profiles_profile.last_activity_at, EXCLUDED.last_activity_at)
+def _new_row_values(model: type[models.Model], given: dict[str, str]) -> tuple[str, str]:
+    """(columns, values) of an INSERT … SELECT creating `model` rows: `given` expressions by field name, every
+    other column its model default as a literal (what the ORM would write), a fresh UUID for a unique UUID field.
+    A new non-null column without a default the statement can write fails here, at import, on every database
+    (not at ingest, on PostgreSQL only)."""
+    columns, values = [], []
+    for field in model._meta.concrete_fields:
+        if field.primary_key:
+            continue
+        if field.name in given:
+            expression = given[field.name]
+        elif isinstance(field, models.UUIDField) and field.default is uuid.uuid4:
+            expression = "gen_random_uuid()"
+        elif (field.has_default() or (field.empty_strings_allowed and not field.null)) and not field.unique:
+            default = field.get_default()
+            expression = "'" + (json.dumps(default) if isinstance(field, models.JSONField) else str(default)) + "'"
+            if "'" in expression[1:-1]:
+                raise ImproperlyConfigured(f"{field} has a default the events statement cannot quote")
+        elif field.null:
+            continue
+        else:
+            raise ImproperlyConfigured(f"{field} is required and has no default: the events statement cannot fill it")
+        columns.append(connection.ops.quote_name(field.column))
+        values.append(expression)
+    return ", ".join(columns), ", ".join(values)
+
+
+def _events_statement(source_rows: str) -> str:
+    """One statement per call: read the stored JSON once (`source_rows` yields custom_id and the event `e` with
+    its time `at_time`), upsert the profiles it names (sorted: one lock order for every worker) keeping the later
+    activity, and insert the events joined to the upsert's own rows. Absent or null fields take their defaults."""
+    profile, event = Profile._meta, ProfileEvent._meta
+    profile_columns, profile_values = _new_row_values(
+        Profile,
+        {"project": "%(project)s", "custom_id": "ids.custom_id", "last_activity_at": "%(at)s", "created_at": "%(at)s"},
+    )
+    activity = connection.ops.quote_name(profile.get_field("last_activity_at").column)
+    key = ", ".join(profile.get_field(name).column for name in ("project", "custom_id"))
+    return f"""
+WITH ops AS MATERIALIZED ({source_rows}),
+touched AS (
+    INSERT INTO {profile.db_table} ({profile_columns})
+    SELECT {profile_values} FROM (SELECT DISTINCT custom_id FROM ops ORDER BY 1) ids
+    ON CONFLICT ({key}) DO UPDATE SET {activity} = GREATEST({profile.db_table}.{activity}, EXCLUDED.{activity})
     RETURNING id, custom_id
 )
-INSERT INTO profiles_profileevent (profile_id, name, label, attributes, tags, occurred_at, source)
-SELECT touched.id, regexp_replace(e->>'name', '^ue[.]', ''), e->>'label', e->'attributes', e->'tags',
-       COALESCE((e->>'time')::timestamptz, %(at)s), %(source)s
-FROM ops JOIN touched ON touched.custom_id = ops.e->>'custom_id'
-RETURNING profile_id
-"""
-
-
-# The same for a bulk call stored as its body (`RAW_EVENTS_KIND`): the fast rules let through only bodies
-# already in normal form but for the optional `ue.` of names, so only that prefix goes and absent or null fields
-# take their defaults here.
-_PG_RAW_EVENTS_APPLY = """
-WITH ops AS MATERIALIZED (
-    SELECT u->>'id' AS custom_id, e
-    FROM jsonb_array_elements(%(ops)s::jsonb) u, jsonb_array_elements(u->'events') e
-), touched AS (
-    INSERT INTO profiles_profile (code, project_id, custom_id, attributes, tags, language, region, timezone,
-                                  last_activity_at, created_at)
-    SELECT gen_random_uuid(), %(project)s, ids.custom_id, '{}', '{}', '', '', '', %(at)s, %(at)s
-    FROM (SELECT DISTINCT custom_id FROM ops ORDER BY 1) ids
-    ON CONFLICT (project_id, custom_id)
-    DO UPDATE SET last_activity_at = GREATEST(profiles_profile.last_activity_at, EXCLUDED.last_activity_at)
-    RETURNING id, custom_id
-)
-INSERT INTO profiles_profileevent (profile_id, name, label, attributes, tags, occurred_at, source)
-SELECT touched.id, regexp_replace(e->>'name', '^ue[.]', ''), COALESCE(e->>'label', ''), COALESCE(e->'attributes', '{}'),
-       COALESCE(e->'tags', '[]'), COALESCE((e->>'time')::timestamp AT TIME ZONE 'UTC', %(at)s), %(source)s
+INSERT INTO {event.db_table} ({", ".join(EVENT_COLUMNS)})
+SELECT touched.id, regexp_replace(e->>'name', '^ue[.]', ''), COALESCE(e->>'label', ''),
+       COALESCE(e->'attributes', '{{}}'), COALESCE(e->'tags', '[]'), COALESCE(at_time, %(at)s), %(source)s
 FROM ops JOIN touched ON touched.custom_id = ops.custom_id
-RETURNING profile_id
+RETURNING {event.get_field("profile").column}
 """
+
+
+# Normalised operations (`profiles.events`): times are ISO 8601 with their offset.
+_EVENTS_FROM_OPERATIONS = _events_statement(
+    "SELECT e->>'custom_id' AS custom_id, e, (e->>'time')::timestamptz AS at_time "
+    "FROM jsonb_array_elements(%(ops)s::jsonb) e"
+)
+# A bulk body stored as it came (`profiles.events_raw`): the fast rules let through only bodies in normal form
+# but for the optional `ue.` of names and absent fields; times are UTC without an offset.
+_EVENTS_FROM_BODY = _events_statement(
+    "SELECT u->>'id' AS custom_id, e, (e->>'time')::timestamp AT TIME ZONE 'UTC' AS at_time "
+    "FROM jsonb_array_elements(%(ops)s::jsonb) u, jsonb_array_elements(u->'events') e"
+)
 
 
 def _events_apply_postgres(statement: str, project_id: int, stored_json: str, at: dt.datetime) -> dict:

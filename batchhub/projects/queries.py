@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from batchhub.accounts.models import Partner
 from batchhub.core.queries import get_by_code_or_404
 from batchhub.core.roles import CSM, PARTNER, PRIVACY_ADMIN, has_role
-from batchhub.projects.models import ApiCall, Customer, Project, ProjectGrant, RestApiKey
+from batchhub.projects.models import Customer, Project, ProjectGrant, RestApiKey
 
 
 def projects_for_user(user) -> QuerySet[Project]:
@@ -88,37 +86,3 @@ def partners_grantable(project: Project) -> QuerySet[Partner]:
 
 def partner_get(code) -> Partner:
     return get_by_code_or_404(Partner.objects.all(), code, what="partner")
-
-
-def api_activity(project: Project, *, hours: int = 24) -> dict:
-    """Calls per route over the last `hours`, their error rate, and the latest errors (never a key)."""
-    since = timezone.now() - dt.timedelta(hours=hours)
-    recent = ApiCall.objects.filter(project=project, created_at__gte=since)
-    routes = list(
-        recent.values("route")
-        .annotate(calls=Count("id"), errors=Count("id", filter=Q(status_code__gte=400)))
-        .order_by("-calls", "route")
-    )
-    for row in routes:
-        row["error_rate"] = row["errors"] / row["calls"] if row["calls"] else 0.0
-    total = sum(row["calls"] for row in routes)
-    errors = sum(row["errors"] for row in routes)
-    last_errors = list(
-        ApiCall.objects.filter(project=project)
-        .filter(Q(status_code__gte=400) | Q(apply_status=ApiCall.ApplyStatus.FAILED))
-        .select_related("app")
-        .order_by("-created_at")[:10]
-    )
-    return {
-        "routes": routes,
-        "calls": total,
-        "errors": errors,
-        "error_rate": errors / total if total else 0.0,
-        "last_errors": last_errors,
-        "hours": hours,
-    }
-
-
-def api_call_get(project: Project, token) -> ApiCall:
-    calls = ApiCall.objects.select_related("app").filter(project=project)
-    return get_by_code_or_404(calls, token, field="token", what="API call")

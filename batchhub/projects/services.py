@@ -18,9 +18,9 @@ from django.utils.text import slugify
 from batchhub.accounts.models import Partner
 from batchhub.core.crypto import Secret
 from batchhub.core.services import SECRET_CHANGED, audit_record, model_snapshot, snapshot_diff
-from batchhub.projects.api_auth import credentials_changed
 from batchhub.projects.models import App, Customer, Project, ProjectGrant, RestApiKey, months_text
 from batchhub.projects.queries import company_rest_keys_active
+from batchhub.projects.signals import credentials_changed
 
 logger = logging.getLogger(__name__)
 
@@ -440,7 +440,8 @@ def _project_finish(project_id: int) -> None:
         )
         if Customer.objects.filter(pk=project.customer_id, deleting_since__isnull=False).exists():
             _progress_add(Customer, project.customer_id, totals)  # the customer's audit entry sums its projects
-        credentials_changed()  # raw deletes send no signal: every web process forgets the project's keys
+        # raw deletes send no model signal: every web process forgets the project's keys
+        credentials_changed.send(sender=None)
 
 
 def _customer_finish(customer_id: int) -> bool:
@@ -454,7 +455,7 @@ def _customer_finish(customer_id: int) -> bool:
         _delete_rows(Customer, [customer.pk], counts)
         totals = Counter(customer.deletion_counts) + counts
         audit_record(actor="system", action="customer.delete", obj=customer, changes=_audited_counts(totals))
-        credentials_changed()
+        credentials_changed.send(sender=None)
     return True
 
 

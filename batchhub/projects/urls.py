@@ -15,6 +15,4 @@ urlpatterns = [
     path("<uuid:code>/inactivity/", views.project_inactivity, name="inactivity"),
     path("<uuid:code>/grants/", views.project_grant, name="grant"),
     path("<uuid:code>/grants/<uuid:partner_code>/revoke/", views.project_revoke, name="revoke"),
-    path("<uuid:code>/api-calls/", views.api_call_lookup, name="api_call_lookup"),
-    path("<uuid:code>/api-calls/<uuid:token>/", views.api_call_detail, name="api_call"),
 ]

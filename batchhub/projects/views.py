@@ -18,8 +18,6 @@ from batchhub.projects import services
 from batchhub.projects.forms import AppForm, GrantForm, InactivityForm, ProjectForm, RestKeyForm, RestKeyRotateForm
 from batchhub.projects.models import months_text
 from batchhub.projects.queries import (
-    api_activity,
-    api_call_get,
     customer_names,
     partner_get,
     partners_grantable,
@@ -72,7 +70,6 @@ def _detail_context(request: HttpRequest, project, **extra) -> dict:
         "grants": list(project_grants_for_user(request.user, project)),
         "profiles_count": profiles_count_estimate(project),
         "can_manage": is_csm,
-        "api_activity": api_activity(project),
         "rest_keys": rest_keys_for_project(project) if is_csm else [],
         "revealed": reveal_once_pop(request, owner=str(project.code)),
     }
@@ -223,25 +220,3 @@ def project_revoke(request: HttpRequest, code, partner_code) -> HttpResponse:
     if services.project_revoke_partner(actor=request.user, project=project, partner=partner):
         messages.success(request, f"{partner} no longer has access to {project}.")
     return redirect("projects:detail", code=project.code)
-
-
-@login_required
-@require_GET
-def api_call_detail(request: HttpRequest, code, token) -> HttpResponse:
-    """The status of one API call, by the token its 202 answer carried."""
-    project = project_get_for_user(request.user, code)
-    call = api_call_get(project, token)
-    return render(request, "projects/api_call_detail.html", {"project": project, "call": call})
-
-
-@login_required
-@require_GET
-def api_call_lookup(request: HttpRequest, code) -> HttpResponse:
-    project = project_get_for_user(request.user, code)
-    token = request.GET.get("token", "").strip()
-    try:
-        call = api_call_get(project, token)
-    except Http404:
-        messages.error(request, f"No API call of {project.name} has the token “{token[:64]}”.")
-        return redirect("projects:detail", code=project.code)
-    return redirect("projects:api_call", code=project.code, token=call.token)

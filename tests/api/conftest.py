@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 
 import pytest
 from django.core.cache import cache
 from django.test import Client
 
+from batchhub.api.appliers import applier_for, applier_register, applier_unregister
 from tests.factories import AppFactory, ProjectFactory, company_rest_key
 
 
@@ -57,3 +59,16 @@ class ApiClient:
 @pytest.fixture
 def api(api_app):
     return ApiClient(api_app)
+
+
+@contextmanager
+def applier_replaced(kind: str, apply):
+    """Calls of `kind` applied by `apply` inside the block, by the registered applier again after it."""
+    registered = applier_for(kind)
+    applier_unregister(kind)
+    applier_register(kind, apply, label=registered.label)
+    try:
+        yield
+    finally:
+        applier_unregister(kind)
+        applier_register(kind, registered.apply, label=registered.label)

@@ -14,7 +14,7 @@ from django.test import TestCase
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from batchhub.projects.models import ApiCall
+from batchhub.api.models import ApiCall
 
 pytestmark = pytest.mark.portable
 

@@ -6,9 +6,10 @@ import datetime as dt
 
 import pytest
 
+from batchhub.api.models import ApiCall
 from batchhub.core.models import AuditEvent
 from batchhub.profiles.models import Profile, ProfileEvent
-from batchhub.projects.models import ApiCall, RestApiKey
+from batchhub.projects.models import RestApiKey
 from tests.factories import company_rest_key
 
 EVENT = {"events": [{"name": "ue.added_to_cart", "label": "basket", "attributes": {"sku": "A1"}}]}
@@ -268,7 +269,7 @@ def _broker_away(monkeypatch) -> None:
 
 
 def test_a_stored_call_is_answered_202_when_the_broker_is_away_and_the_sweeper_finds_it(api, monkeypatch):
-    from batchhub.profiles.services import api_calls_stranded_projects
+    from batchhub.api.services import api_calls_stranded_projects
 
     _broker_away(monkeypatch)
     response = api.app_call("POST", "/events/users/alice", EVENT)

@@ -9,8 +9,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from batchhub.api.models import ApiCall
 from batchhub.profiles.models import Profile
-from batchhub.projects.models import ApiCall
 
 pytestmark = pytest.mark.portable
 
@@ -236,7 +236,7 @@ def test_a_number_jsonb_cannot_hold_in_a_fast_path_body_is_still_applied_whole(
         response = api.app_call("POST", "/events/users", raw=raw.encode())
     assert response.status_code == 202
     call = ApiCall.objects.get()
-    assert (call.kind, call.apply_status) == ("events_raw", "applied"), call.apply_error
+    assert (call.kind, call.apply_status) == ("profiles.events_raw", "applied"), call.apply_error
     from batchhub.profiles.models import ProfileEvent
 
     events = {event.profile.custom_id: event for event in ProfileEvent.objects.select_related("profile")}

@@ -9,7 +9,7 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from batchhub.core.apikit import ApiError
+from batchhub.api.errors import ApiError
 from batchhub.profiles import ingest
 from batchhub.profiles.ingest_fast import events_bulk_accepts, events_bulk_fast
 
@@ -126,9 +126,10 @@ def test_stored_as_it_came_only_when_the_fast_path_agrees(body):
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 @given(valid_bodies)
 def test_a_body_stored_as_it_came_writes_the_rows_its_normal_form_writes(body):
-    """PostgreSQL reads a stored body straight (RAW_EVENTS_KIND); the result must be the normalised one's."""
+    """PostgreSQL reads a stored body straight (profiles.events_raw); the result must be the normalised one's."""
     from django.db import connection
 
+    from batchhub.api.models import ApiCall
     from batchhub.profiles import services
     from batchhub.profiles.models import ProfileEvent
     from tests.factories import ProjectFactory
@@ -140,8 +141,8 @@ def test_a_body_stored_as_it_came_writes_the_rows_its_normal_form_writes(body):
     if normalised is None:
         return
     as_it_came, as_normalised = ProjectFactory(), ProjectFactory()
-    services._events_apply_postgres(services._PG_RAW_EVENTS_APPLY, as_it_came.pk, raw.decode(), NOW)
-    services._events_apply_postgres(services._PG_EVENTS_APPLY, as_normalised.pk, json.dumps(normalised), NOW)
+    services.events_raw_apply(ApiCall(project_id=as_it_came.pk, operations=raw.decode(), created_at=NOW))
+    services.events_apply(ApiCall(project_id=as_normalised.pk, operations=json.dumps(normalised), created_at=NOW))
 
     def rows(project):
         return sorted(

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from django.urls import URLPattern, get_resolver
 
+from batchhub.api.models import ApiCall
 from batchhub.core.models import AuditEvent
 from batchhub.profiles.models import Profile
-from batchhub.projects.models import ApiCall
 from tests.factories import company_rest_key
 
 # operation -> (method, path after the version, body)

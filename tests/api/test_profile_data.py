@@ -8,8 +8,11 @@ import json
 import pytest
 from django.utils import timezone
 
+from batchhub.api.appliers import applier_for
+from batchhub.api.models import ApiCall
+from batchhub.api.tasks import api_calls_apply
 from batchhub.profiles.models import AppCustomData, Profile, ProfileEvent
-from batchhub.projects.models import ApiCall
+from tests.api.conftest import applier_replaced
 from tests.factories import ProfileFactory
 
 pytestmark = pytest.mark.portable  # the worker's SQLite path (bulk_create) as well as COPY on PostgreSQL
@@ -168,14 +171,14 @@ def test_bulk_events_in_normal_form_are_stored_as_they_came_and_written_alike(ap
              "tags": ["promo", "é"]}  # fmt: skip
     normal = [{"id": "gil", "events": [{"name": "ue.viewed", **event}, {"name": "ue.bare"}]}]
     other = [{"id": "hal", "events": [{"name": "UE.Viewed", **event}, {"name": "ue.bare", "tags": ["a", "a"]}]}]
-    with applied:
-        assert api.app_call("POST", "/events/users", normal).status_code == 202
-        assert api.app_call("POST", "/events/users", other).status_code == 202
-    assert sorted(ApiCall.objects.values_list("kind", "apply_status")) == [
-        ("events", "applied"),
-        ("events_raw", "applied"),
+    assert api.app_call("POST", "/events/users", normal).status_code == 202
+    assert api.app_call("POST", "/events/users", other).status_code == 202
+    assert json.loads(ApiCall.objects.get(kind="profiles.events_raw").operations) == normal  # the body, as it came
+    api_calls_apply.delay(api.app.project_id)
+    assert sorted(ApiCall.objects.values_list("kind", "apply_status", "operations")) == [
+        ("profiles.events", "applied", ""),  # applied: what it carried is in the profile tables, not kept here
+        ("profiles.events_raw", "applied", ""),
     ]
-    assert json.loads(ApiCall.objects.get(kind="events_raw").operations) == normal  # the body, as it came
 
     def written(custom_id):
         return {
@@ -185,7 +188,7 @@ def test_bulk_events_in_normal_form_are_stored_as_they_came_and_written_alike(ap
             )
         }
 
-    raw_call = ApiCall.objects.get(kind="events_raw")
+    raw_call = ApiCall.objects.get(kind="profiles.events_raw")
     assert written("gil") == {
         "viewed": ("", event["attributes"], ["promo", "é"], now - dt.timedelta(hours=3)),
         "bare": ("", {}, [], raw_call.created_at),  # no time: the call's
@@ -313,32 +316,30 @@ def test_profile_update_limits(api):
     assert api.project_call("/profiles/mass-update", [one] * 10_001).status_code == 400
 
 
-def test_a_call_that_cannot_be_applied_is_marked_failed_without_blocking_others(api, applied, monkeypatch):
-    from batchhub.profiles import services
-
+def test_a_call_that_cannot_be_applied_is_marked_failed_without_blocking_others(api, applied):
     with applied:
         api.app_call("POST", "/events/users/ivy", _event())
-    original = services._apply
+    original = applier_for("profiles.events").apply
 
     def flaky(call):
         if json.loads(call.operations)[0]["custom_id"] == "bad":
             raise RuntimeError("boom")
         return original(call)
 
-    monkeypatch.setattr(services, "_apply", flaky)
-    with applied:
-        api.app_call("POST", "/events/users/bad", _event())
-        api.app_call("POST", "/events/users/jay", _event())
-    by_user = {json.loads(c.operations)[0]["custom_id"]: c for c in ApiCall.objects.filter(kind="events")}
-    assert by_user["bad"].apply_status == ApiCall.ApplyStatus.FAILED
-    assert "boom" in by_user["bad"].apply_error
-    assert by_user["jay"].apply_status == ApiCall.ApplyStatus.APPLIED
+    with applier_replaced("profiles.events", flaky), applied:
+        bad = api.app_call("POST", "/events/users/bad", _event()).json()["token"]
+        jay = api.app_call("POST", "/events/users/jay", _event()).json()["token"]
+    bad, jay = ApiCall.objects.get(token=bad), ApiCall.objects.get(token=jay)
+    assert bad.apply_status == ApiCall.ApplyStatus.FAILED
+    assert "boom" in bad.apply_error
+    assert json.loads(bad.operations)[0]["custom_id"] == "bad"  # failed: its body is kept for diagnosis
+    assert jay.apply_status == ApiCall.ApplyStatus.APPLIED
     assert ProfileEvent.objects.filter(profile__custom_id="jay").count() == 1
     assert not Profile.objects.filter(custom_id="bad").exists()
 
 
 def test_the_sweeper_applies_calls_left_pending(api):
-    from batchhub.profiles.tasks import api_calls_sweep
+    from batchhub.api.tasks import api_calls_sweep
 
     response = api.app_call("POST", "/events/users/kim", _event())  # its task never ran (no commit hook)
     call = ApiCall.objects.get(token=response.json()["token"])
@@ -356,9 +357,9 @@ def test_one_applier_is_queued_per_project_however_many_calls_arrive(
 ):
     from django.core.cache import cache
 
+    from batchhub.api import tasks
     from batchhub.core.redis import shared_redis
     from batchhub.core.tasking import queued_flag_clear
-    from batchhub.profiles import tasks
 
     queued = []
     monkeypatch.setattr(tasks.api_calls_apply, "apply_async", lambda args, countdown=None: queued.append(countdown))
@@ -379,8 +380,8 @@ def test_one_applier_is_queued_per_project_however_many_calls_arrive(
 def test_a_busy_applier_comes_back_once_without_multiplying(api, monkeypatch):
     from django.core.cache import cache
 
+    from batchhub.api import services, tasks
     from batchhub.core.redis import shared_redis
-    from batchhub.profiles import services, tasks
 
     def busy(*, project_id, limit=services.CLAIM_BATCH):
         raise services.ApplierBusy(project_id)

@@ -12,8 +12,8 @@ import pytest
 from django.core.cache import cache
 from django.utils import timezone
 
+from batchhub.api.models import ApiCall
 from batchhub.profiles.models import AppCustomData, Profile, ProfileEvent
-from batchhub.projects.models import ApiCall
 from tests.factories import AppFactory, InstallationFactory, ProfileFactory, ProjectFactory, RestApiKeyFactory
 
 pytestmark = pytest.mark.portable
@@ -65,7 +65,7 @@ def test_a_rotated_key_keeps_working_for_its_overlap_then_stops(api, api_app, cs
     assert api.app_call("POST", "/events/users/a", event, rest_key=old).status_code == 202
     assert api.app_call("POST", "/events/users/a", event, rest_key=new).status_code == 202
     later = timezone.now() + dt.timedelta(hours=25)
-    monkeypatch.setattr("batchhub.projects.api_auth.timezone.now", lambda: later)
+    monkeypatch.setattr("batchhub.api.auth.timezone.now", lambda: later)
     assert api.app_call("POST", "/events/users/a", event, rest_key=old).status_code == 401
     assert api.app_call("POST", "/events/users/a", event, rest_key=new).status_code == 202
 

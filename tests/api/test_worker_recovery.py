@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from django.db import connections
 
+from batchhub.api.models import ApiCall
 from batchhub.profiles.models import ProfileEvent
-from batchhub.projects.models import ApiCall
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 

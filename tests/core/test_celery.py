@@ -53,8 +53,8 @@ def test_every_task_acks_late_has_time_limits_and_enqueues_on_commit():
 
 @pytest.mark.worker
 def test_api_calls_go_to_their_own_queue_and_a_plain_worker_consumes_every_queue():
+    from batchhub.api.tasks import api_calls_apply
     from batchhub.core.tasks import worker_heartbeat
-    from batchhub.profiles.tasks import api_calls_apply
 
     assert QUEUES == ("api", "imports", "exports", "lifecycle", "default")
     assert {queue.name for queue in app.conf.task_queues} == set(QUEUES)  # a worker without --queues

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
-from tests.migrating import migrate_to
+from tests.migrating import latest, migrate_to
 
 pytestmark = pytest.mark.portable
 
@@ -28,3 +28,4 @@ def test_stored_event_names_lose_the_ue_prefix_and_nothing_else(transactional_db
 
     names = sorted(Current.objects.values_list("name", flat=True))
     assert names == sorted(["added_to_cart", "opened", "ue.", "a.b", "blue.sky"])
+    migrate_to(latest())

@@ -10,12 +10,13 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
+from batchhub.api.models import ApiCall
 from batchhub.campaigns.models import Campaign
 from batchhub.connectors.models import InAppEvent, PushEvent
 from batchhub.core.models import AuditEvent
 from batchhub.profiles.models import AppCustomData, Installation, Profile, ProfileEvent
 from batchhub.projects import services
-from batchhub.projects.models import ApiCall, App, Customer, Project, ProjectGrant, RestApiKey
+from batchhub.projects.models import App, Customer, Project, ProjectGrant, RestApiKey
 from batchhub.projects.tasks import customer_delete_run, project_delete_run
 from tests.factories import (
     AppFactory,
@@ -187,7 +188,7 @@ def test_the_audit_log_has_the_request_and_the_counts_deleted(superuser, filled)
         "profiles.installation": [before["installations"], 0],
         "connectors.pushevent": [before["push events"], 0],
         "connectors.inappevent": [before["in-app events"], 0],
-        "projects.apicall": [before["api calls"], 0],
+        "api.apicall": [before["api calls"], 0],
         "projects.restapikey": [before["rest keys"], 0],
         "projects.app": [before["apps"], 0],
         "profiles.appcustomdata": [before["app custom data"], 0],

@@ -283,46 +283,6 @@ def test_dumpdata_and_loaddata_keep_secrets_encrypted_and_intact(project, tmp_pa
     assert rest_key.secret.reveal() == key
 
 
-def test_project_page_shows_api_activity_and_token_status(client, csm, project):
-    import uuid
-
-    from django.utils import timezone
-
-    from batchhub.projects.models import ApiCall
-
-    now = timezone.now()
-    token = uuid.uuid4()
-    ApiCall.objects.create(
-        project=project,
-        route="events.user",
-        status_code=202,
-        token=token,
-        created_at=now,
-        apply_status="applied",
-        counts={"events": 3},
-    )
-    ApiCall.objects.create(
-        project=project,
-        route="events.user",
-        status_code=400,
-        created_at=now,
-        error_code="MALFORMED_PARAMETER",
-        error_message="events[0].name must be 'ue.'…",
-    )
-    client.force_login(csm)
-    page = client.get(reverse("projects:detail", kwargs={"code": project.code}))
-    activity = page.context["api_activity"]
-    assert (activity["calls"], activity["errors"]) == (2, 1)
-    assert activity["routes"][0]["error_rate"] == 0.5
-    assert "events[0].name must be" in page.text
-    found = client.get(reverse("projects:api_call_lookup", kwargs={"code": project.code}), {"token": str(token)})
-    assert found["Location"] == reverse("projects:api_call", kwargs={"code": project.code, "token": token})
-    detail = client.get(found["Location"])
-    assert "Applied" in detail.text and "events: 3" in detail.text
-    missing = client.get(reverse("projects:api_call_lookup", kwargs={"code": project.code}), {"token": "nope"})
-    assert missing.status_code == 302
-
-
 def test_a_customer_is_one_company_whatever_the_case(client, csm):
     client.force_login(csm)
     client.post(reverse("projects:create"), {"name": "Initech", "customer": "Initech Inc"})

@@ -41,8 +41,9 @@ ROUTES: dict[str, Route] = {
     "projects:inactivity": Route("POST", "project", ("csm",)),
     "projects:grant": Route("POST", "project", ("csm",)),
     "projects:revoke": Route("POST", "grant", ("csm",)),
-    "projects:api_call_lookup": Route("GET", "project", ALL, ok=302),  # redirects back with a message
-    "projects:api_call": Route("GET", "api_call", ALL),
+    "api_calls:activity": Route("GET", "project", ALL),
+    "api_calls:lookup": Route("GET", "project", ALL, ok=302),  # redirects back with a message
+    "api_calls:detail": Route("GET", "api_call", ALL),
     "profiles:list": Route("GET", "project", ALL),
     "profiles:detail": Route("GET", "profile", ALL),
     "core:audit_log": Route("GET", "", STAFF),
@@ -88,7 +89,7 @@ def _api_call(project):
 
     from django.utils import timezone
 
-    from batchhub.projects.models import ApiCall
+    from batchhub.api.models import ApiCall
 
     return ApiCall.objects.create(
         project=project, route="events.user", status_code=202, token=uuid.uuid4(), created_at=timezone.now()

@@ -21,7 +21,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 from ninja.security import APIKeyHeader, HttpBearer
 
-from batchhub.core.apikit import ApiError, rate_limit_enforce, rate_window_count
+from batchhub.api.errors import ApiError
+from batchhub.api.limits import rate_limit_enforce, rate_window_count
 from batchhub.core.crypto import Secret, mask
 from batchhub.core.logging import masked_path
 from batchhub.core.models import AuditEvent
@@ -127,8 +128,9 @@ _LAST_USED_WRITTEN: dict[str, float] = {}  # by digest
 
 
 def credentials_changed(**_) -> None:
-    """Receiver of App, Project and RestApiKey saves and deletes: every process re-reads keys, now and once
-    committed (a process reading between the two would cache the row as it was before the commit)."""
+    """Receiver of `projects.signals.credentials_changed` (any App, Project or RestApiKey saved or deleted): every
+    process re-reads keys, now and once committed (a process reading between the two would cache the row as it
+    was before the commit)."""
 
     def bump() -> None:
         redis = shared_redis()

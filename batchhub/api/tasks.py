@@ -1,3 +1,5 @@
+"""Tasks of the REST API: apply a project's accepted calls, and restart the appliers of stranded ones."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -6,14 +8,14 @@ import time
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from batchhub.core.tasking import enqueue_unless_queued, queued_flag_clear
-from batchhub.profiles.services import (
+from batchhub.api.services import (
     CLAIM_BATCH,
     STRANDED_AFTER,
     ApplierBusy,
     api_calls_apply_pending,
     api_calls_stranded_projects,
 )
+from batchhub.core.tasking import enqueue_unless_queued, queued_flag_clear
 
 DRAIN_SECONDS = 20  # one task applies batches for this long at most, then hands over to a new one
 

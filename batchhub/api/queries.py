@@ -1,0 +1,46 @@
+"""Reads of API calls, always inside a project the caller already may see."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from batchhub.api.models import ApiCall
+from batchhub.core.queries import get_by_code_or_404
+
+
+def api_activity(project, *, hours: int = 24) -> dict:
+    """Calls per route over the last `hours`, their error rate, and the latest errors (never a key)."""
+    since = timezone.now() - dt.timedelta(hours=hours)
+    recent = ApiCall.objects.filter(project=project, created_at__gte=since)
+    routes = list(
+        recent.values("route")
+        .annotate(calls=Count("id"), errors=Count("id", filter=Q(status_code__gte=400)))
+        .order_by("-calls", "route")
+    )
+    for row in routes:
+        row["error_rate"] = row["errors"] / row["calls"] if row["calls"] else 0.0
+    total = sum(row["calls"] for row in routes)
+    errors = sum(row["errors"] for row in routes)
+    last_errors = list(
+        ApiCall.objects.filter(project=project)
+        .filter(Q(status_code__gte=400) | Q(apply_status=ApiCall.ApplyStatus.FAILED))
+        .select_related("app")
+        .order_by("-created_at")[:10]
+    )
+    return {
+        "routes": routes,
+        "calls": total,
+        "errors": errors,
+        "error_rate": errors / total if total else 0.0,
+        "last_errors": last_errors,
+        "hours": hours,
+    }
+
+
+def api_call_get(project, token) -> ApiCall:
+    """The call of `project` with this token (from its 202 answer), else 404."""
+    calls = ApiCall.objects.select_related("app").filter(project=project)
+    return get_by_code_or_404(calls, token, field="token", what="API call")
