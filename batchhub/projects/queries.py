@@ -74,6 +74,15 @@ def project_list_rows(user) -> QuerySet[Project]:
     )
 
 
+def projects_search(user, *, query: str = "") -> QuerySet[Project]:
+    """The list rows of the user's projects whose name or customer's name contains `query` (any case)."""
+    projects = project_list_rows(user)
+    query = query.strip()
+    if query:
+        projects = projects.filter(Q(name__icontains=query) | Q(customer__name__icontains=query))
+    return projects
+
+
 def project_grants_for_user(user, project: Project) -> QuerySet[ProjectGrant]:
     """Staff see every partner of a project; a partner user only its own organisation's grant."""
     grants = project.grants.select_related("partner", "granted_by").order_by("partner__name")

@@ -5,7 +5,6 @@ import datetime as dt
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -25,7 +24,7 @@ from batchhub.projects.queries import (
     partners_grantable,
     project_get_for_user,
     project_grants_for_user,
-    project_list_rows,
+    projects_search,
     rest_key_get_for_project,
     rest_keys_for_project,
 )
@@ -34,10 +33,8 @@ from batchhub.projects.queries import (
 @login_required
 @require_GET
 def project_list(request: HttpRequest) -> HttpResponse:
-    projects = project_list_rows(request.user)
     query = request.GET.get("q", "").strip()
-    if query:
-        projects = projects.filter(Q(name__icontains=query) | Q(customer__name__icontains=query))
+    projects = projects_search(request.user, query=query)
     template = "projects/project_list.html#project-table" if request.htmx else "projects/project_list.html"
     return render(request, template, {"projects": projects, "query": query})
 
