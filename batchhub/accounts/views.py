@@ -10,7 +10,7 @@ from batchhub.accounts.models import Partner
 from batchhub.accounts.throttle import ThrottledAuthenticationForm
 from batchhub.core.queries import audit_events_for_user, worker_heartbeats
 from batchhub.core.roles import CSM, PARTNER, PRIVACY_ADMIN, primary_role
-from batchhub.profiles.stats import profiles_total_estimate
+from batchhub.profiles.queries import profiles_total_estimate
 from batchhub.projects.models import App
 from batchhub.projects.queries import project_list_rows
 

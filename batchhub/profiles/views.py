@@ -6,6 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from batchhub.profiles.purge_rule import profile_is_purge_eligible, profile_purge_after
 from batchhub.profiles.queries import (
     profile_events_recent,
     profile_get,
@@ -13,7 +14,6 @@ from batchhub.profiles.queries import (
     profiles_count_estimate,
     profiles_page,
 )
-from batchhub.profiles.stats import profile_is_purge_eligible, profile_purge_after
 from batchhub.projects.queries import project_get_for_user
 
 
