@@ -28,7 +28,7 @@ STAFF = ("csm", "privacy_admin")
 ALL = ("csm", "privacy_admin", "partner")
 
 ROUTES: dict[str, Route] = {
-    "accounts:home": Route("GET", "", ALL),
+    "dashboard:home": Route("GET", "", ALL),
     "accounts:login": Route("GET", "", ALL, public=True),
     "accounts:logout": Route("POST", "", ALL, public=True),
     "projects:list": Route("GET", "", ALL),
