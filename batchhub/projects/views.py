@@ -12,10 +12,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from batchhub.core.queries import audit_events_for_user
 from batchhub.core.reveal import no_store, reveal_once_pop, reveal_once_stash
 from batchhub.core.roles import CSM, has_role, role_required
-from batchhub.profiles.queries import profiles_count_estimate
 from batchhub.projects import services
 from batchhub.projects.forms import AppForm, GrantForm, InactivityForm, ProjectForm, RestKeyForm, RestKeyRotateForm
 from batchhub.projects.models import months_text
+from batchhub.projects.panels import panels_for_user
 from batchhub.projects.queries import (
     api_activity,
     api_call_get,
@@ -67,7 +67,8 @@ def _detail_context(request: HttpRequest, project, **extra) -> dict:
         "project": project,
         "apps": list(project.apps.order_by("platform", "name")),
         "grants": list(project_grants_for_user(request.user, project)),
-        "profiles_count": profiles_count_estimate(project),
+        # Panels of other apps: placeholders that load from each app's own URL (projects/panels.py).
+        "panels": [(panel, panel.url(project)) for panel in panels_for_user(request.user)],
         "can_manage": is_csm,
         "api_activity": api_activity(project),
         "rest_keys": rest_keys_for_project(project) if is_csm else [],

@@ -45,6 +45,7 @@ ROUTES: dict[str, Route] = {
     "projects:api_call": Route("GET", "api_call", ALL),
     "profiles:list": Route("GET", "project", ALL),
     "profiles:detail": Route("GET", "profile", ALL),
+    "profiles:panel": Route("GET", "project", ALL),  # a project page panel (projects/panels.py)
     "core:audit_log": Route("GET", "", STAFF),
     "healthz": Route("GET", "", ALL, public=True),
 }
