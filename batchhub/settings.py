@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "batchhub.campaigns",
     "batchhub.privacy",
     "batchhub.demo",
+    "batchhub.dashboard",
 ]
 
 MIDDLEWARE = [
@@ -93,7 +94,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "batchhub.accounts.context_processors.navigation",
+                "batchhub.dashboard.context_processors.navigation",
             ],
             "builtins": ["template_partials.templatetags.partials"],
         },
@@ -121,7 +122,7 @@ LOGIN_URL = "accounts:login"
 # Failed logins (dashboard and admin) allowed per 15-minute window before the form asks to wait.
 LOGIN_FAILURES_PER_USERNAME = env.int("LOGIN_FAILURES_PER_USERNAME", default=10)
 LOGIN_FAILURES_PER_ADDRESS = env.int("LOGIN_FAILURES_PER_ADDRESS", default=30)
-LOGIN_REDIRECT_URL = "accounts:home"
+LOGIN_REDIRECT_URL = "dashboard:home"
 LOGOUT_REDIRECT_URL = "accounts:login"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -11,6 +11,7 @@ admin.site.site_header = "BatchHub staff admin"
 admin.site.site_title = "BatchHub admin"
 
 urlpatterns = [
+    path("", include("batchhub.dashboard.urls")),
     path("", include("batchhub.accounts.urls")),
     path("projects/", include("batchhub.projects.urls")),
     path("projects/", include("batchhub.api.urls")),

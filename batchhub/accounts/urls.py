@@ -6,7 +6,6 @@ from batchhub.accounts import views
 app_name = "accounts"
 
 urlpatterns = [
-    path("", views.home, name="home"),
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
 ]

@@ -7,16 +7,18 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
 from batchhub.api.queries import api_activity, api_call_get
+from batchhub.projects.panels import panel_get_for_user, panel_render
 from batchhub.projects.queries import project_get_for_user
 
 
 @login_required
 @require_GET
 def activity(request: HttpRequest, code) -> HttpResponse:
-    """The project page's "API activity" panel (HTMX), or the same as a page of its own."""
+    """The project page's "API activity" panel: calls per route, error rate, latest errors, a call by its token."""
+    panel = panel_get_for_user(request.user, "api-activity")
     project = project_get_for_user(request.user, code)
-    template = "api/_activity_panel.html" if request.htmx else "api/activity.html"
-    return render(request, template, {"project": project, "api_activity": api_activity(project)})
+    context = {"api_activity": api_activity(project)}
+    return panel_render(request, panel=panel, project=project, template="api/activity_panel.html", context=context)
 
 
 @login_required

@@ -8,6 +8,9 @@ class ProfilesConfig(AppConfig):
     def ready(self) -> None:
         from batchhub.api.appliers import applier_register
         from batchhub.profiles.services import APPLIERS
+        from batchhub.projects.panels import panel_register
 
         for kind, (apply, label) in APPLIERS.items():
             applier_register(kind, apply, label=label)
+        # The project page shows the profiles count through this panel: projects cannot import profiles.
+        panel_register(name="profiles", title="Profiles", url_name="profiles:panel", order=10)

@@ -41,7 +41,7 @@ class Profile(models.Model):
             ),
         ]
         indexes = [
-            # purge scan and the purge preview
+            # the purge scan (rule in purge_rule.py)
             models.Index(fields=["project", "last_activity_at"], name="profile_project_activity"),
             # keyset pagination of a project's list (newest first)
             models.Index(fields=["project", "-id"], name="profile_project_id"),

@@ -6,6 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from batchhub.profiles.purge_rule import profile_is_purge_eligible, profile_purge_after
 from batchhub.profiles.queries import (
     profile_events_recent,
     profile_get,
@@ -13,7 +14,7 @@ from batchhub.profiles.queries import (
     profiles_count_estimate,
     profiles_page,
 )
-from batchhub.profiles.stats import profile_is_purge_eligible, profile_purge_after
+from batchhub.projects.panels import panel_get_for_user, panel_render
 from batchhub.projects.queries import project_get_for_user
 
 
@@ -47,3 +48,14 @@ def profile_detail(request: HttpRequest, code, profile_code) -> HttpResponse:
         "is_purge_eligible": profile_is_purge_eligible(profile, project),
     }
     return render(request, "profiles/profile_detail.html", context)
+
+
+@login_required
+@require_GET
+def project_panel(request: HttpRequest, code) -> HttpResponse:
+    """The project page's profiles panel: how many profiles, and the way in to the list."""
+    panel = panel_get_for_user(request.user, "profiles")
+    project = project_get_for_user(request.user, code)
+    count, is_estimate = profiles_count_estimate(project)
+    context = {"count": count, "count_is_estimate": is_estimate}
+    return panel_render(request, panel=panel, project=project, template="profiles/project_panel.html", context=context)

@@ -8,7 +8,7 @@ from django.utils import timezone
 from batchhub.accounts.models import Partner
 from batchhub.core.queries import get_by_code_or_404
 from batchhub.core.roles import CSM, PARTNER, PRIVACY_ADMIN, has_role
-from batchhub.projects.models import Customer, Project, ProjectGrant, RestApiKey
+from batchhub.projects.models import App, Customer, Project, ProjectGrant, RestApiKey
 
 
 def projects_for_user(user) -> QuerySet[Project]:
@@ -70,6 +70,33 @@ def project_list_rows(user) -> QuerySet[Project]:
         .annotate(app_count=Count("apps", distinct=True))
         .order_by("name")
     )
+
+
+def projects_count_for_user(user) -> int:
+    return projects_for_user(user).count()
+
+
+def apps_count_for_user(user) -> int:
+    """The apps of the projects the user may see."""
+    return App.objects.filter(project__in=projects_for_user(user)).count()
+
+
+def apps_by_project(projects) -> dict[int, list[App]]:
+    """The apps of these projects (already obtained through a scoped query), by project id, in platform order: one
+    query for the lot."""
+    apps: dict[int, list[App]] = {project.pk: [] for project in projects}
+    for app in App.objects.filter(project__in=list(apps)).order_by("platform", "name"):
+        apps[app.project_id].append(app)
+    return apps
+
+
+def projects_search(user, *, query: str = "") -> QuerySet[Project]:
+    """The list rows of the user's projects whose name or customer's name contains `query` (any case)."""
+    projects = project_list_rows(user)
+    query = query.strip()
+    if query:
+        projects = projects.filter(Q(name__icontains=query) | Q(customer__name__icontains=query))
+    return projects
 
 
 def project_grants_for_user(user, project: Project) -> QuerySet[ProjectGrant]:

@@ -5,7 +5,6 @@ import datetime as dt
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -13,17 +12,17 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from batchhub.core.queries import audit_events_for_user
 from batchhub.core.reveal import no_store, reveal_once_pop, reveal_once_stash
 from batchhub.core.roles import CSM, has_role, role_required
-from batchhub.profiles.queries import profiles_count_estimate
 from batchhub.projects import services
 from batchhub.projects.forms import AppForm, GrantForm, InactivityForm, ProjectForm, RestKeyForm, RestKeyRotateForm
 from batchhub.projects.models import months_text
+from batchhub.projects.panels import panels_for_user
 from batchhub.projects.queries import (
     customer_names,
     partner_get,
     partners_grantable,
     project_get_for_user,
     project_grants_for_user,
-    project_list_rows,
+    projects_search,
     rest_key_get_for_project,
     rest_keys_for_project,
 )
@@ -32,10 +31,8 @@ from batchhub.projects.queries import (
 @login_required
 @require_GET
 def project_list(request: HttpRequest) -> HttpResponse:
-    projects = project_list_rows(request.user)
     query = request.GET.get("q", "").strip()
-    if query:
-        projects = projects.filter(Q(name__icontains=query) | Q(customer__name__icontains=query))
+    projects = projects_search(request.user, query=query)
     template = "projects/project_list.html#project-table" if request.htmx else "projects/project_list.html"
     return render(request, template, {"projects": projects, "query": query})
 
@@ -68,7 +65,8 @@ def _detail_context(request: HttpRequest, project, **extra) -> dict:
         "project": project,
         "apps": list(project.apps.order_by("platform", "name")),
         "grants": list(project_grants_for_user(request.user, project)),
-        "profiles_count": profiles_count_estimate(project),
+        # Panels of other apps: placeholders that load from each app's own URL (projects/panels.py).
+        "panels": [(panel, panel.url(project)) for panel in panels_for_user(request.user)],
         "can_manage": is_csm,
         "rest_keys": rest_keys_for_project(project) if is_csm else [],
         "revealed": reveal_once_pop(request, owner=str(project.code)),

@@ -3,20 +3,9 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from tests.factories import PASSWORD, UserFactory
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.portable
-
-
-@pytest.mark.parametrize(
-    ("fixture", "heading"),
-    [("csm", "Good to see you"), ("privacy_admin", "Open requests"), ("partner_user", "Pushwave")],
-)
-def test_login_lands_on_the_home_of_the_role(client, request, fixture, heading, project):
-    user = request.getfixturevalue(fixture)
-    response = client.post(reverse("accounts:login"), {"username": user.username, "password": PASSWORD}, follow=True)
-    assert response.status_code == 200
-    assert heading in response.text
 
 
 def test_wrong_password_is_refused_with_a_message(client, csm):
@@ -30,34 +19,7 @@ def test_logout_ends_the_session(client, csm):
     client.force_login(csm)
     response = client.post(reverse("accounts:logout"))
     assert response.status_code == 302
-    assert client.get(reverse("accounts:home")).status_code == 302
-
-
-def test_partner_home_lists_only_granted_projects(client, partner_user, project, other_project):
-    client.force_login(partner_user)
-    response = client.get(reverse("accounts:home"))
-    assert project.name in response.text
-    assert other_project.name not in response.text
-
-
-def test_partner_without_grant_sees_an_empty_state(client, django_user_model):
-    from tests.factories import UserFactory
-
-    user = UserFactory.partner_user(username="lonely")
-    client.force_login(user)
-    response = client.get(reverse("accounts:home"))
-    assert "No project is granted" in response.text
-
-
-def test_csm_home_shows_worker_state(client, csm):
-    from batchhub.core.services import worker_heartbeat_record
-
-    client.force_login(csm)
-    assert "No worker has reported yet" in client.get(reverse("accounts:home")).text
-    worker_heartbeat_record(hostname="celery@box")
-    response = client.get(reverse("accounts:home"))
-    assert "celery@box" in response.text
-    assert "dot-ok" in response.text
+    assert client.get(reverse("dashboard:home")).status_code == 302
 
 
 def test_health_check_answers_without_login(client):

@@ -92,19 +92,6 @@ def test_empty_project_shows_an_empty_state(client, csm, project):
     assert "No profiles yet." in response.text
 
 
-def test_purge_preview_counts_profiles_falling_out(project):
-    from batchhub.profiles.stats import purge_cutoff, purge_preview
-
-    now = timezone.now()
-    cutoff = purge_cutoff(project.inactivity_months, now=now)
-    ProfileFactory(project=project, last_activity_at=cutoff - dt.timedelta(days=1))
-    ProfileFactory(project=project, last_activity_at=cutoff + dt.timedelta(days=3))
-    ProfileFactory(project=project, last_activity_at=cutoff + dt.timedelta(days=20))
-    ProfileFactory(project=project, last_activity_at=cutoff + dt.timedelta(days=60))
-    ProfileFactory(project=project, last_activity_at=now)
-    assert purge_preview(project, now=now) == {"now": 1, "7": 2, "30": 3, "90": 4}
-
-
 def test_search_treats_like_wildcards_literally(client, csm, project):
     ProfileFactory(project=project, custom_id="100%_real", email="percent@example.com")
     ProfileFactory(project=project, custom_id="100abc", email="abc@example.com")

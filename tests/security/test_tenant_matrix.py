@@ -28,7 +28,7 @@ STAFF = ("csm", "privacy_admin")
 ALL = ("csm", "privacy_admin", "partner")
 
 ROUTES: dict[str, Route] = {
-    "accounts:home": Route("GET", "", ALL),
+    "dashboard:home": Route("GET", "", ALL),
     "accounts:login": Route("GET", "", ALL, public=True),
     "accounts:logout": Route("POST", "", ALL, public=True),
     "projects:list": Route("GET", "", ALL),
@@ -46,6 +46,7 @@ ROUTES: dict[str, Route] = {
     "api_calls:detail": Route("GET", "api_call", ALL),
     "profiles:list": Route("GET", "project", ALL),
     "profiles:detail": Route("GET", "profile", ALL),
+    "profiles:panel": Route("GET", "project", ALL),  # a project page panel (projects/panels.py)
     "core:audit_log": Route("GET", "", STAFF),
     "healthz": Route("GET", "", ALL, public=True),
 }

@@ -11,7 +11,7 @@ from batchhub.core.roles import CSM, PARTNER, PRIVACY_ADMIN, ROLE_LABELS, primar
 def _urls() -> dict[str, str]:
     # The same on every request: reversed once per process.
     return {
-        "home": reverse("accounts:home"),
+        "home": reverse("dashboard:home"),
         "projects": reverse("projects:list"),
         "audit": reverse("core:audit_log"),
         "admin": reverse("admin:index"),
@@ -20,7 +20,9 @@ def _urls() -> dict[str, str]:
 
 
 def navigation(request) -> dict:
-    """What the top navigation shows: links depend on the user's roles, one is marked current."""
+    """What the top navigation shows: links depend on the user's roles, one is marked current.
+
+    It names the sections of every app, so it lives in the top layer (dashboard), not in accounts."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
@@ -30,7 +32,7 @@ def navigation(request) -> dict:
     section = ""
     if match is not None:
         section = {"projects": "projects", "profiles": "projects", "core": "audit"}.get(match.app_name, "")
-        if match.url_name == "home":
+        if match.view_name == "dashboard:home":
             section = "home"
     items = [("home", "Home"), ("projects", "Projects")]
     if roles & {CSM, PRIVACY_ADMIN}:

@@ -1,0 +1,24 @@
+"""The purge rule in one place: a profile is purge-eligible once its last activity is older than the project's
+inactivity period, counted in calendar months. The profile page shows it; the purge must apply the same rule."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from dateutil.relativedelta import relativedelta
+from django.utils import timezone
+
+
+def purge_cutoff(inactivity_months: int, *, now: dt.datetime | None = None) -> dt.datetime:
+    """Profiles whose last activity is before this instant are purge-eligible (calendar months)."""
+    return (now or timezone.now()) - relativedelta(months=inactivity_months)
+
+
+def profile_is_purge_eligible(profile, project, *, now: dt.datetime | None = None) -> bool:
+    """The purge's own rule: last activity before now minus the project's inactivity period."""
+    return profile.last_activity_at < purge_cutoff(project.inactivity_months, now=now)
+
+
+def profile_purge_after(profile, project) -> dt.datetime:
+    """About when the profile becomes purge-eligible if nothing happens to it meanwhile (for display)."""
+    return profile.last_activity_at + relativedelta(months=project.inactivity_months)
