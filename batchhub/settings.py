@@ -207,6 +207,10 @@ CELERY_TASK_TIME_LIMIT = 12 * 60
 # Longest hard limit any task declares (imports and exports may raise their own up to this).
 CELERY_LONGEST_TASK_TIME_LIMIT = 60 * 60
 CELERY_TASK_MAX_DELIVERIES = env.int("CELERY_TASK_MAX_DELIVERIES", default=5)
+# Retention (core.retention, daily): finished task deliveries, failed API calls' bodies, API call rows.
+TASK_DELIVERY_DAYS = env.int("TASK_DELIVERY_DAYS", default=7)
+API_FAILED_BODY_DAYS = env.int("API_FAILED_BODY_DAYS", default=7)
+API_CALL_DAYS = env.int("API_CALL_DAYS", default=90)
 _visibility = {"visibility_timeout": 2 * CELERY_LONGEST_TASK_TIME_LIMIT + 600}
 
 if REDIS_URL:

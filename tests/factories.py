@@ -173,3 +173,16 @@ class CampaignFactory(factory.django.DjangoModelFactory):
     channel = Campaign.Channel.PUSH
     title = "Hello"
     body = "World"
+
+
+class ApiCallFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "api.ApiCall"
+
+    project = factory.SubFactory(ProjectFactory)
+    route = "events.user"
+    status_code = 202
+    token = factory.LazyFunction(uuid.uuid4)
+    kind = "profiles.events"
+    apply_status = "applied"
+    created_at = factory.LazyFunction(timezone.now)

@@ -14,3 +14,28 @@ class ApiConfig(AppConfig):
         # The API keeps keys it found in memory until an App, Project or RestApiKey changes (auth._CredentialCache).
         credentials_changed_signal.connect(credentials_changed, dispatch_uid="api:credentials_changed")
         panel_register(name="api-activity", title="API activity", url_name="api_calls:activity", order=50)
+
+        from batchhub.api import services
+        from batchhub.core.retention import retention_register
+
+        retention_register(
+            "api.failed_bodies",
+            "Bodies of API calls that failed to apply, API_FAILED_BODY_DAYS (7) days after the call; the row stays.",
+            count=services.failed_bodies_count,
+            batch=services.failed_bodies_clear_batch,
+        )
+        retention_register(
+            "api.calls",
+            "API call rows (route, status, counts, timing), API_CALL_DAYS (90) days after the call.",
+            count=services.old_calls_count,
+            batch=services.old_calls_delete_batch,
+        )
+        retention_register(
+            "api.idempotency",
+            "Idempotency-Key records, 24 hours after the write.",
+            count=services.idempotency_records_count,
+            batch=services.idempotency_records_delete_batch,
+        )
+        from batchhub.core.deletions import deletion_register
+
+        deletion_register("api.stored_bodies", services.stored_bodies_erase)

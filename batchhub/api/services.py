@@ -9,14 +9,19 @@ keep partners' data without bound).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 
 from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
 from batchhub.api.appliers import applier_for
-from batchhub.api.models import ApiCall
+from batchhub.api.idempotency import IDEMPOTENCY_TTL
+from batchhub.api.models import ApiCall, IdempotencyRecord
+from batchhub.core.deletions import Subjects
+from batchhub.core.retention import rows_delete_batch
 
 logger = logging.getLogger(__name__)
 _APPLY_LOCK = 7_301  # advisory lock namespace of API call appliers
@@ -97,3 +102,70 @@ def api_call_mark_failed(*, call_id: int, error: str) -> None:
     ApiCall.objects.filter(pk=call_id, apply_status=ApiCall.ApplyStatus.PENDING).update(
         apply_status=ApiCall.ApplyStatus.FAILED, apply_error=error[:2000]
     )
+
+
+# ---- retention (rules registered in apps.py) --------------------------------------------------------------
+
+
+def _failed_bodies(now: dt.datetime):
+    cutoff = now - dt.timedelta(days=settings.API_FAILED_BODY_DAYS)
+    return ApiCall.objects.filter(apply_status=ApiCall.ApplyStatus.FAILED, created_at__lt=cutoff).exclude(operations="")
+
+
+def failed_bodies_count(now: dt.datetime) -> int:
+    return _failed_bodies(now).count()
+
+
+def failed_bodies_clear_batch(now: dt.datetime, limit: int) -> int:
+    """Empty the bodies of calls failed more than API_FAILED_BODY_DAYS ago (the row, its error and counts stay)."""
+    ids = list(_failed_bodies(now).order_by("created_at").values_list("pk", flat=True)[:limit])
+    return ApiCall.objects.filter(pk__in=ids).update(operations="")
+
+
+def _old_calls(now: dt.datetime):
+    return ApiCall.objects.filter(created_at__lt=now - dt.timedelta(days=settings.API_CALL_DAYS)).exclude(
+        apply_status=ApiCall.ApplyStatus.PENDING
+    )
+
+
+def old_calls_count(now: dt.datetime) -> int:
+    return _old_calls(now).count()
+
+
+def old_calls_delete_batch(now: dt.datetime, limit: int) -> int:
+    """Delete call rows older than API_CALL_DAYS, project by project (the (project, created_at) index finds them)."""
+    for project_id in ApiCall.objects.values_list("project_id", flat=True).distinct().order_by():
+        deleted = rows_delete_batch(_old_calls(now).filter(project_id=project_id), limit)
+        if deleted:
+            return deleted
+    return 0
+
+
+def _old_idempotency(now: dt.datetime):
+    return IdempotencyRecord.objects.filter(created_at__lt=now - IDEMPOTENCY_TTL)
+
+
+def idempotency_records_count(now: dt.datetime) -> int:
+    return _old_idempotency(now).count()
+
+
+def idempotency_records_delete_batch(now: dt.datetime, limit: int) -> int:
+    """Delete the records of Idempotency-Keys past their 24 h (a replay after that is a new write anyway)."""
+    return rows_delete_batch(_old_idempotency(now), limit)
+
+
+# ---- deletion of profiles (registered with core.deletions in apps.py) --------------------------------------
+
+
+def stored_bodies_erase(subjects: Subjects) -> int:
+    """Empty the stored bodies that name these custom ids. Applied calls hold none (cleared when applied): only
+    failed calls, kept for diagnosis, can. Pending calls are left to apply: they are newer than the deletion's
+    decision (the purge counts them as activity; an erasure waits for the project's backlog first)."""
+    if not subjects.custom_ids:
+        return 0
+    needles = [json.dumps(custom_id) for custom_id in subjects.custom_ids]
+    failed = ApiCall.objects.filter(project_id=subjects.project_id, apply_status=ApiCall.ApplyStatus.FAILED).exclude(
+        operations=""
+    )
+    named = [pk for pk, body in failed.values_list("pk", "operations") if any(n in body for n in needles)]
+    return ApiCall.objects.filter(pk__in=named).update(operations="")

@@ -11,3 +11,13 @@ class CoreConfig(AppConfig):
         from batchhub.core.outage import dead_connections_dropped
 
         request_started.connect(dead_connections_dropped, dispatch_uid="core:dead_connections_dropped")
+
+        from batchhub.core.retention import retention_register
+        from batchhub.core.tasking import task_deliveries_forget_batch, task_deliveries_forgotten_count
+
+        retention_register(
+            "core.task_deliveries",
+            "Finished task deliveries, TASK_DELIVERY_DAYS (7) days after their last start.",
+            count=task_deliveries_forgotten_count,
+            batch=task_deliveries_forget_batch,
+        )

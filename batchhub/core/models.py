@@ -5,6 +5,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from batchhub.core.runs import Run
+
 
 class AuditEvent(models.Model):
     """Who did what to which object, when and from where; `changes` never holds a secret."""
@@ -70,3 +72,16 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hostname} @ {self.beat_at:%Y-%m-%d %H:%M:%S}"
+
+
+class RetentionRun(Run):
+    """One pass of the retention rules (core.retention): daily by beat, or started by a CSM."""
+
+    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    handled = models.JSONField(default=dict, blank=True, help_text="rows handled per rule")
+
+    class Meta(Run.Meta):
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"retention run {self.pk} {self.status}"

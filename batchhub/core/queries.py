@@ -9,7 +9,7 @@ from django.db.models import Max, Model, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from batchhub.core.models import AuditEvent, WorkerHeartbeat
+from batchhub.core.models import AuditEvent, RetentionRun, WorkerHeartbeat
 from batchhub.core.roles import CSM, PRIVACY_ADMIN, has_role
 
 M = TypeVar("M", bound=Model)
@@ -58,3 +58,11 @@ def worker_heartbeats() -> list[WorkerHeartbeat]:
     for heartbeat in heartbeats:
         heartbeat.is_fresh = now - heartbeat.beat_at < HEARTBEAT_FRESH_FOR
     return heartbeats
+
+
+def retention_runs_recent(limit: int = 10) -> list[RetentionRun]:
+    return list(RetentionRun.objects.select_related("started_by")[:limit])
+
+
+def retention_run_get(run_id) -> RetentionRun:
+    return get_by_code_or_404(RetentionRun.objects.all(), run_id, field="pk", what="retention run")

@@ -1,4 +1,4 @@
-"""Shared writes: the audit log and the worker heartbeat."""
+"""Shared writes: the audit log, the worker heartbeat, retention runs."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from django.utils import timezone
 from batchhub.core.context import current_request
 from batchhub.core.crypto import Secret
 from batchhub.core.fields import EncryptedTextField
-from batchhub.core.models import AuditEvent, WorkerHeartbeat
+from batchhub.core.models import AuditEvent, RetentionRun, WorkerHeartbeat
 
 SECRET_CHANGED = "(secret changed)"  # noqa: S105 - a marker, not a secret
 
@@ -94,3 +94,15 @@ def audit_record(
 def worker_heartbeat_record(*, hostname: str) -> WorkerHeartbeat:
     heartbeat, _ = WorkerHeartbeat.objects.update_or_create(hostname=hostname, defaults={"beat_at": timezone.now()})
     return heartbeat
+
+
+def retention_run_create(*, started_by=None) -> RetentionRun | None:
+    """A new queued retention run, or None if one is queued or running already (its rules are idempotent, so two
+    started at the same instant would only repeat each other's batches)."""
+    active = RetentionRun.objects.filter(status__in=[RetentionRun.Status.QUEUED, RetentionRun.Status.RUNNING])
+    if active.exists():
+        return None
+    run = RetentionRun.objects.create(started_by=started_by)
+    if started_by is not None:
+        audit_record(actor=started_by, action="retention.start", obj=run)
+    return run

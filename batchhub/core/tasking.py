@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from django.conf import settings
@@ -91,3 +92,19 @@ def queued_flag_clear(flag: str) -> None:
         except RedisError:
             # Redis is away: the flag expires on its own (QUEUED_FLAG_TTL); the task's work goes on meanwhile.
             logger.warning("could not clear the queued flag %s", flag, exc_info=True)
+
+
+def _deliveries_finished_before(now: dt.datetime):
+    cutoff = now - dt.timedelta(days=settings.TASK_DELIVERY_DAYS)
+    return TaskDelivery.objects.exclude(status=TaskDelivery.Status.RUNNING).filter(last_started_at__lt=cutoff)
+
+
+def task_deliveries_forgotten_count(now: dt.datetime) -> int:
+    return _deliveries_finished_before(now).count()
+
+
+def task_deliveries_forget_batch(now: dt.datetime, limit: int) -> int:
+    """Delete finished deliveries older than TASK_DELIVERY_DAYS (a redelivery comes within minutes, not days)."""
+    from batchhub.core.retention import rows_delete_batch
+
+    return rows_delete_batch(_deliveries_finished_before(now), limit)

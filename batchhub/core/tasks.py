@@ -2,7 +2,11 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from batchhub.core.services import worker_heartbeat_record
+from batchhub.core.models import RetentionRun
+from batchhub.core.retention import retention_apply
+from batchhub.core.runs import STALE_AFTER, run_claim, run_finish
+from batchhub.core.services import retention_run_create, worker_heartbeat_record
+from batchhub.core.tasking import enqueue_on_commit
 
 
 @shared_task(queue="default", soft_time_limit=20, time_limit=30)
@@ -11,3 +15,31 @@ def worker_heartbeat() -> str:
     hostname = worker_heartbeat.request.hostname or "unknown"
     worker_heartbeat_record(hostname=hostname)
     return hostname
+
+
+@shared_task(queue="lifecycle", soft_time_limit=60, time_limit=90)
+def retention_daily() -> int | None:
+    """Beat, every day: start a retention run, unless one is queued or running."""
+    run = retention_run_create(started_by=None)
+    if run is not None:
+        enqueue_on_commit(retention_run, run.pk)
+    return run.pk if run is not None else None
+
+
+@shared_task(bind=True, queue="lifecycle", soft_time_limit=3300, time_limit=3600, max_retries=12)
+def retention_run(self, run_id: int) -> dict | None:
+    """Apply the retention rules in batches, as run `run_id`. A delivery that finds the run held by a live worker
+    comes back once that worker would count as dead; a finished run is left as it is."""
+    run = run_claim(RetentionRun, run_id, claimer=f"{self.request.hostname}:{self.request.id}")
+    if run is None:
+        current = RetentionRun.objects.filter(pk=run_id).values_list("status", flat=True).first()
+        if current == RetentionRun.Status.RUNNING:
+            raise self.retry(countdown=STALE_AFTER.total_seconds())
+        return None
+    try:
+        handled = retention_apply(run)
+    except Exception as exc:
+        run_finish(run, error=f"{type(exc).__name__}: {exc}")
+        raise
+    RetentionRun.objects.filter(pk=run.pk).update(handled=handled)
+    return handled

@@ -5,17 +5,24 @@ import sys
 import uuid
 
 from django.conf import settings
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from batchhub.core.outage import RETRY_AFTER_SECONDS, outage_met
 from batchhub.core.pagination import keyset_page
-from batchhub.core.queries import audit_events_for_user, audit_projects_known
+from batchhub.core.queries import audit_events_for_user, audit_projects_known, retention_run_get, retention_runs_recent
+from batchhub.core.retention import retention_rules
 from batchhub.core.roles import CSM, PRIVACY_ADMIN, role_required
+from batchhub.core.runs import run_progress_render
+from batchhub.core.services import retention_run_create
+from batchhub.core.tasking import enqueue_on_commit
+from batchhub.core.tasks import retention_run
 from batchhub.core.text import shown
 
 
@@ -32,6 +39,34 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     }
     template = "core/audit_log.html#audit-rows" if request.htmx and request.GET.get("after") else "core/audit_log.html"
     return render(request, template, context)
+
+
+@role_required(CSM)
+@require_GET
+def retention(request: HttpRequest) -> HttpResponse:
+    """What the platform forgets on time (each app's rules) and the runs that applied them."""
+    runs = retention_runs_recent()
+    return render(request, "core/retention.html", {"rules": retention_rules(), "runs": runs})
+
+
+@role_required(CSM)
+@require_POST
+def retention_start(request: HttpRequest) -> HttpResponse:
+    run = retention_run_create(started_by=request.user)
+    if run is None:
+        messages.info(request, "A retention run is already going: its progress is below.")
+    else:
+        enqueue_on_commit(retention_run, run.pk)
+        messages.success(request, "Retention run started.")
+    return redirect("core:retention")
+
+
+@role_required(CSM)
+@require_GET
+def retention_progress(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = retention_run_get(run_id)
+    url = reverse("core:retention_progress", kwargs={"run_id": run.pk})
+    return run_progress_render(request, run, url=url, label=f"Run {run.pk}")
 
 
 @csrf_exempt

@@ -14,6 +14,7 @@ def _urls() -> dict[str, str]:
         "home": reverse("dashboard:home"),
         "projects": reverse("projects:list"),
         "audit": reverse("core:audit_log"),
+        "retention": reverse("core:retention"),
         "admin": reverse("admin:index"),
         "logout": reverse("accounts:logout"),
     }
@@ -31,12 +32,18 @@ def navigation(request) -> dict:
     match = request.resolver_match
     section = ""
     if match is not None:
-        section = {"projects": "projects", "profiles": "projects", "core": "audit"}.get(match.app_name, "")
+        section = {"projects": "projects", "profiles": "projects", "api_calls": "projects", "core": "audit"}.get(
+            match.app_name, ""
+        )
+        if match.view_name.startswith("core:retention"):
+            section = "retention"
         if match.view_name == "dashboard:home":
             section = "home"
     items = [("home", "Home"), ("projects", "Projects")]
     if roles & {CSM, PRIVACY_ADMIN}:
         items.append(("audit", "Audit log"))
+    if CSM in roles:
+        items.append(("retention", "Retention"))
     if user.is_staff:
         items.append(("admin", "Admin"))
     role = primary_role(user)

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from batchhub.core.deletions import profile_data_delete
 from batchhub.profiles.models import Installation, Profile, ProfileEvent
 
 
@@ -10,6 +11,17 @@ class ProfileAdmin(admin.ModelAdmin):
     list_select_related = ("project",)
     raw_id_fields = ("project",)
     show_full_result_count = False
+
+    # A profile goes with what every app holds of it (core.deletions), not only what cascades from its row.
+    def delete_model(self, request, obj: Profile) -> None:
+        profile_data_delete(obj.project_id, profile_ids=[obj.pk])
+
+    def delete_queryset(self, request, queryset) -> None:
+        by_project: dict[int, list[int]] = {}
+        for project_id, profile_id in queryset.values_list("project_id", "pk"):
+            by_project.setdefault(project_id, []).append(profile_id)
+        for project_id, profile_ids in by_project.items():
+            profile_data_delete(project_id, profile_ids=profile_ids)
 
 
 @admin.register(ProfileEvent)

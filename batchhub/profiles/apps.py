@@ -7,10 +7,14 @@ class ProfilesConfig(AppConfig):
 
     def ready(self) -> None:
         from batchhub.api.appliers import applier_register
-        from batchhub.profiles.services import APPLIERS
+        from batchhub.core.deletions import deletion_register, deletion_resolver_register
+        from batchhub.profiles.services import APPLIERS, DELETERS, deletion_subjects
         from batchhub.projects.panels import panel_register
 
         for kind, (apply, label) in APPLIERS.items():
             applier_register(kind, apply, label=label)
         # The project page shows the profiles count through this panel: projects cannot import profiles.
         panel_register(name="profiles", title="Profiles", url_name="profiles:panel", order=10)
+        deletion_resolver_register(deletion_subjects)
+        for name, (deleter, last) in DELETERS.items():
+            deletion_register(name, deleter, last=last)

@@ -16,6 +16,7 @@ from django.db import DataError, connection, models, transaction
 from django.db.models import Q
 
 from batchhub.core.bulk import sink_for_connection
+from batchhub.core.deletions import Subjects
 from batchhub.profiles.ingest import event_name_canonical
 from batchhub.profiles.ingest_fast import events_bulk_fast
 from batchhub.profiles.models import AppCustomData, Installation, Profile, ProfileEvent
@@ -347,3 +348,43 @@ def _profile_updates_apply(project_id: int, operations: list[dict], at: dt.datet
         Profile.objects.bulk_update(list(changed.values()), sorted(changed_fields), batch_size=1000)
     written = _events_write(events, at, source=ProfileEvent.Source.API) if events else 0
     return {"profiles": len(changed), "events": written, "skipped": skipped}
+
+
+# ---- deletion of profiles (registered with core.deletions in apps.py) ------------------------------------
+
+
+def deletion_subjects(project_id: int, profile_ids: frozenset[int], custom_ids: frozenset[str]) -> Subjects:
+    """Both sides of the profiles named: the custom ids of the profile ids, the profile ids of the custom ids."""
+    rows = Profile.objects.filter(project_id=project_id).filter(Q(pk__in=profile_ids) | Q(custom_id__in=custom_ids))
+    found = list(rows.values_list("pk", "custom_id"))
+    return Subjects(
+        project_id,
+        frozenset(pk for pk, _ in found),
+        frozenset(custom_ids) | {custom_id for _, custom_id in found if custom_id},
+    )
+
+
+def profile_events_delete(subjects: Subjects) -> int:
+    return ProfileEvent.objects.filter(profile_id__in=subjects.profile_ids).delete()[0]
+
+
+def app_custom_data_delete(subjects: Subjects) -> int:
+    rows = AppCustomData.objects.filter(app__project_id=subjects.project_id, custom_id__in=subjects.custom_ids)
+    return rows.delete()[0]
+
+
+def installations_unlink(subjects: Subjects) -> int:
+    """Installations are app-centric and stay; they stop feeding the deleted profiles."""
+    return Installation.objects.filter(profile_id__in=subjects.profile_ids).update(profile=None)
+
+
+def profiles_delete(subjects: Subjects) -> int:
+    return Profile.objects.filter(project_id=subjects.project_id, pk__in=subjects.profile_ids).delete()[0]
+
+
+DELETERS = {
+    "profiles.events": (profile_events_delete, False),
+    "profiles.app_custom_data": (app_custom_data_delete, False),
+    "profiles.installations": (installations_unlink, False),
+    "profiles.profiles": (profiles_delete, True),  # last: the others find rows through them
+}

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.portable
 @dataclass(frozen=True)
 class Route:
     method: str
-    kwargs: str  # which objects the URL names: "", "project", "rest_key", "profile", "grant", "api_call"
+    kwargs: str  # what the URL names: "", "project", "rest_key", "profile", "grant", "api_call", "retention_run"
     allowed: tuple[str, ...]  # roles that may use it on a project they can see
     public: bool = False  # reachable without logging in
     ok: int = 200  # what an allowed user gets
@@ -48,6 +48,9 @@ ROUTES: dict[str, Route] = {
     "profiles:detail": Route("GET", "profile", ALL),
     "profiles:panel": Route("GET", "project", ALL),  # a project page panel (projects/panels.py)
     "core:audit_log": Route("GET", "", STAFF),
+    "core:retention": Route("GET", "", ("csm",)),
+    "core:retention_start": Route("POST", "", ("csm",), ok=302),
+    "core:retention_progress": Route("GET", "retention_run", ("csm",)),
     "healthz": Route("GET", "", ALL, public=True),
 }
 
@@ -81,8 +84,15 @@ def _url(name: str, route: Route, project, partner) -> str:
         "profile": {"code": project.code, "profile_code": profile.code},
         "grant": {"code": project.code, "partner_code": partner.code},
         "api_call": {"code": project.code, "token": _api_call(project).token},
+        "retention_run": {"run_id": _retention_run().pk},
     }[route.kwargs]
     return reverse(name, kwargs=kwargs)
+
+
+def _retention_run():
+    from batchhub.core.models import RetentionRun
+
+    return RetentionRun.objects.create()
 
 
 def _api_call(project):

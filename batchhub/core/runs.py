@@ -1,0 +1,128 @@
+"""Runs: the one way long work claims its row, records its progress and finishes, and how a page shows it.
+
+A concrete run is a model inheriting `Run` (the retention job's `RetentionRun`; exports, imports, the purge and
+privacy requests later). A task takes the run's id, `run_claim`s it (a second delivery of the same task, or a
+worker taking over from a dead one, gets it only when the first stopped beating), does its work in batches, each
+committed together with its `run_progress`, and `run_finish`es. The progress partial
+(`templates/core/_run_progress.html`, served through `run_progress_render`) polls every 2 s and is answered with
+status 286 once the run is finished, which tells htmx to stop polling.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TypeVar
+
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+STALE_AFTER = dt.timedelta(minutes=5)  # a running run that has not beaten for this long was left by a dead worker
+HTMX_STOP_POLLING = 286
+
+
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class Run(models.Model):
+    Status = RunStatus
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    created_at = models.DateTimeField(auto_now_add=True)
+    claimed_by = models.CharField(max_length=200, blank=True, help_text="the worker task that runs it")
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    rows_done = models.BigIntegerField(default=0)
+    rows_total = models.BigIntegerField(null=True, blank=True, help_text="empty while unknown")
+    error = models.TextField(blank=True)
+
+    class Meta:
+        abstract = True
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=RunStatus.values),
+                name="%(app_label)s_%(class)s_status_valid",
+            )
+        ]
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+
+    @property
+    def elapsed(self) -> dt.timedelta | None:
+        if self.started_at is None:
+            return None
+        return (self.finished_at or timezone.now()) - self.started_at
+
+    @property
+    def rate(self) -> float | None:
+        """Rows per second so far."""
+        elapsed = self.elapsed
+        seconds = elapsed.total_seconds() if elapsed else 0
+        return self.rows_done / seconds if seconds > 0 and self.rows_done else None
+
+    @property
+    def percent(self) -> int | None:
+        if not self.rows_total:
+            return 100 if self.is_finished else None
+        return min(100, int(self.rows_done * 100 / self.rows_total))
+
+    @property
+    def eta(self) -> dt.timedelta | None:
+        """Time left at the rate so far, while running with a known total."""
+        rate = self.rate
+        if self.is_finished or not rate or self.rows_total is None:
+            return None
+        return dt.timedelta(seconds=max(0, self.rows_total - self.rows_done) / rate)
+
+
+R = TypeVar("R", bound=Run)
+
+
+def run_claim(model: type[R], run_id: int, *, claimer: str, stale_after: dt.timedelta = STALE_AFTER) -> R | None:
+    """Claim a queued run, or a running one whose worker stopped beating; None if it is finished or held alive.
+
+    One UPDATE: two workers can never both hold it. A run taken over keeps its progress (what committed stays)."""
+    now = timezone.now()
+    claimable = Q(status=Run.Status.QUEUED) | Q(status=Run.Status.RUNNING, heartbeat_at__lt=now - stale_after)
+    claimed = (
+        model.objects.filter(pk=run_id)
+        .filter(claimable)
+        .update(status=Run.Status.RUNNING, claimed_by=claimer[:200], started_at=Coalesce("started_at", now),
+                heartbeat_at=now)
+    )  # fmt: skip
+    return model.objects.get(pk=run_id) if claimed else None
+
+
+def run_progress(run: Run, *, done: int = 0, total: int | None = None) -> None:
+    """Add `done` rows (call it in the transaction that did them: progress and work commit together), set the total
+    if known, and beat."""
+    changes: dict = {"rows_done": F("rows_done") + done, "heartbeat_at": timezone.now()}
+    if total is not None:
+        changes["rows_total"] = total
+    type(run).objects.filter(pk=run.pk).update(**changes)
+    run.refresh_from_db(fields=["rows_done", "rows_total", "heartbeat_at"])
+
+
+def run_finish(run: Run, *, error: str = "") -> None:
+    status = Run.Status.FAILED if error else Run.Status.SUCCEEDED
+    type(run).objects.filter(pk=run.pk).update(status=status, finished_at=timezone.now(), error=error[:2000])
+    run.refresh_from_db(fields=["status", "finished_at", "error"])
+
+
+def run_progress_render(request: HttpRequest, run: Run, *, url: str, label: str = "") -> HttpResponse:
+    """The progress partial of `run`, polling `url` while the run goes on; status 286 (htmx stops polling) once
+    it is finished."""
+    response = render(request, "core/_run_progress.html", {"run": run, "poll_url": url, "label": label})
+    if run.is_finished and request.htmx:
+        response.status_code = HTMX_STOP_POLLING
+    return response

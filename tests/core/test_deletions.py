@@ -1,0 +1,86 @@
+"""Deleting a profile reaches every app that registered its rows, by profile id or by custom id."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from batchhub.api.models import ApiCall
+from batchhub.core.deletions import deleters, profile_data_delete
+from batchhub.profiles.models import AppCustomData, Installation, Profile, ProfileEvent
+from tests.factories import (
+    ApiCallFactory,
+    AppFactory,
+    InstallationFactory,
+    ProfileEventFactory,
+    ProfileFactory,
+)
+
+pytestmark = pytest.mark.portable
+
+
+@pytest.fixture
+def world(project):
+    app = AppFactory(project=project)
+    ann, bob = ProfileFactory(project=project, custom_id="ann"), ProfileFactory(project=project, custom_id="bob")
+    for profile in (ann, bob):
+        ProfileEventFactory(profile=profile)
+        AppCustomData.objects.create(app=app, custom_id=profile.custom_id, updated_at=timezone.now())
+        InstallationFactory(app=app, profile=profile, custom_id=profile.custom_id)
+    failed_ann = ApiCallFactory(project=project, apply_status="failed", operations=json.dumps([{"custom_id": "ann"}]))
+    failed_bob = ApiCallFactory(project=project, apply_status="failed", operations=json.dumps([{"custom_id": "bob"}]))
+    return {"ann": ann, "bob": bob, "failed_ann": failed_ann, "failed_bob": failed_bob}
+
+
+def _left(world) -> dict:
+    failed_ann, failed_bob = (ApiCall.objects.get(pk=world[k].pk) for k in ("failed_ann", "failed_bob"))
+    return {
+        "profiles": sorted(Profile.objects.values_list("custom_id", flat=True)),
+        "events": sorted(ProfileEvent.objects.values_list("profile__custom_id", flat=True)),
+        "custom data": sorted(AppCustomData.objects.values_list("custom_id", flat=True)),
+        "linked installations": sorted(Installation.objects.exclude(profile=None).values_list("custom_id", flat=True)),
+        "installations": Installation.objects.count(),
+        "bodies": [bool(failed_ann.operations), bool(failed_bob.operations)],
+    }
+
+
+@pytest.mark.parametrize("by", ["profile id", "custom id"])
+def test_every_registered_app_loses_the_profile_and_only_it(world, project, by):
+    named = {"profile_ids": [world["ann"].pk]} if by == "profile id" else {"custom_ids": ["ann"]}
+    counts = profile_data_delete(project.pk, **named)
+    assert counts == {
+        "profiles.events": 1,
+        "profiles.app_custom_data": 1,
+        "profiles.installations": 1,
+        "api.stored_bodies": 1,
+        "profiles.profiles": 1,
+    }
+    assert _left(world) == {
+        "profiles": ["bob"],
+        "events": ["bob"],
+        "custom data": ["bob"],
+        "linked installations": ["bob"],
+        "installations": 2,  # app-centric: they stay, unlinked
+        "bodies": [False, True],
+    }
+
+
+def test_the_profiles_go_last():
+    assert deleters()[-1] == "profiles.profiles"
+
+
+def test_another_project_is_never_reached(world, other_project):
+    assert profile_data_delete(other_project.pk, custom_ids=["ann"])["profiles.profiles"] == 0
+    assert _left(world)["profiles"] == ["ann", "bob"]
+
+
+def test_deleting_a_profile_in_the_admin_goes_through_the_registry(world, client, django_user_model):
+    admin = django_user_model.objects.create_superuser("root", password="x" * 16)
+    client.force_login(admin)
+    url = reverse("admin:profiles_profile_delete", args=[world["ann"].pk])
+    assert client.post(url, {"post": "yes"}).status_code == 302
+    left = _left(world)
+    assert left["profiles"] == ["bob"] and left["custom data"] == ["bob"] and left["bodies"] == [False, True]
