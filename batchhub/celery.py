@@ -7,7 +7,7 @@ from celery.signals import worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "batchhub.settings")
 
-app = Celery("batchhub", task_cls="batchhub.core.taskbase:BatchHubTask")
+app = Celery("batchhub", task_cls="batchhub.core.jobs.taskbase:BatchHubTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 

@@ -67,7 +67,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "batchhub.core.middleware.ClientAddressMiddleware",  # the client's address behind trusted proxies
+    "batchhub.core.web.middleware.ClientAddressMiddleware",  # the client's address behind trusted proxies
     "batchhub.api.edge.ApiEdgeMiddleware",  # the edge checks, and every error answer of API routes
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -78,7 +78,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "batchhub.core.middleware.RequestContextMiddleware",
+    "batchhub.core.web.middleware.RequestContextMiddleware",
 ]
 
 ROOT_URLCONF = "batchhub.urls"
@@ -107,7 +107,7 @@ DATABASES = {
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=600)
 # Off: a connection the server closed (a restart) is dropped before a request uses it without a round trip
-# (core.outage.dead_connections_dropped); Django's check would send a query before every request.
+# (core.web.outage.dead_connections_dropped); Django's check would send a query before every request.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DB_CONN_HEALTH_CHECKS", default=False)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
@@ -207,7 +207,7 @@ CELERY_TASK_TIME_LIMIT = 12 * 60
 # Longest hard limit any task declares (imports and exports may raise their own up to this).
 CELERY_LONGEST_TASK_TIME_LIMIT = 60 * 60
 CELERY_TASK_MAX_DELIVERIES = env.int("CELERY_TASK_MAX_DELIVERIES", default=5)
-# Retention (core.retention, daily): finished task deliveries, failed API calls' bodies, API call rows.
+# Retention (core.jobs.retention, daily): finished task deliveries, failed API calls' bodies, API call rows.
 TASK_DELIVERY_DAYS = env.int("TASK_DELIVERY_DAYS", default=7)
 API_FAILED_BODY_DAYS = env.int("API_FAILED_BODY_DAYS", default=7)
 API_CALL_DAYS = env.int("API_CALL_DAYS", default=90)
@@ -237,7 +237,7 @@ else:
 
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = CELERY_TASK_ALWAYS_EAGER  # an eager run (debugging) raises what a worker logs
-CELERY_BEAT_SCHEDULER = "batchhub.core.beat:DatabaseScheduler"  # django-celery-beat's, outage-proof
+CELERY_BEAT_SCHEDULER = "batchhub.core.jobs.beat:DatabaseScheduler"  # django-celery-beat's, outage-proof
 # Queues by workload, so that a huge import never delays applying API calls: API apply, imports, exports,
 # lifecycle (purge, privacy requests), the rest. Each task names its queue; a worker started without
 # `--queues` (make run, tests, benches) consumes all of them, production runs a worker group per queue.
@@ -247,7 +247,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_secrets": {"()": "batchhub.core.logging.RedactSecretsFilter"}},
+    "filters": {"redact_secrets": {"()": "batchhub.core.web.logging.RedactSecretsFilter"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_secrets"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},

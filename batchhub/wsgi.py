@@ -26,7 +26,7 @@ _django = get_wsgi_application()
 from django.conf import settings  # noqa: E402  (after the application set up Django)
 
 from batchhub.api.errors import API_PATH  # noqa: E402
-from batchhub.core.logging import masked_path  # noqa: E402
+from batchhub.core.web.logging import masked_path  # noqa: E402
 
 logger = logging.getLogger("batchhub.wsgi")
 

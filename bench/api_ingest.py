@@ -94,7 +94,7 @@ def copy_reference(bodies: list[str], profile_ids: list[int]) -> float:
 
     from django.db import connection, transaction
 
-    from batchhub.core.bulk import sink_for_connection
+    from batchhub.core.data.bulk import sink_for_connection
     from batchhub.profiles.models import ProfileEvent
     from batchhub.profiles.services import EVENT_COLUMNS
 

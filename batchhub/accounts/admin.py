@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
 from batchhub.accounts.models import Partner, User
-from batchhub.core.admin_audit import AuditedModelAdmin
+from batchhub.core.audit.admin import AuditedModelAdmin
 
 
 @admin.register(User)

@@ -7,8 +7,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from batchhub.accounts.models import Partner, User
+from batchhub.core.audit.record import audit_record
 from batchhub.core.roles import ALL_ROLES, PARTNER
-from batchhub.core.services import audit_record
 
 
 def role_groups_ensure() -> dict[str, Group]:

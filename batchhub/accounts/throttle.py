@@ -17,7 +17,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 
-from batchhub.core.redis import cache_count
+from batchhub.core.data.redis import cache_count
 
 WINDOW_SECONDS = 15 * 60
 

@@ -16,7 +16,7 @@ class ApiConfig(AppConfig):
         panel_register(name="api-activity", title="API activity", url_name="api_calls:activity", order=50)
 
         from batchhub.api import services
-        from batchhub.core.retention import retention_register
+        from batchhub.core.jobs.retention import retention_register
 
         retention_register(
             "api.failed_bodies",
@@ -36,6 +36,6 @@ class ApiConfig(AppConfig):
             count=services.idempotency_records_count,
             batch=services.idempotency_records_delete_batch,
         )
-        from batchhub.core.deletions import deletion_register
+        from batchhub.core.data.deletions import deletion_register
 
         deletion_register("api.stored_bodies", services.stored_bodies_erase)

@@ -23,11 +23,11 @@ from ninja.security import APIKeyHeader, HttpBearer
 
 from batchhub.api.errors import ApiError
 from batchhub.api.limits import rate_limit_enforce, rate_window_count
-from batchhub.core.crypto import Secret, mask
-from batchhub.core.logging import masked_path
+from batchhub.core.audit.record import audit_record
+from batchhub.core.data.redis import as_text, cache_count, shared_redis
 from batchhub.core.models import AuditEvent
-from batchhub.core.redis import as_text, cache_count, shared_redis
-from batchhub.core.services import audit_record
+from batchhub.core.secrets.crypto import Secret, mask
+from batchhub.core.web.logging import masked_path
 from batchhub.projects.models import App, Project, RestApiKey, rest_key_digest
 
 logger = logging.getLogger(__name__)

@@ -11,8 +11,8 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponseBadRequest, JsonResponse
 
 from batchhub.api.errors import API_PATH, ApiError, error_response
-from batchhub.core.outage import UNAVAILABLE_MESSAGE
-from batchhub.core.text import shown, text_fault
+from batchhub.core.web.outage import UNAVAILABLE_MESSAGE
+from batchhub.core.web.text import shown, text_fault
 
 
 def first_bad_text(value: Any, where: str = "") -> str | None:

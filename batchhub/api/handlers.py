@@ -9,8 +9,8 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from batchhub.api.errors import ApiError, error_response
-from batchhub.core.outage import RETRY_AFTER_SECONDS, UNAVAILABLE_MESSAGE, outage_met
-from batchhub.core.text import shown
+from batchhub.core.web.outage import RETRY_AFTER_SECONDS, UNAVAILABLE_MESSAGE, outage_met
+from batchhub.core.web.text import shown
 
 logger = logging.getLogger(__name__)
 

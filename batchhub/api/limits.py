@@ -6,7 +6,7 @@ import math
 import time
 
 from batchhub.api.errors import ApiError
-from batchhub.core.redis import as_text, cache_count, shared_redis, shared_script
+from batchhub.core.data.redis import as_text, cache_count, shared_redis, shared_script
 
 # One command, one round trip: count the call, start the window's expiry on its first call, read a key.
 _COUNT_AND_READ = """

@@ -28,8 +28,8 @@ from batchhub.api.errors import APP_FAMILY, PROJECT_FAMILY, ApiError, api_family
 from batchhub.api.idempotency import Replay, idempotency_begin, idempotency_finish
 from batchhub.api.models import ApiCall
 from batchhub.api.tasks import api_calls_apply_soon
-from batchhub.core.bulk import insert_one
-from batchhub.core.ids import uuid7
+from batchhub.core.data.bulk import insert_one
+from batchhub.core.data.ids import uuid7
 
 # ---- schemas and documentation shared by every route ----------------------------------------------
 

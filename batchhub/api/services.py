@@ -20,8 +20,8 @@ from django.utils import timezone
 from batchhub.api.appliers import applier_for
 from batchhub.api.idempotency import IDEMPOTENCY_TTL
 from batchhub.api.models import ApiCall, IdempotencyRecord
-from batchhub.core.deletions import Subjects
-from batchhub.core.retention import rows_delete_batch
+from batchhub.core.data.deletions import Subjects
+from batchhub.core.jobs.retention import rows_delete_batch
 
 logger = logging.getLogger(__name__)
 _APPLY_LOCK = 7_301  # advisory lock namespace of API call appliers
@@ -98,7 +98,7 @@ def api_calls_stranded_projects(*, older_than: dt.timedelta = STRANDED_AFTER) ->
 
 
 def api_call_mark_failed(*, call_id: int, error: str) -> None:
-    """A call no applier could apply: failed with its error, its body kept for diagnosis (core.retention)."""
+    """A call no applier could apply: failed with its error, its body kept for diagnosis (core.jobs.retention)."""
     ApiCall.objects.filter(pk=call_id, apply_status=ApiCall.ApplyStatus.PENDING).update(
         apply_status=ApiCall.ApplyStatus.FAILED, apply_error=error[:2000]
     )
@@ -154,7 +154,7 @@ def idempotency_records_delete_batch(now: dt.datetime, limit: int) -> int:
     return rows_delete_batch(_old_idempotency(now), limit)
 
 
-# ---- deletion of profiles (registered with core.deletions in apps.py) --------------------------------------
+# ---- deletion of profiles (registered with core.data.deletions in apps.py) --------------------------------------
 
 
 def stored_bodies_erase(subjects: Subjects) -> int:

@@ -15,7 +15,7 @@ from batchhub.api.services import (
     api_calls_apply_pending,
     api_calls_stranded_projects,
 )
-from batchhub.core.tasking import enqueue_unless_queued, queued_flag_clear
+from batchhub.core.jobs.tasking import enqueue_unless_queued, queued_flag_clear
 
 DRAIN_SECONDS = 20  # one task applies batches for this long at most, then hands over to a new one
 

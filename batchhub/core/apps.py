@@ -8,12 +8,12 @@ class CoreConfig(AppConfig):
     def ready(self) -> None:
         from django.core.signals import request_started
 
-        from batchhub.core.outage import dead_connections_dropped
+        from batchhub.core.web.outage import dead_connections_dropped
 
         request_started.connect(dead_connections_dropped, dispatch_uid="core:dead_connections_dropped")
 
-        from batchhub.core.retention import retention_register
-        from batchhub.core.tasking import task_deliveries_forget_batch, task_deliveries_forgotten_count
+        from batchhub.core.jobs.retention import retention_register
+        from batchhub.core.jobs.tasking import task_deliveries_forget_batch, task_deliveries_forgotten_count
 
         retention_register(
             "core.task_deliveries",

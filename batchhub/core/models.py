@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 from django.conf import settings
 from django.db import models
-
-from batchhub.core.runs import Run
+from django.db.models import Q
+from django.utils import timezone
 
 
 class AuditEvent(models.Model):
@@ -74,8 +75,69 @@ class WorkerHeartbeat(models.Model):
         return f"{self.hostname} @ {self.beat_at:%Y-%m-%d %H:%M:%S}"
 
 
+class RunStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class Run(models.Model):
+    Status = RunStatus
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    created_at = models.DateTimeField(auto_now_add=True)
+    claimed_by = models.CharField(max_length=200, blank=True, help_text="the worker task that runs it")
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    rows_done = models.BigIntegerField(default=0)
+    rows_total = models.BigIntegerField(null=True, blank=True, help_text="empty while unknown")
+    error = models.TextField(blank=True)
+
+    class Meta:
+        abstract = True
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=RunStatus.values),
+                name="%(app_label)s_%(class)s_status_valid",
+            )
+        ]
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+
+    @property
+    def elapsed(self) -> dt.timedelta | None:
+        if self.started_at is None:
+            return None
+        return (self.finished_at or timezone.now()) - self.started_at
+
+    @property
+    def rate(self) -> float | None:
+        """Rows per second so far."""
+        elapsed = self.elapsed
+        seconds = elapsed.total_seconds() if elapsed else 0
+        return self.rows_done / seconds if seconds > 0 and self.rows_done else None
+
+    @property
+    def percent(self) -> int | None:
+        if not self.rows_total:
+            return 100 if self.is_finished else None
+        return min(100, int(self.rows_done * 100 / self.rows_total))
+
+    @property
+    def eta(self) -> dt.timedelta | None:
+        """Time left at the rate so far, while running with a known total."""
+        rate = self.rate
+        if self.is_finished or not rate or self.rows_total is None:
+            return None
+        return dt.timedelta(seconds=max(0, self.rows_total - self.rows_done) / rate)
+
+
 class RetentionRun(Run):
-    """One pass of the retention rules (core.retention): daily by beat, or started by a CSM."""
+    """One pass of the retention rules (core.jobs.retention): daily by beat, or started by a CSM."""
 
     started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     handled = models.JSONField(default=dict, blank=True, help_text="rows handled per rule")

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from batchhub.core.jobs.retention import retention_apply
+from batchhub.core.jobs.runs import STALE_AFTER, run_claim, run_finish
+from batchhub.core.jobs.tasking import enqueue_on_commit
 from batchhub.core.models import RetentionRun
-from batchhub.core.retention import retention_apply
-from batchhub.core.runs import STALE_AFTER, run_claim, run_finish
 from batchhub.core.services import retention_run_create, worker_heartbeat_record
-from batchhub.core.tasking import enqueue_on_commit
 
 
 @shared_task(queue="default", soft_time_limit=20, time_limit=30)

@@ -14,16 +14,16 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from batchhub.core.outage import RETRY_AFTER_SECONDS, outage_met
-from batchhub.core.pagination import keyset_page
+from batchhub.core.data.pagination import keyset_page
+from batchhub.core.jobs.retention import retention_rules
+from batchhub.core.jobs.runs import run_progress_render
+from batchhub.core.jobs.tasking import enqueue_on_commit
 from batchhub.core.queries import audit_events_for_user, audit_projects_known, retention_run_get, retention_runs_recent
-from batchhub.core.retention import retention_rules
 from batchhub.core.roles import CSM, PRIVACY_ADMIN, role_required
-from batchhub.core.runs import run_progress_render
 from batchhub.core.services import retention_run_create
-from batchhub.core.tasking import enqueue_on_commit
 from batchhub.core.tasks import retention_run
-from batchhub.core.text import shown
+from batchhub.core.web.outage import RETRY_AFTER_SECONDS, outage_met
+from batchhub.core.web.text import shown
 
 
 @role_required(CSM, PRIVACY_ADMIN)

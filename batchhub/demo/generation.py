@@ -2,7 +2,7 @@
 
 Every generator draws from the `random.Random` it is given, so one seed gives the same rows. Rows are
 plain tuples in the column order named by the `*_COLUMNS` constants; JSON columns are JSON text, times
-are aware UTC datetimes. Loading them (COPY or bulk_create) is `batchhub.core.bulk`'s job.
+are aware UTC datetimes. Loading them (COPY or bulk_create) is `batchhub.core.data.bulk`'s job.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from batchhub.accounts.models import Partner, User
 from batchhub.accounts.services import partner_create, user_create
 from batchhub.campaigns.models import Campaign
 from batchhub.connectors.models import InAppEvent, PushEvent
-from batchhub.core.bulk import sink_for_connection
+from batchhub.core.data.bulk import sink_for_connection
 from batchhub.core.roles import CSM
 from batchhub.demo import world
 from batchhub.demo.generation import (

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from batchhub.core.deletions import profile_data_delete
+from batchhub.core.data.deletions import profile_data_delete
 from batchhub.profiles.models import Installation, Profile, ProfileEvent
 
 
@@ -12,7 +12,7 @@ class ProfileAdmin(admin.ModelAdmin):
     raw_id_fields = ("project",)
     show_full_result_count = False
 
-    # A profile goes with what every app holds of it (core.deletions), not only what cascades from its row.
+    # A profile goes with what every app holds of it (core.data.deletions), not only what cascades from its row.
     def delete_model(self, request, obj: Profile) -> None:
         profile_data_delete(obj.project_id, profile_ids=[obj.pk])
 

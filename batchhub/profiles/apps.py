@@ -7,7 +7,7 @@ class ProfilesConfig(AppConfig):
 
     def ready(self) -> None:
         from batchhub.api.appliers import applier_register
-        from batchhub.core.deletions import deletion_register, deletion_resolver_register
+        from batchhub.core.data.deletions import deletion_register, deletion_resolver_register
         from batchhub.profiles.services import APPLIERS, DELETERS, deletion_subjects
         from batchhub.projects.panels import panel_register
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from batchhub.api.errors import ApiError
-from batchhub.core.text import shown, text_fault
+from batchhub.core.web.text import shown, text_fault
 
 MAX_CUSTOM_DATA_USERS = 10_000
 MAX_EVENTS_PER_CALL = 1_000

@@ -10,8 +10,8 @@ from django.db.models import BooleanField, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.urls import reverse
 
-from batchhub.core.db import prefix_match, utc_text_sql
-from batchhub.core.pagination import Page, cursor_decode, cursor_encode, estimated_count
+from batchhub.core.data.db import prefix_match, utc_text_sql
+from batchhub.core.data.pagination import Page, cursor_decode, cursor_encode, estimated_count
 from batchhub.core.queries import get_by_code_or_404
 from batchhub.profiles.models import Installation, Profile, ProfileEvent
 from batchhub.projects.models import App

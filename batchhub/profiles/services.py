@@ -15,8 +15,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import DataError, connection, models, transaction
 from django.db.models import Q
 
-from batchhub.core.bulk import sink_for_connection
-from batchhub.core.deletions import Subjects
+from batchhub.core.data.bulk import sink_for_connection
+from batchhub.core.data.deletions import Subjects
 from batchhub.profiles.ingest import event_name_canonical
 from batchhub.profiles.ingest_fast import events_bulk_fast
 from batchhub.profiles.models import AppCustomData, Installation, Profile, ProfileEvent
@@ -350,7 +350,7 @@ def _profile_updates_apply(project_id: int, operations: list[dict], at: dt.datet
     return {"profiles": len(changed), "events": written, "skipped": skipped}
 
 
-# ---- deletion of profiles (registered with core.deletions in apps.py) ------------------------------------
+# ---- deletion of profiles (registered with core.data.deletions in apps.py) ------------------------------------
 
 
 def deletion_subjects(project_id: int, profile_ids: frozenset[int], custom_ids: frozenset[str]) -> Subjects:

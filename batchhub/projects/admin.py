@@ -6,7 +6,7 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from batchhub.core.admin_audit import AuditedModelAdmin
+from batchhub.core.audit.admin import AuditedModelAdmin
 from batchhub.projects.models import App, Customer, Project, ProjectGrant, RestApiKey
 from batchhub.projects.services import (
     TableRows,

@@ -10,7 +10,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 
-from batchhub.core.fields import EncryptedTextField
+from batchhub.core.secrets.fields import EncryptedTextField
 
 MAX_INACTIVITY_MONTHS = 13
 

@@ -16,8 +16,8 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from batchhub.accounts.models import Partner
-from batchhub.core.crypto import Secret
-from batchhub.core.services import SECRET_CHANGED, audit_record, model_snapshot, snapshot_diff
+from batchhub.core.audit.record import SECRET_CHANGED, audit_record, model_snapshot, snapshot_diff
+from batchhub.core.secrets.crypto import Secret
 from batchhub.projects.models import App, Customer, Project, ProjectGrant, RestApiKey, months_text
 from batchhub.projects.queries import company_rest_keys_active
 from batchhub.projects.signals import credentials_changed

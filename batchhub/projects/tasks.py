@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import IntegrityError, InterfaceError, OperationalError
 
-from batchhub.core.tasking import enqueue_on_commit
+from batchhub.core.jobs.tasking import enqueue_on_commit
 from batchhub.projects.services import customer_delete_continue, project_delete_continue
 
 RUN_SECONDS = 60  # one task deletes for this long at most, then hands over to a fresh one (time limits below)

@@ -10,8 +10,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from batchhub.core.queries import audit_events_for_user
-from batchhub.core.reveal import no_store, reveal_once_pop, reveal_once_stash
 from batchhub.core.roles import CSM, has_role, role_required
+from batchhub.core.secrets.reveal import no_store, reveal_once_pop, reveal_once_stash
 from batchhub.projects import services
 from batchhub.projects.forms import AppForm, GrantForm, InactivityForm, ProjectForm, RestKeyForm, RestKeyRotateForm
 from batchhub.projects.models import months_text

@@ -265,7 +265,7 @@ class _BrokerAway:
 
 
 def _broker_away(monkeypatch) -> None:
-    monkeypatch.setattr("batchhub.core.tasking.shared_redis", lambda: (_BrokerAway(), lambda key: key))
+    monkeypatch.setattr("batchhub.core.jobs.tasking.shared_redis", lambda: (_BrokerAway(), lambda key: key))
 
 
 def test_a_stored_call_is_answered_202_when_the_broker_is_away_and_the_sweeper_finds_it(api, monkeypatch):
@@ -282,7 +282,7 @@ def test_a_stored_call_is_answered_202_when_the_broker_is_away_and_the_sweeper_f
 
 def test_a_starting_worker_applies_what_a_dead_one_left_at_once(api, monkeypatch, django_capture_on_commit_callbacks):
     from batchhub.celery import sweep_at_start
-    from batchhub.core.redis import shared_redis
+    from batchhub.core.data.redis import shared_redis
 
     with monkeypatch.context() as patched:
         _broker_away(patched)

@@ -9,7 +9,7 @@ import pytest
 from django.db import connections
 from django.test import Client
 
-from batchhub.core.outage import RETRY_AFTER_SECONDS
+from batchhub.core.web.outage import RETRY_AFTER_SECONDS
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -358,8 +358,8 @@ def test_one_applier_is_queued_per_project_however_many_calls_arrive(
     from django.core.cache import cache
 
     from batchhub.api import tasks
-    from batchhub.core.redis import shared_redis
-    from batchhub.core.tasking import queued_flag_clear
+    from batchhub.core.data.redis import shared_redis
+    from batchhub.core.jobs.tasking import queued_flag_clear
 
     queued = []
     monkeypatch.setattr(tasks.api_calls_apply, "apply_async", lambda args, countdown=None: queued.append(countdown))
@@ -381,7 +381,7 @@ def test_a_busy_applier_comes_back_once_without_multiplying(api, monkeypatch):
     from django.core.cache import cache
 
     from batchhub.api import services, tasks
-    from batchhub.core.redis import shared_redis
+    from batchhub.core.data.redis import shared_redis
 
     def busy(*, project_id, limit=services.CLAIM_BATCH):
         raise services.ApplierBusy(project_id)

@@ -10,8 +10,8 @@ import pytest
 from django.conf import settings
 
 from batchhub.celery import app
+from batchhub.core.jobs.tasking import QUEUES
 from batchhub.core.models import TaskDelivery, WorkerHeartbeat
-from batchhub.core.tasking import QUEUES
 
 
 def _our_tasks():
@@ -28,7 +28,7 @@ def test_celery_is_configured_for_safe_retries():
     assert conf.task_reject_on_worker_lost is True
     assert conf.worker_prefetch_multiplier == 1
     assert conf.task_soft_time_limit and conf.task_time_limit > conf.task_soft_time_limit
-    assert conf.beat_scheduler == "batchhub.core.beat:DatabaseScheduler"
+    assert conf.beat_scheduler == "batchhub.core.jobs.beat:DatabaseScheduler"
     longest = max(
         [conf.task_time_limit, settings.CELERY_LONGEST_TASK_TIME_LIMIT]
         + [t.time_limit for t in _our_tasks().values() if t.time_limit]
@@ -146,7 +146,7 @@ def test_beat_keeps_its_schedule_through_a_database_outage(database_down):
 
     from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-    from batchhub.core.beat import DatabaseScheduler
+    from batchhub.core.jobs.beat import DatabaseScheduler
 
     every_minute = IntervalSchedule.objects.create(every=60, period=IntervalSchedule.SECONDS)
     PeriodicTask.objects.create(

@@ -6,8 +6,8 @@ import pytest
 from cryptography.fernet import Fernet
 from django.db import connection
 
-from batchhub.core import crypto
-from batchhub.core.crypto import Secret
+from batchhub.core.secrets import crypto
+from batchhub.core.secrets.crypto import Secret
 from tests.factories import RestApiKeyFactory
 
 pytestmark = pytest.mark.portable
@@ -43,7 +43,7 @@ def test_a_secret_never_prints_in_full():
 
 def test_logs_redact_secrets(caplog):
     logger = logging.getLogger("batchhub.test")
-    from batchhub.core.logging import RedactSecretsFilter
+    from batchhub.core.web.logging import RedactSecretsFilter
 
     logger.addFilter(RedactSecretsFilter())
     with caplog.at_level(logging.INFO, logger="batchhub.test"):

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from batchhub.api.models import ApiCall
-from batchhub.core.deletions import deleters, profile_data_delete
+from batchhub.core.data.deletions import deleters, profile_data_delete
 from batchhub.profiles.models import AppCustomData, Installation, Profile, ProfileEvent
 from tests.factories import (
     ApiCallFactory,

@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from batchhub.api.models import ApiCall, IdempotencyRecord
 from batchhub.api.tasks import api_calls_apply
+from batchhub.core.jobs.retention import retention_apply, retention_rules
 from batchhub.core.models import RetentionRun, TaskDelivery
-from batchhub.core.retention import retention_apply, retention_rules
 from batchhub.core.tasks import retention_daily
 from tests.factories import ApiCallFactory
 

@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from batchhub.core.jobs.runs import run_claim, run_finish, run_progress
 from batchhub.core.models import RetentionRun
-from batchhub.core.runs import run_claim, run_finish, run_progress
 
 pytestmark = pytest.mark.portable
 

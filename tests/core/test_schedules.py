@@ -6,7 +6,7 @@ import pytest
 from django.apps import apps
 from django_celery_beat.models import PeriodicTask
 
-from batchhub.core.schedules import beat_schedule
+from batchhub.core.jobs.schedules import beat_schedule
 
 pytestmark = [pytest.mark.portable, pytest.mark.django_db]
 

@@ -9,8 +9,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from batchhub.core.logging import RedactSecretsFilter, masked_path
 from batchhub.core.models import AuditEvent
+from batchhub.core.web.logging import RedactSecretsFilter, masked_path
 from tests.factories import company_rest_key
 
 pytestmark = pytest.mark.portable

@@ -1,6 +1,6 @@
 from django.db import migrations, models
 
-from batchhub.core.schedules import beat_task_renamed
+from batchhub.core.jobs.schedules import beat_task_renamed
 
 # Kinds of calls stored before appliers were registered by app: "events" is now "profiles.events".
 _OLD_KINDS = ("custom_data", "custom_data_delete", "events", "events_raw", "profile_update")

@@ -4,7 +4,7 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-from batchhub.core.schedules import beat_schedule
+from batchhub.core.jobs.schedules import beat_schedule
 
 
 class Migration(migrations.Migration):

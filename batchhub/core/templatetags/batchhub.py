@@ -3,7 +3,7 @@ from __future__ import annotations
 from django import template
 from django.utils import timezone
 
-from batchhub.core.crypto import Secret, mask
+from batchhub.core.secrets.crypto import Secret, mask
 
 register = template.Library()
 

@@ -1,6 +1,6 @@
 from django.db import migrations
 
-from batchhub.core.schedules import beat_schedule
+from batchhub.core.jobs.schedules import beat_schedule
 
 
 class Migration(migrations.Migration):

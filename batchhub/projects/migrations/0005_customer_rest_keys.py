@@ -16,7 +16,7 @@ import django.db.models.functions
 from django.conf import settings
 from django.db import migrations, models
 
-import batchhub.core.fields
+import batchhub.core.secrets.fields
 import batchhub.projects.models
 
 
@@ -148,7 +148,7 @@ class Migration(migrations.Migration):
                 ("name", models.CharField(max_length=80)),
                 (
                     "secret",
-                    batchhub.core.fields.EncryptedTextField(default=batchhub.projects.models.new_rest_api_key),
+                    batchhub.core.secrets.fields.EncryptedTextField(default=batchhub.projects.models.new_rest_api_key),
                 ),
                 ("digest", models.CharField(editable=False, max_length=64, unique=True)),
                 ("created_at", models.DateTimeField(auto_now_add=True)),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import add_never_cache_headers
 
-from batchhub.core.crypto import Secret, decrypt, encrypt
+from batchhub.core.secrets.crypto import Secret, decrypt, encrypt
 
 _KEY = "batchhub.reveal_once"
 

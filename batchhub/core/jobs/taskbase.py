@@ -32,7 +32,7 @@ class BatchHubTask(DjangoTask):
     def __call__(self, *args, **kwargs):
         if self.request.is_eager or self.request.called_directly or not self.request.id:
             return super().__call__(*args, **kwargs)
-        from batchhub.core.tasking import task_delivery_start
+        from batchhub.core.jobs.tasking import task_delivery_start
 
         try:
             verdict = task_delivery_start(task_id=self._delivery_id(), task_name=self.name)
@@ -64,7 +64,7 @@ class BatchHubTask(DjangoTask):
             self._record_finish(succeeded=False, error=f"{type(exc).__name__}: {exc}")
 
     def _record_finish(self, **outcome) -> None:
-        from batchhub.core.tasking import task_delivery_finish
+        from batchhub.core.jobs.tasking import task_delivery_finish
 
         try:
             task_delivery_finish(task_id=self._delivery_id(), **outcome)

@@ -11,9 +11,9 @@ from django.db.models import F
 from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.exceptions import RedisError
 
-from batchhub.core.logging import redact
+from batchhub.core.data.redis import shared_redis
 from batchhub.core.models import TaskDelivery
-from batchhub.core.redis import shared_redis
+from batchhub.core.web.logging import redact
 
 
 def task_delivery_start(*, task_id: str, task_name: str) -> str:
@@ -105,6 +105,6 @@ def task_deliveries_forgotten_count(now: dt.datetime) -> int:
 
 def task_deliveries_forget_batch(now: dt.datetime, limit: int) -> int:
     """Delete finished deliveries older than TASK_DELIVERY_DAYS (a redelivery comes within minutes, not days)."""
-    from batchhub.core.retention import rows_delete_batch
+    from batchhub.core.jobs.retention import rows_delete_batch
 
     return rows_delete_batch(_deliveries_finished_before(now), limit)

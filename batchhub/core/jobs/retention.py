@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
-from batchhub.core.runs import Run, run_finish, run_progress
+from batchhub.core.jobs.runs import run_finish, run_progress
+from batchhub.core.models import Run
 
 BATCH_ROWS = 5_000
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models.query_utils import DeferredAttribute
 
-from batchhub.core.crypto import Secret, encrypt
+from batchhub.core.secrets.crypto import Secret, encrypt
 
 _SERIALISED = "fernet:"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from batchhub.core.services import audit_record, model_snapshot, snapshot_diff
+from batchhub.core.audit.record import audit_record, model_snapshot, snapshot_diff
 
 
 class AuditedModelAdmin(admin.ModelAdmin):

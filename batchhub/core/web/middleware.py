@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from batchhub.core.context import RequestContext, current_request
+from batchhub.core.web.context import RequestContext, current_request
 
 
 class ClientAddressMiddleware:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 
-from batchhub.core.crypto import Secret, mask
+from batchhub.core.secrets.crypto import Secret, mask
 
 _SECRET_PATTERNS = [
     # header and key=value forms: authorization, passwords, keys, tokens

@@ -1,7 +1,7 @@
 """Runs: the one way long work claims its row, records its progress and finishes, and how a page shows it.
 
-A concrete run is a model inheriting `Run` (the retention job's `RetentionRun`; exports, imports, the purge and
-privacy requests later). A task takes the run's id, `run_claim`s it (a second delivery of the same task, or a
+A concrete run is a model inheriting `core.models.Run` (the retention job's `RetentionRun`; exports, imports, the
+purge and privacy requests later). A task takes the run's id, `run_claim`s it (a second delivery of the same task, or a
 worker taking over from a dead one, gets it only when the first stopped beating), does its work in batches, each
 committed together with its `run_progress`, and `run_finish`es. The progress partial
 (`templates/core/_run_progress.html`, served through `run_progress_render`) polls every 2 s and is answered with
@@ -13,76 +13,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import TypeVar
 
-from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from batchhub.core.models import Run
+
 STALE_AFTER = dt.timedelta(minutes=5)  # a running run that has not beaten for this long was left by a dead worker
 HTMX_STOP_POLLING = 286
-
-
-class RunStatus(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    SUCCEEDED = "succeeded", "Succeeded"
-    FAILED = "failed", "Failed"
-
-
-class Run(models.Model):
-    Status = RunStatus
-
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
-    created_at = models.DateTimeField(auto_now_add=True)
-    claimed_by = models.CharField(max_length=200, blank=True, help_text="the worker task that runs it")
-    started_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    rows_done = models.BigIntegerField(default=0)
-    rows_total = models.BigIntegerField(null=True, blank=True, help_text="empty while unknown")
-    error = models.TextField(blank=True)
-
-    class Meta:
-        abstract = True
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(status__in=RunStatus.values),
-                name="%(app_label)s_%(class)s_status_valid",
-            )
-        ]
-
-    @property
-    def is_finished(self) -> bool:
-        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
-
-    @property
-    def elapsed(self) -> dt.timedelta | None:
-        if self.started_at is None:
-            return None
-        return (self.finished_at or timezone.now()) - self.started_at
-
-    @property
-    def rate(self) -> float | None:
-        """Rows per second so far."""
-        elapsed = self.elapsed
-        seconds = elapsed.total_seconds() if elapsed else 0
-        return self.rows_done / seconds if seconds > 0 and self.rows_done else None
-
-    @property
-    def percent(self) -> int | None:
-        if not self.rows_total:
-            return 100 if self.is_finished else None
-        return min(100, int(self.rows_done * 100 / self.rows_total))
-
-    @property
-    def eta(self) -> dt.timedelta | None:
-        """Time left at the rate so far, while running with a known total."""
-        rate = self.rate
-        if self.is_finished or not rate or self.rows_total is None:
-            return None
-        return dt.timedelta(seconds=max(0, self.rows_total - self.rows_done) / rate)
 
 
 R = TypeVar("R", bound=Run)
