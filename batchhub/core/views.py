@@ -1,16 +1,13 @@
 from __future__ import annotations
 
-import json
 import sys
-import uuid
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.views.decorators.cache import never_cache
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET
 
 from batchhub.core.apikit import shown
 from batchhub.core.outage import RETRY_AFTER_SECONDS, outage_met
@@ -32,14 +29,6 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     }
     template = "core/audit_log.html#audit-rows" if request.htmx and request.GET.get("after") else "core/audit_log.html"
     return render(request, template, context)
-
-
-@csrf_exempt
-@require_POST
-def bench_parse_only(request: HttpRequest) -> HttpResponse:
-    """Benchmark reference only (mounted when BENCH_REFERENCE_VIEWS is set): parse the JSON, answer 202."""
-    json.loads(request.body)
-    return JsonResponse({"token": str(uuid.uuid4())}, status=202)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
