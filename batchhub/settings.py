@@ -269,6 +269,3 @@ CELERY_WORKER_SEND_TASK_EVENTS = False
 # Keep Django's LOGGING (and its secret-redacting filter) in workers instead of Celery's own handlers.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TIMEZONE = "UTC"
-
-# Benchmarks only: mounts the reference views of bench/ (never set in production).
-BENCH_REFERENCE_VIEWS = env.bool("BENCH_REFERENCE_VIEWS", default=False)

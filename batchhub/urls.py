@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
@@ -19,11 +18,6 @@ urlpatterns = [
     path("", include("batchhub.core.urls")),
     path("healthz", core_views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
-    *(
-        [path("bench/parse-only", core_views.bench_parse_only, name="bench_parse_only")]
-        if settings.BENCH_REFERENCE_VIEWS
-        else []
-    ),
     # The REST API last: its routes are patterns like <version>/<api_key>/data/users.
     path("", api.urls),
 ]

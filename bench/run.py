@@ -8,11 +8,13 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+# the runner, the shared pieces, and the reference server's Django modules (bench/settings.py)
+NOT_BENCHMARKS = {"run", "harness", "__init__", "settings", "urls", "views"}
 
 
 def main() -> int:
     selected = set(sys.argv[1:])
-    scripts = sorted(p for p in HERE.glob("*.py") if p.name not in {"run.py", "harness.py", "__init__.py"})
+    scripts = sorted(p for p in HERE.glob("*.py") if p.stem not in NOT_BENCHMARKS)
     failed = []
     for script in scripts:
         if selected and script.stem not in selected:

@@ -11,13 +11,18 @@ def new_campaign_token() -> str:
     return secrets.token_hex(16)
 
 
+# Choices live at module level so that the model's Meta (which cannot see the class body) builds its check
+# constraint from them; the model offers each under its usual inner name (Campaign.Channel).
+class CampaignChannel(models.TextChoices):
+    PUSH = "push", "Push"
+    INAPP = "inapp", "In-app"
+    EMAIL = "email", "Email"
+
+
 class Campaign(models.Model):
     """A push, in-app or email campaign; a draft (`is_live` false) can serve as a transactional template."""
 
-    class Channel(models.TextChoices):
-        PUSH = "push", "Push"
-        INAPP = "inapp", "In-app"
-        EMAIL = "email", "Email"
+    Channel = CampaignChannel
 
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="campaigns")
@@ -37,7 +42,7 @@ class Campaign(models.Model):
         ordering = ["-updated_at"]
         indexes = [models.Index(fields=["project", "is_live", "-updated_at"], name="campaign_project_live")]
         constraints = [
-            models.CheckConstraint(condition=Q(channel__in=["push", "inapp", "email"]), name="campaign_channel_valid")
+            models.CheckConstraint(condition=Q(channel__in=CampaignChannel.values), name="campaign_channel_valid")
         ]
 
     def __str__(self) -> str:

@@ -6,18 +6,32 @@ from django.db import models
 from django.db.models import Q
 
 
-class PushEvent(models.Model):
-    class Type(models.TextChoices):
-        PUSH_SENT = "push_sent"
-        PUSH_OPENED = "push_opened"
-        PUSH_ERROR = "push_error"
-        PUSH_OPTIN = "push_optin"
-        PUSH_OPTOUT = "push_optout"
-        TOKEN_DELETED = "token_deleted"  # noqa: S105 - an event type
+# Choices live at module level so that each model's Meta (which cannot see the class body) builds its check
+# constraints from them; the models offer them under their usual inner names (PushEvent.Type, …).
+class PushEventType(models.TextChoices):
+    PUSH_SENT = "push_sent"
+    PUSH_OPENED = "push_opened"
+    PUSH_ERROR = "push_error"
+    PUSH_OPTIN = "push_optin"
+    PUSH_OPTOUT = "push_optout"
+    TOKEN_DELETED = "token_deleted"  # noqa: S105 - an event type
 
-    class Source(models.TextChoices):
-        CAMPAIGN = "campaign"
-        TRANSACTIONAL = "transactional"
+
+class PushEventSource(models.TextChoices):
+    CAMPAIGN = "campaign"
+    TRANSACTIONAL = "transactional"
+
+
+class InAppEventType(models.TextChoices):
+    SUPPLIED = "inapp_supplied"
+    SHOWN = "inapp_shown"
+    CLICKED = "inapp_clicked"
+    CLOSED = "inapp_closed"
+
+
+class PushEvent(models.Model):
+    Type = PushEventType
+    Source = PushEventSource
 
     app = models.ForeignKey("projects.App", on_delete=models.CASCADE, related_name="+", db_index=False)
     installation = models.ForeignKey("profiles.Installation", on_delete=models.CASCADE, related_name="+")
@@ -31,21 +45,9 @@ class PushEvent(models.Model):
     class Meta:
         indexes = [models.Index(fields=["app", "occurred_at"], name="pushevent_app_time")]
         constraints = [
+            models.CheckConstraint(condition=Q(type__in=PushEventType.values), name="pushevent_type_valid"),
             models.CheckConstraint(
-                condition=Q(
-                    type__in=[
-                        "push_sent",
-                        "push_opened",
-                        "push_error",
-                        "push_optin",
-                        "push_optout",
-                        "token_deleted",
-                    ]
-                ),
-                name="pushevent_type_valid",
-            ),
-            models.CheckConstraint(
-                condition=Q(source__isnull=True) | Q(source__in=["campaign", "transactional"]),
+                condition=Q(source__isnull=True) | Q(source__in=PushEventSource.values),
                 name="pushevent_source_valid",
             ),
         ]
@@ -55,11 +57,7 @@ class PushEvent(models.Model):
 
 
 class InAppEvent(models.Model):
-    class Type(models.TextChoices):
-        SUPPLIED = "inapp_supplied"
-        SHOWN = "inapp_shown"
-        CLICKED = "inapp_clicked"
-        CLOSED = "inapp_closed"
+    Type = InAppEventType
 
     app = models.ForeignKey("projects.App", on_delete=models.CASCADE, related_name="+", db_index=False)
     installation = models.ForeignKey("profiles.Installation", on_delete=models.CASCADE, related_name="+")
@@ -73,10 +71,7 @@ class InAppEvent(models.Model):
     class Meta:
         indexes = [models.Index(fields=["app", "occurred_at"], name="inappevent_app_time")]
         constraints = [
-            models.CheckConstraint(
-                condition=Q(type__in=["inapp_supplied", "inapp_shown", "inapp_clicked", "inapp_closed"]),
-                name="inappevent_type_valid",
-            ),
+            models.CheckConstraint(condition=Q(type__in=InAppEventType.values), name="inappevent_type_valid"),
         ]
 
     def __str__(self) -> str:

@@ -1,8 +1,6 @@
 from __future__ import annotations
 
-import json
 import sys
-import uuid
 
 from django.conf import settings
 from django.contrib import messages
@@ -11,7 +9,6 @@ from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from batchhub.core.data.pagination import keyset_page
@@ -67,14 +64,6 @@ def retention_progress(request: HttpRequest, run_id: int) -> HttpResponse:
     run = retention_run_get(run_id)
     url = reverse("core:retention_progress", kwargs={"run_id": run.pk})
     return run_progress_render(request, run, url=url, label=f"Run {run.pk}")
-
-
-@csrf_exempt
-@require_POST
-def bench_parse_only(request: HttpRequest) -> HttpResponse:
-    """Benchmark reference only (mounted when BENCH_REFERENCE_VIEWS is set): parse the JSON, answer 202."""
-    json.loads(request.body)
-    return JsonResponse({"token": str(uuid.uuid4())}, status=202)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

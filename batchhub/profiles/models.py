@@ -6,12 +6,17 @@ from django.db import models
 from django.db.models import Q
 
 
+# At module level so that Profile's Meta (which cannot see the class body) builds its check constraint from
+# it; the model offers it under its usual inner name (Profile.Subscription).
+class ProfileSubscription(models.TextChoices):
+    SUBSCRIBED = "subscribed"
+    UNSUBSCRIBED = "unsubscribed"
+
+
 class Profile(models.Model):
     """The omnichannel user of a project, keyed by custom_id (anonymous profiles have none)."""
 
-    class Subscription(models.TextChoices):
-        SUBSCRIBED = "subscribed"
-        UNSUBSCRIBED = "unsubscribed"
+    Subscription = ProfileSubscription
 
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     project = models.ForeignKey(
@@ -36,7 +41,7 @@ class Profile(models.Model):
             # the ingest upsert use ON CONFLICT (project_id, custom_id).
             models.UniqueConstraint(fields=["project", "custom_id"], name="profile_unique_custom_id_per_project"),
             models.CheckConstraint(
-                condition=Q(email_marketing__isnull=True) | Q(email_marketing__in=["subscribed", "unsubscribed"]),
+                condition=Q(email_marketing__isnull=True) | Q(email_marketing__in=ProfileSubscription.values),
                 name="profile_email_marketing_valid",
             ),
         ]

@@ -100,13 +100,18 @@ class Project(models.Model):
         return self.name
 
 
+# At module level so that App's Meta (which cannot see the class body) builds its check constraint from it;
+# the model offers it under its usual inner name (App.Platform).
+class AppPlatform(models.TextChoices):
+    IOS = "ios", "iOS"
+    ANDROID = "android", "Android"
+    WEB = "web", "Web"
+
+
 class App(models.Model):
     """An iOS, Android or Web app of a project, with its public API keys (any of them names it in API paths)."""
 
-    class Platform(models.TextChoices):
-        IOS = "ios", "iOS"
-        ANDROID = "android", "Android"
-        WEB = "web", "Web"
+    Platform = AppPlatform
 
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="apps")
@@ -123,7 +128,7 @@ class App(models.Model):
         ordering = ["project", "platform", "name"]
         constraints = [
             models.UniqueConstraint(fields=["project", "name", "platform"], name="app_unique_name_per_platform"),
-            models.CheckConstraint(condition=Q(platform__in=["ios", "android", "web"]), name="app_platform_valid"),
+            models.CheckConstraint(condition=Q(platform__in=AppPlatform.values), name="app_platform_valid"),
         ]
 
     def __str__(self) -> str:

@@ -1,0 +1,15 @@
+"""The product's URLs plus the benchmarks' reference views (see `bench/settings.py`)."""
+
+from django.urls import path
+
+from batchhub.urls import handler500
+from batchhub.urls import urlpatterns as product_urlpatterns
+from bench.views import parse_only
+
+__all__ = ["handler500", "urlpatterns"]
+
+# Before the REST API, whose catch-all patterns (<version>/<api_key>/...) come last in the product's list.
+urlpatterns = [
+    path("bench/parse-only", parse_only, name="bench_parse_only"),
+    *product_urlpatterns,
+]

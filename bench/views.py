@@ -1,0 +1,18 @@
+"""Reference views of the benchmarks: what the web stack alone can do, to compare the product's views with."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+
+@csrf_exempt
+@require_POST
+def parse_only(request: HttpRequest) -> HttpResponse:
+    """The ingest call's floor (`bench/api_ingest.py`): parse the JSON body, answer 202 with a token."""
+    json.loads(request.body)
+    return JsonResponse({"token": str(uuid.uuid4())}, status=202)
