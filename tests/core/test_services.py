@@ -1,4 +1,4 @@
-"""core.services and core.audit.record called directly: snapshots and their diff, the audit record, the worker heartbeat."""
+"""core.services and core.audit.record called directly: snapshots, their diff, the audit record, the heartbeat."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import datetime as dt
 
 import pytest
 
+from batchhub.core.audit.record import SECRET_CHANGED, audit_record, model_snapshot, snapshot_diff
 from batchhub.core.models import AuditEvent, WorkerHeartbeat
 from batchhub.core.secrets.crypto import Secret
-from batchhub.core.audit.record import SECRET_CHANGED, audit_record, model_snapshot, snapshot_diff
 from batchhub.core.services import worker_heartbeat_record
 from batchhub.core.web.context import RequestContext, current_request
 from tests.factories import ProjectFactory, RestApiKeyFactory, UserFactory
