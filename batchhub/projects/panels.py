@@ -53,6 +53,11 @@ def panel_register(
     return panel
 
 
+def panel_unregister(name: str) -> None:
+    """For tests that register panels of their own."""
+    _panels.pop(name, None)
+
+
 def panels_for_user(user) -> list[Panel]:
     """The panels the user's roles see, in page order."""
     roles = user_roles(user)
