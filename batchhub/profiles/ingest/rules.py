@@ -63,7 +63,7 @@ def _bad(message: str) -> ApiError:
 
 
 def _text(value: str, where: str) -> str:
-    """Text that can be stored: the edge (`apikit.json_body`) already refused NUL and lone surrogates in bodies;
+    """Text that can be stored: the edge (`api.edge.json_body`) already refused NUL and lone surrogates in bodies;
     this guards values that come another way (path parameters)."""
     fault = text_fault(value)
     if fault:
