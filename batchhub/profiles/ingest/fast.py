@@ -19,8 +19,8 @@ from pydantic import ConfigDict, Field, StringConstraints, TypeAdapter, Validati
 from typing_extensions import TypedDict
 
 from batchhub.api.errors import ApiError
+from batchhub.profiles.identifiers import MAX_CUSTOM_ID
 from batchhub.profiles.ingest.rules import (
-    MAX_CUSTOM_ID,
     MAX_EVENT_ATTRIBUTES,
     MAX_EVENT_TAGS,
     MAX_EVENTS_PER_CALL,

@@ -17,12 +17,13 @@ from typing import Any
 
 from batchhub.api.errors import ApiError
 from batchhub.core.text import shown, text_fault
+from batchhub.profiles import identifiers
+from batchhub.profiles.identifiers import IdentifierError
 
 MAX_CUSTOM_DATA_USERS = 10_000
 MAX_EVENTS_PER_CALL = 1_000
 MAX_PROFILE_UPDATES = 200
 MAX_PROFILE_MASS_UPDATES = 10_000
-MAX_CUSTOM_ID = 512
 MAX_STRING = 64
 MAX_URL = 2048
 MAX_LABEL = 200
@@ -41,7 +42,7 @@ MAX_CEP_ARRAY_ITEMS = 25
 MAX_PROFILE_ATTRIBUTES = 50
 MAX_PROFILE_EVENT_ATTRIBUTES = 20
 MAX_EVENT_OBJECT_DEPTH = 3
-MAX_INSTALLATION_ID = 64
+MAX_APP_API_KEY = 64  # the `apikey` of an installation identifier: an app's live, dev or SDK key
 EVENT_MAX_AGE = dt.timedelta(hours=24)
 CLOCK_SKEW = dt.timedelta(minutes=2)
 
@@ -72,11 +73,11 @@ def _text(value: str, where: str) -> str:
 
 
 def custom_id_check(value: Any, where: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise _bad(f"{where} must be a non-empty string (the custom user id).")
-    if len(value) > MAX_CUSTOM_ID:
-        raise _bad(f"{where} is longer than {MAX_CUSTOM_ID} characters.")
-    return _text(value, where)
+    """The custom user id (`identifiers.custom_id_check`), or a 400 with its message."""
+    try:
+        return identifiers.custom_id_check(value, where)
+    except IdentifierError as error:
+        raise _bad(error.message) from None
 
 
 def _name(raw: str, where: str, *, pattern: re.Pattern = _NAME) -> str:
@@ -528,10 +529,10 @@ def _identifiers(item: Any) -> dict:
     """{"custom_id": …} or {"installation": {"api_key", "installation_id"}}: exactly one, as Batch documents."""
     if not isinstance(item, dict):
         raise _bad("each update must be an object with 'identifiers'.")
-    identifiers = item.get("identifiers")
-    if not isinstance(identifiers, dict):
+    given = item.get("identifiers")
+    if not isinstance(given, dict):
         raise ApiError("MISSING_PARAMETER", "identifiers is required: an object with custom_id or installation.")
-    custom_id, installation = identifiers.get("custom_id"), identifiers.get("installation")
+    custom_id, installation = given.get("custom_id"), given.get("installation")
     if custom_id is None and installation is None:
         raise ApiError("MISSING_PARAMETER", "identifiers needs custom_id or installation.")
     if custom_id is not None and installation is not None:
@@ -542,16 +543,13 @@ def _identifiers(item: Any) -> dict:
     if not isinstance(installation, dict):
         raise _bad(f"{shape}.")
     api_key, installation_id = installation.get("apikey"), installation.get("installation_id")
-    if not isinstance(api_key, str) or not 0 < len(api_key) <= 64:
+    if not isinstance(api_key, str) or not 0 < len(api_key) <= MAX_APP_API_KEY:
         raise _bad(f"{shape}: apikey is the live, dev or SDK API key of one of the project's apps.")
-    if (
-        not isinstance(installation_id, str)
-        or not installation_id.strip()
-        or len(installation_id) > MAX_INSTALLATION_ID
-    ):
-        raise _bad(f"{shape}: installation_id is 1 to {MAX_INSTALLATION_ID} characters.")
+    try:
+        identifiers.installation_id_check(installation_id, "installation_id")
+    except IdentifierError as error:
+        raise _bad(f"{shape}: {error.message}") from None
     _text(api_key, "identifiers.installation.apikey")
-    _text(installation_id, "identifiers.installation.installation_id")
     return {"installation": {"api_key": api_key, "installation_id": installation_id}}
 
 
