@@ -20,12 +20,14 @@ from batchhub.api.pipeline import APP_VERSION, PROJECT_VERSION, Accepted, ApiRou
 from batchhub.profiles.ingest import rules
 from batchhub.profiles.ingest.fast import events_bulk_accepts
 from batchhub.profiles.ingest.schemas import (
-    CustomDataBulkItem,
+    CustomDataBulkBody,
     CustomDataUpdate,
-    ProfileUpdate,
+    CustomIdsBody,
+    ProfileMassUpdatesBody,
     ProfileUpdateOut,
+    ProfileUpdatesBody,
     TriggerEventsBody,
-    TriggerEventsBulkItem,
+    TriggerEventsBulkBody,
 )
 from batchhub.profiles.queries import installations_known
 
@@ -74,8 +76,8 @@ def custom_data_user_delete(request, custom_id: str, version: str = APP_VERSION,
 @app_router.write(
     "POST",
     "/{version}/{api_key}/data/users",
-    body=list[CustomDataBulkItem],
-    summary="Set custom data of up to 10,000 users",
+    body=CustomDataBulkBody,
+    summary=f"Set custom data of up to {rules.MAX_CUSTOM_DATA_USERS:,} users",
     name="custom_data_bulk",
 )
 def custom_data_bulk(request, version: str = APP_VERSION, api_key: str = Path(...)):
@@ -89,8 +91,8 @@ def custom_data_bulk(request, version: str = APP_VERSION, api_key: str = Path(..
 @app_router.write(
     "DELETE",
     "/{version}/{api_key}/data/users",
-    body=list[str],
-    summary="Delete custom data of up to 10,000 users",
+    body=CustomIdsBody,
+    summary=f"Delete custom data of up to {rules.MAX_CUSTOM_DATA_USERS:,} users",
     name="custom_data_bulk_delete",
     status=200,
 )
@@ -121,7 +123,7 @@ def _events_single(custom_id: str):
     "POST",
     "/{version}/{api_key}/events/users/{custom_id}",
     body=TriggerEventsBody,
-    summary="Track events of a user (at most 1,000)",
+    summary=f"Track events of a user (at most {rules.MAX_EVENTS_PER_CALL:,})",
     name="events_user",
 )
 def events_user(request, custom_id: str, version: str = APP_VERSION, api_key: str = Path(...)):
@@ -131,8 +133,8 @@ def events_user(request, custom_id: str, version: str = APP_VERSION, api_key: st
 @app_router.write(
     "POST",
     "/{version}/{api_key}/events/users",
-    body=list[TriggerEventsBulkItem],
-    summary="Track events of many users (at most 1,000 events in all)",
+    body=TriggerEventsBulkBody,
+    summary=f"Track events of many users (at most {rules.MAX_EVENTS_PER_CALL:,} events in all)",
     name="events_bulk",
 )
 def events_bulk(request, version: str = APP_VERSION, api_key: str = Path(...)):
@@ -175,8 +177,8 @@ def _profile_check(limit: int, *, route: str, request: HttpRequest):
 @project_router.write(
     "POST",
     "/{version}/profiles/update",
-    body=list[ProfileUpdate],
-    summary="Update up to 200 profiles",
+    body=ProfileUpdatesBody,
+    summary=f"Update up to {rules.MAX_PROFILE_UPDATES:,} profiles",
     name="profiles_update",
     answer=ProfileUpdateOut,
 )
@@ -190,8 +192,8 @@ def profiles_update(request, version: str = PROJECT_VERSION):
 @project_router.write(
     "POST",
     "/{version}/profiles/mass-update",
-    body=list[ProfileUpdate],
-    summary="Update up to 10,000 profiles",
+    body=ProfileMassUpdatesBody,
+    summary=f"Update up to {rules.MAX_PROFILE_MASS_UPDATES:,} profiles",
     name="profiles_mass_update",
     answer=ProfileUpdateOut,
 )
