@@ -162,11 +162,11 @@ def test_the_gc_pause_of_parallel_threads_never_leaves_the_collector_off():
     import sys
     import threading
 
-    from batchhub.profiles.ingest.fast import _gc_paused
+    from batchhub.profiles.ingest.fast import gc_paused
 
     def churn():
         for _ in range(5_000):
-            with _gc_paused():
+            with gc_paused():
                 sum(range(20))
 
     interval = sys.getswitchinterval()
