@@ -11,7 +11,7 @@ class ApiCall(models.Model):
 
     The operations are stored validated as JSON text (written once, read once by the worker, never queried):
     normalised operations, or for a bulk Trigger Events call already in normal form its request body as it came
-    (`profiles.ingest`). A worker applies them in one transaction with the call's status, and clears them in the
+    (`profiles.ingest.fast`). A worker applies them in one transaction with the call's status, and clears them in the
     same transaction: an applied call keeps its route, status, counts and timing, not what it carried. A failed
     call keeps its body for `API_FAILED_BODY_DAYS` (diagnosis), the row itself `API_CALL_DAYS` (core.jobs.retention).
     """

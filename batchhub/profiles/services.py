@@ -17,8 +17,8 @@ from django.db.models import Q
 
 from batchhub.core.data.bulk import sink_for_connection
 from batchhub.core.data.deletions import Subjects
-from batchhub.profiles.ingest import event_name_canonical
-from batchhub.profiles.ingest_fast import events_bulk_fast
+from batchhub.profiles.ingest.fast import events_bulk_fast
+from batchhub.profiles.ingest.rules import event_name_canonical
 from batchhub.profiles.models import AppCustomData, Installation, Profile, ProfileEvent
 
 _PROFILE_NATIVE = {
@@ -54,7 +54,7 @@ def events_apply(call) -> dict:
 
 
 def events_raw_apply(call) -> dict:
-    """A bulk Trigger Events body stored as it came (`profiles.ingest_fast`)."""
+    """A bulk Trigger Events body stored as it came (`profiles.ingest.fast`)."""
     at = call.created_at
     if connection.vendor == "postgresql":
         try:

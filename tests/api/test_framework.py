@@ -1,4 +1,4 @@
-"""The API framework: authentication of both families, error shapes, rate limits, idempotency, activity."""
+"""The API framework: authentication of both families, error shapes, rate limits, idempotency, the call log."""
 
 from __future__ import annotations
 
@@ -102,7 +102,7 @@ def test_rate_limit_answers_429_with_retry_after(api, api_app):
 
 
 def test_rate_limit_is_per_key(api, api_app, other_app):
-    from tests.api.conftest import ApiClient
+    from tests.api_client import ApiClient
 
     api_app.project.api_rate_limit_per_minute = 1
     api_app.project.save()
@@ -145,20 +145,6 @@ def test_each_call_is_logged_with_its_route_and_error(api):
     calls = list(ApiCall.objects.order_by("id").values_list("route", "status_code", "error_code"))
     assert calls == [("events.user", 202, ""), ("events.user", 400, "MALFORMED_PARAMETER")]
     assert api.rest_key not in str(ApiCall.objects.values_list("error_message", flat=True))
-
-
-def test_calls_update_last_activity(api, django_capture_on_commit_callbacks):
-    import datetime as dt
-
-    from django.utils import timezone
-
-    from tests.factories import ProfileFactory
-
-    old = timezone.now() - dt.timedelta(days=300)
-    ProfileFactory(project=api.app.project, custom_id="alice", last_activity_at=old)
-    with django_capture_on_commit_callbacks(execute=True):
-        api.app_call("POST", "/data/users/alice", {"values": {"u.plan": "gold"}})
-    assert Profile.objects.get(custom_id="alice").last_activity_at > old + dt.timedelta(days=299)
 
 
 def test_openapi_document_lists_every_route(client):

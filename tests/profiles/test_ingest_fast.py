@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from batchhub.api.errors import ApiError
-from batchhub.profiles import ingest
-from batchhub.profiles.ingest_fast import events_bulk_accepts, events_bulk_fast
+from batchhub.profiles.ingest import rules
+from batchhub.profiles.ingest.fast import events_bulk_accepts, events_bulk_fast
 
 NOW = timezone.now().replace(microsecond=0)
 RECENT = (NOW - timezone.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S")
@@ -64,7 +64,7 @@ valid_bodies = st.lists(
 
 def _reference(body):
     try:
-        return ingest.events_bulk_check(json.loads(json.dumps(body)), NOW)
+        return rules.events_bulk_check(json.loads(json.dumps(body)), NOW)
     except ApiError:
         return None
 
@@ -107,7 +107,7 @@ def test_nul_characters_are_left_to_the_rules():
 def test_what_the_rules_refuse_is_left_to_them(raw, where):
     assert events_bulk_accepts(raw, NOW) is None
     with pytest.raises(ApiError) as refused:
-        ingest.events_bulk_check(json.loads(raw), NOW)
+        rules.events_bulk_check(json.loads(raw), NOW)
     assert where in refused.value.message
 
 
@@ -162,11 +162,11 @@ def test_the_gc_pause_of_parallel_threads_never_leaves_the_collector_off():
     import sys
     import threading
 
-    from batchhub.profiles.ingest_fast import _gc_paused
+    from batchhub.profiles.ingest.fast import gc_paused
 
     def churn():
         for _ in range(5_000):
-            with _gc_paused():
+            with gc_paused():
                 sum(range(20))
 
     interval = sys.getswitchinterval()

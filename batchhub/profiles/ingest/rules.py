@@ -17,12 +17,13 @@ from typing import Any
 
 from batchhub.api.errors import ApiError
 from batchhub.core.web.text import shown, text_fault
+from batchhub.profiles import identifiers
+from batchhub.profiles.identifiers import IdentifierError
 
 MAX_CUSTOM_DATA_USERS = 10_000
 MAX_EVENTS_PER_CALL = 1_000
 MAX_PROFILE_UPDATES = 200
 MAX_PROFILE_MASS_UPDATES = 10_000
-MAX_CUSTOM_ID = 512
 MAX_STRING = 64
 MAX_URL = 2048
 MAX_LABEL = 200
@@ -41,21 +42,64 @@ MAX_CEP_ARRAY_ITEMS = 25
 MAX_PROFILE_ATTRIBUTES = 50
 MAX_PROFILE_EVENT_ATTRIBUTES = 20
 MAX_EVENT_OBJECT_DEPTH = 3
-MAX_INSTALLATION_ID = 64
+MAX_APP_API_KEY = 64  # the `apikey` of an installation identifier: an app's live, dev or SDK key
+MAX_EMAIL = 254
 EVENT_MAX_AGE = dt.timedelta(hours=24)
 CLOCK_SKEW = dt.timedelta(minutes=2)
 
-_NAME = re.compile(r"^[a-z0-9_]{1,30}\Z")
-_EVENT_NAME = re.compile(r"^[a-z0-9_.]{1,30}\Z")
 EVENT_PREFIX = "ue."  # Trigger Events' namespace in Batch's examples; stored events carry the bare name
+LABEL_KEY, TAGS_KEY = "$label", "$tags"  # the reserved attributes of a Profile API event
+SUBSCRIPTION_STATES = ("subscribed", "unsubscribed")  # of $email_marketing and $sms_marketing
+
+# Formats, each written once as a JSON Schema pattern (ECMA-262: no flags, `^…$`): the OpenAPI document shows them
+# (`ingest.schemas`) and the checks below match them whole (`fullmatch`: `$` then admits no final newline).
+# Names are checked lower-cased (casefold), so their classes hold both cases: a name may be sent in either.
+NAME_PATTERN = r"^[a-zA-Z0-9_]{1,30}$"  # attribute, tag collection and Profile API event names
+EVENT_NAME_PATTERN = r"^[a-zA-Z0-9_.]{1,30}$"  # Trigger Events names, after an optional `ue.`
+EVENT_TIME_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}$"
+URL_PATTERN = r"^[a-zA-Z][a-zA-Z0-9+.-]*://\S+$"
+EMAIL_PATTERN = r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$"
+PHONE_PATTERN = r"^\+[1-9][0-9]{6,14}$"  # E.164
+LANGUAGE_PATTERN = r"^[a-z]{2}$"
+REGION_PATTERN = r"^[A-Z]{2}$"
+
+_NAME = re.compile(NAME_PATTERN)
+_EVENT_NAME = re.compile(EVENT_NAME_PATTERN)
+_EVENT_TIME = re.compile(EVENT_TIME_PATTERN)
+# the flag as before: with it, [a-zA-Z] also takes the Kelvin sign and the long s, as [a-z] did
+_URL = re.compile(URL_PATTERN, re.IGNORECASE)
+_EMAIL = re.compile(EMAIL_PATTERN)
+_PHONE = re.compile(PHONE_PATTERN)
+_LANGUAGE = re.compile(LANGUAGE_PATTERN)
+_REGION = re.compile(REGION_PATTERN)
+# The parsers of keys take any name in their groups, so that a bad name is reported as one (`_name`).
 _CUSTOM_KEY = re.compile(r"^(?:(date|url)\((u\.[^)]*)\)|(u\.[^()]*)|(ut\.[^()]*))\Z", re.IGNORECASE)
 _ATTRIBUTE_KEY = re.compile(r"^(?:(date|url)\(([^)]*)\)|([^()]*))\Z", re.IGNORECASE)
-_EVENT_TIME = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\Z")
-_URL = re.compile(r"^[a-z][a-z0-9+.-]*://\S+\Z", re.IGNORECASE)
-_EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+\Z")
-_PHONE = re.compile(r"^\+[1-9][0-9]{6,14}\Z")
-_LANGUAGE = re.compile(r"^[a-z]{2}\Z")
-_REGION = re.compile(r"^[A-Z]{2}\Z")
+
+
+def _either_case(literal: str) -> str:
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else re.escape(c) for c in literal)
+
+
+def _key_pattern(name_pattern: str, *, prefix: str = "", kind: str = "") -> str:
+    """The pattern of keys `<prefix><name>` (kind "") or `<kind>(<prefix><name>)`, as `_CUSTOM_KEY` and
+    `_ATTRIBUTE_KEY` parse them and `_name` checks the name: prefix and kind in either case."""
+    key = _either_case(prefix) + name_pattern.removeprefix("^").removesuffix("$")
+    return f"^{_either_case(kind)}\\({key}\\)$" if kind else f"^{key}$"
+
+
+# Keys and event names as sent, for the OpenAPI document (the parsers and `_name` above are the checks;
+# tests hold the two to agree).
+CUSTOM_DATA_KEY_PATTERN = _key_pattern(NAME_PATTERN, prefix="u.")
+CUSTOM_DATA_DATE_KEY_PATTERN = _key_pattern(NAME_PATTERN, prefix="u.", kind="date")
+CUSTOM_DATA_URL_KEY_PATTERN = _key_pattern(NAME_PATTERN, prefix="u.", kind="url")
+TAG_COLLECTION_KEY_PATTERN = _key_pattern(NAME_PATTERN, prefix="ut.")
+ATTRIBUTE_KEY_PATTERN = _key_pattern(NAME_PATTERN)
+DATE_ATTRIBUTE_KEY_PATTERN = _key_pattern(NAME_PATTERN, kind="date")
+URL_ATTRIBUTE_KEY_PATTERN = _key_pattern(NAME_PATTERN, kind="url")
+# `ue.` alone is the one name this admits that the rules refuse (an empty name once `ue.` is dropped)
+TRIGGER_EVENT_NAME_PATTERN = f"^(?:{_either_case(EVENT_PREFIX)})?{EVENT_NAME_PATTERN.removeprefix('^')}"
+PROFILE_EVENT_NAME_PATTERN = f"^(?:{_either_case(EVENT_PREFIX)})?{NAME_PATTERN.removeprefix('^')}"
 
 
 def _bad(message: str) -> ApiError:
@@ -63,7 +107,7 @@ def _bad(message: str) -> ApiError:
 
 
 def _text(value: str, where: str) -> str:
-    """Text that can be stored: the edge (`apikit.json_body`) already refused NUL and lone surrogates in bodies;
+    """Text that can be stored: the edge (`api.edge.json_body`) already refused NUL and lone surrogates in bodies;
     this guards values that come another way (path parameters)."""
     fault = text_fault(value)
     if fault:
@@ -72,16 +116,16 @@ def _text(value: str, where: str) -> str:
 
 
 def custom_id_check(value: Any, where: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise _bad(f"{where} must be a non-empty string (the custom user id).")
-    if len(value) > MAX_CUSTOM_ID:
-        raise _bad(f"{where} is longer than {MAX_CUSTOM_ID} characters.")
-    return _text(value, where)
+    """The custom user id (`identifiers.custom_id_check`), or a 400 with its message."""
+    try:
+        return identifiers.custom_id_check(value, where)
+    except IdentifierError as error:
+        raise _bad(error.message) from None
 
 
 def _name(raw: str, where: str, *, pattern: re.Pattern = _NAME) -> str:
     name = raw.casefold()
-    if not pattern.match(name):
+    if not pattern.fullmatch(name):
         raise _bad(f"{where}: attribute name '{shown(raw)}' must be 1 to 30 characters of a-z, 0-9 and _.")
     return name
 
@@ -111,7 +155,7 @@ def _date(value: Any, where: str) -> str:
 
 
 def _url(value: Any, where: str) -> str:
-    if not isinstance(value, str) or not _URL.match(value) or len(value) > MAX_URL:
+    if not isinstance(value, str) or not _URL.fullmatch(value) or len(value) > MAX_URL:
         raise _bad(f"{where} must be a URL (scheme://…) of at most {MAX_URL} characters.")
     return _text(value, where)
 
@@ -236,7 +280,7 @@ def custom_ids_check(body: Any) -> list[str]:
 
 
 def event_time_check(value: Any, where: str, now: dt.datetime) -> str:
-    if not isinstance(value, str) or not _EVENT_TIME.match(value):
+    if not isinstance(value, str) or not _EVENT_TIME.fullmatch(value):
         raise _bad(f"{where} must be YYYY-MM-DDTHH:MM:SS (UTC).")
     try:
         moment = dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
@@ -261,7 +305,7 @@ def event_name(name: Any, where: str, *, pattern: re.Pattern = _EVENT_NAME) -> s
     if not isinstance(name, str):
         raise _bad(f"{where} must be a string such as 'added_to_cart'.")
     canonical = event_name_canonical(name)
-    if not pattern.match(canonical):
+    if not pattern.fullmatch(canonical):
         allowed = "a-z, 0-9, _ and '.'" if pattern is _EVENT_NAME else "a-z, 0-9 and _"
         raise _bad(f"{where} must be 1 to 30 characters of {allowed}, optionally after 'ue.' (got '{shown(name)}').")
     return canonical
@@ -372,42 +416,42 @@ def _time_zones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
 
 
-_NATIVE_NAMES = ("$email_address", "$email_marketing", "$sms_marketing", "$phone_number", "$language", "$region",
+NATIVE_ATTRIBUTES = ("$email_address", "$email_marketing", "$sms_marketing", "$phone_number", "$language", "$region",
                  "$timezone")  # fmt: skip
 
 
 def _native(name: str, value: Any) -> Any:
     where = f"attributes['{shown(name)}']"
-    if name not in _NATIVE_NAMES:
-        raise _bad(f"{where} is not a native attribute ({', '.join(_NATIVE_NAMES)}).")
+    if name not in NATIVE_ATTRIBUTES:
+        raise _bad(f"{where} is not a native attribute ({', '.join(NATIVE_ATTRIBUTES)}).")
     if value is None:
         return None
     if name == "$email_address":
         email = value.lower() if isinstance(value, str) else None  # lowered first: "İ".lower() is 2 characters
-        if email is None or len(email) > 254 or not _EMAIL.match(email):
-            raise _bad(f"{where} must be an email address of at most 254 characters.")
+        if email is None or len(email) > MAX_EMAIL or not _EMAIL.fullmatch(email):
+            raise _bad(f"{where} must be an email address of at most {MAX_EMAIL} characters.")
         return _text(email, where)
     if name in ("$email_marketing", "$sms_marketing"):
-        if value not in ("subscribed", "unsubscribed"):
+        if value not in SUBSCRIPTION_STATES:
             raise _bad(f"{where} must be 'subscribed', 'unsubscribed' or null.")
         return value
     if name == "$phone_number":
-        if not isinstance(value, str) or not _PHONE.match(value):
+        if not isinstance(value, str) or not _PHONE.fullmatch(value):
             raise _bad(f"{where} must be an E.164 phone number such as +33612345678.")
         return value
     if name == "$language":
-        if not isinstance(value, str) or not _LANGUAGE.match(value):
+        if not isinstance(value, str) or not _LANGUAGE.fullmatch(value):
             raise _bad(f"{where} must be a 2-letter lowercase language code such as 'fr'.")
         return value
     if name == "$region":
-        if not isinstance(value, str) or not _REGION.match(value):
+        if not isinstance(value, str) or not _REGION.fullmatch(value):
             raise _bad(f"{where} must be a 2-letter uppercase region code such as 'FR'.")
         return value
     if name == "$timezone":
         if not isinstance(value, str) or value not in _time_zones():
             raise _bad(f"{where} must be an IANA time zone such as 'Europe/Paris'.")
         return value
-    raise AssertionError(name)  # every name of _NATIVE_NAMES is handled above
+    raise AssertionError(name)  # every name of NATIVE_ATTRIBUTES is handled above
 
 
 def _typed_key(key: str, where: str) -> tuple[str, str]:
@@ -506,11 +550,11 @@ def _profile_event(event: Any, where: str, *, index: int, problems: PartialError
     for key, value in attributes.items():
         at = _at(where_attributes, key)
         try:
-            if key == "$label":
+            if key == LABEL_KEY:
                 if value is not None and (not isinstance(value, str) or not value or len(value) > MAX_LABEL):
                     raise _bad(f"{at} must be a string of 1 to {MAX_LABEL} characters.")
                 label = _text(value, at) if value else ""
-            elif key == "$tags":
+            elif key == TAGS_KEY:
                 tags = [] if value is None else _tags(value, at, limit=MAX_EVENT_TAGS, max_length=MAX_TAG)
             elif key.startswith("$"):
                 raise _bad(f"{at}: the only reserved event attributes are $label and $tags.")
@@ -528,10 +572,10 @@ def _identifiers(item: Any) -> dict:
     """{"custom_id": …} or {"installation": {"api_key", "installation_id"}}: exactly one, as Batch documents."""
     if not isinstance(item, dict):
         raise _bad("each update must be an object with 'identifiers'.")
-    identifiers = item.get("identifiers")
-    if not isinstance(identifiers, dict):
+    given = item.get("identifiers")
+    if not isinstance(given, dict):
         raise ApiError("MISSING_PARAMETER", "identifiers is required: an object with custom_id or installation.")
-    custom_id, installation = identifiers.get("custom_id"), identifiers.get("installation")
+    custom_id, installation = given.get("custom_id"), given.get("installation")
     if custom_id is None and installation is None:
         raise ApiError("MISSING_PARAMETER", "identifiers needs custom_id or installation.")
     if custom_id is not None and installation is not None:
@@ -542,16 +586,13 @@ def _identifiers(item: Any) -> dict:
     if not isinstance(installation, dict):
         raise _bad(f"{shape}.")
     api_key, installation_id = installation.get("apikey"), installation.get("installation_id")
-    if not isinstance(api_key, str) or not 0 < len(api_key) <= 64:
+    if not isinstance(api_key, str) or not 0 < len(api_key) <= MAX_APP_API_KEY:
         raise _bad(f"{shape}: apikey is the live, dev or SDK API key of one of the project's apps.")
-    if (
-        not isinstance(installation_id, str)
-        or not installation_id.strip()
-        or len(installation_id) > MAX_INSTALLATION_ID
-    ):
-        raise _bad(f"{shape}: installation_id is 1 to {MAX_INSTALLATION_ID} characters.")
+    try:
+        identifiers.installation_id_check(installation_id, "installation_id")
+    except IdentifierError as error:
+        raise _bad(f"{shape}: {error.message}") from None
     _text(api_key, "identifiers.installation.apikey")
-    _text(installation_id, "identifiers.installation.installation_id")
     return {"installation": {"api_key": api_key, "installation_id": installation_id}}
 
 

@@ -1,11 +1,11 @@
 """Fast path for bulk Trigger Events calls (the hot ingest call: 1,000 events).
 
 pydantic-core validates the JSON bytes in one pass. The schema accepts only a strict subset of what the
-rules of `ingest` accept (lower-case names with or without `ue.`, plain attribute keys, finite numbers, no
+rules of `ingest.rules` accept (lower-case names with or without `ue.`, plain attribute keys, finite numbers, no
 NUL, no blank or duplicate tags), so that the body needs no normalising but for the `ue.` of names, which the
 apply statement drops.
-A call that passes is stored as it came (`RAW_EVENTS_KIND`) and the worker reads it as is; anything else,
-valid or not, is left to `ingest`, which stays the reference for messages and normalisation. Tests check
+A call that passes is stored as it came (kind `profiles.events_raw`) and the worker reads it as is; anything else,
+valid or not, is left to `ingest.rules`, which stays the reference for messages and normalisation. Tests check
 that both paths agree, down to the rows written.
 """
 
@@ -19,8 +19,8 @@ from pydantic import ConfigDict, Field, StringConstraints, TypeAdapter, Validati
 from typing_extensions import TypedDict
 
 from batchhub.api.errors import ApiError
-from batchhub.profiles.ingest import (
-    MAX_CUSTOM_ID,
+from batchhub.profiles.identifiers import MAX_CUSTOM_ID
+from batchhub.profiles.ingest.rules import (
     MAX_EVENT_ATTRIBUTES,
     MAX_EVENT_TAGS,
     MAX_EVENTS_PER_CALL,
@@ -29,9 +29,6 @@ from batchhub.profiles.ingest import (
     event_name,
     event_time_check,
 )
-
-# ApiCall.kind of a bulk Trigger Events call stored as its request body (see `events_bulk_accepts`)
-RAW_EVENTS_KIND = "events_raw"
 
 _NAME_PATTERN = (
     r"^(?:ue\.[a-z0-9_.]{1,30}|[a-tv-z0-9_.][a-z0-9_.]{0,29}|u|u[a-df-z0-9_.][a-z0-9_.]{0,28}"
@@ -71,12 +68,12 @@ _BULK = TypeAdapter(list[FastUser])
 
 
 _gc_lock = threading.Lock()
-_gc_pausers = 0  # threads of this process inside _gc_paused()
+_gc_pausers = 0  # threads of this process inside gc_paused()
 _gc_was_enabled = True
 
 
 @contextmanager
-def _gc_paused():
+def gc_paused():
     """No cyclic garbage collection while pydantic-core builds the body's ~12,000 containers: they are
     acyclic (refcounting frees them), and the collector's passes over them, triggered by their very number,
     cost 40% of the validation (measured: 1.9 ms instead of 3.0 ms for 1,000 events).
@@ -103,7 +100,7 @@ def _validated(raw: bytes, now: dt.datetime) -> tuple[list[FastUser], int, dict[
     if b"\\u0000" in raw:  # JSON can only carry NUL escaped; storage refuses it, the rules explain why
         return None
     try:
-        with _gc_paused():
+        with gc_paused():
             users = _BULK.validate_json(raw)
     except ValidationError:
         return None
@@ -130,7 +127,7 @@ def _validated(raw: bytes, now: dt.datetime) -> tuple[list[FastUser], int, dict[
 
 
 def events_bulk_accepts(raw: bytes, now: dt.datetime) -> int | None:
-    """How many events the body holds if it can be stored as it came (`RAW_EVENTS_KIND`), else None.
+    """How many events the body holds if it can be stored as it came (`profiles.events_raw`), else None.
 
     `now` must be the call's time: the worker reads the events' times against it.
     """
@@ -139,7 +136,7 @@ def events_bulk_accepts(raw: bytes, now: dt.datetime) -> int | None:
 
 
 def events_bulk_fast(raw: bytes, now: dt.datetime) -> list[dict] | None:
-    """The bulk body normalised as `ingest.events_bulk_check` would, or None to let it decide."""
+    """The bulk body normalised as `rules.events_bulk_check` would, or None to let it decide."""
     validated = _validated(raw, now)
     if validated is None:
         return None
