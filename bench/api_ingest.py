@@ -144,6 +144,25 @@ def _drain(project) -> float:
     return time.monotonic()
 
 
+def _clean_start(project) -> None:
+    """Every run starts from an empty project: the events of earlier runs (6 million a run) would otherwise make
+    each run slower than the last (11 million rows and 2.2 GB once cut the applied rate by a third)."""
+    from django.db import connection
+
+    from batchhub.api.models import ApiCall
+    from batchhub.profiles.models import Profile, ProfileEvent
+
+    events, profiles, calls = (model._meta.db_table for model in (ProfileEvent, Profile, ApiCall))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {events} WHERE profile_id IN (SELECT id FROM {profiles} WHERE project_id = %s)", [project.pk]
+        )
+        cursor.execute(f"DELETE FROM {profiles} WHERE project_id = %s", [project.pk])
+        cursor.execute(f"DELETE FROM {calls} WHERE project_id = %s", [project.pk])
+        for table in (events, profiles, calls):
+            cursor.execute(f"VACUUM ANALYZE {table}")
+
+
 def main() -> None:
     django_setup()
     from django.core.cache import cache
@@ -177,13 +196,13 @@ def main() -> None:
     def last_call_id() -> int:
         return ApiCall.objects.filter(project=project).order_by("-pk").values_list("pk", flat=True).first() or 0
 
-    # Leftovers of an earlier run are applied first; applied calls are dropped (each keeps a 150 KB body).
+    # Leftovers of an earlier run are applied first (a run cut short leaves pending calls), then all is dropped.
     worker = _start_worker(env)
     try:
         _drain(project)
     finally:
         _stop_worker(worker)
-    ApiCall.objects.filter(project=project).exclude(apply_status=ApiCall.ApplyStatus.PENDING).delete()
+    _clean_start(project)
 
     with gunicorn(workers=WORKERS, env=web_env) as server:
         # 1. The web stack alone (no worker running): accepted against (a), in alternating slices so that
