@@ -133,12 +133,9 @@ def old_calls_count(now: dt.datetime) -> int:
 
 
 def old_calls_delete_batch(now: dt.datetime, limit: int) -> int:
-    """Delete call rows older than API_CALL_DAYS, project by project (the (project, created_at) index finds them)."""
-    for project_id in ApiCall.objects.values_list("project_id", flat=True).distinct().order_by():
-        deleted = rows_delete_batch(_old_calls(now).filter(project_id=project_id), limit)
-        if deleted:
-            return deleted
-    return 0
+    """Delete call rows older than API_CALL_DAYS, oldest ids first, whatever their project (ids grow with time: the
+    primary key's order finds the old rows first, and the scan stops at `limit`)."""
+    return rows_delete_batch(_old_calls(now), limit)
 
 
 def _old_idempotency(now: dt.datetime):
@@ -163,9 +160,24 @@ def stored_bodies_erase(subjects: Subjects) -> int:
     decision (the purge counts them as activity; an erasure waits for the project's backlog first)."""
     if not subjects.custom_ids:
         return 0
-    needles = [json.dumps(custom_id) for custom_id in subjects.custom_ids]
     failed = ApiCall.objects.filter(project_id=subjects.project_id, apply_status=ApiCall.ApplyStatus.FAILED).exclude(
         operations=""
     )
-    named = [pk for pk, body in failed.values_list("pk", "operations") if any(n in body for n in needles)]
+    named = [pk for pk, body in failed.values_list("pk", "operations") if _custom_ids_in(body) & subjects.custom_ids]
     return ApiCall.objects.filter(pk__in=named).update(operations="")
+
+
+def _custom_ids_in(body: str) -> set[str]:
+    """The custom ids a stored body names, decoded (a client may escape them any way JSON allows): the items of a
+    list of ids, or the `custom_id` (normalised operations) or `id` (a bulk body as it came) of each object."""
+    try:
+        items = json.loads(body)
+    except ValueError:
+        return set()
+    found: set[str] = set()
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, str):
+            found.add(item)
+        elif isinstance(item, dict):
+            found.update(value for value in (item.get("custom_id"), item.get("id")) if isinstance(value, str))
+    return found

@@ -5,10 +5,11 @@ import uuid
 from typing import TypeVar
 
 from django.core.exceptions import ValidationError
-from django.db.models import Max, Model, QuerySet
+from django.db.models import Max, Model, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
+from batchhub.core.jobs.runs import STALE_AFTER
 from batchhub.core.models import AuditEvent, RetentionRun, WorkerHeartbeat
 from batchhub.core.roles import CSM, PRIVACY_ADMIN, has_role
 
@@ -66,3 +67,13 @@ def retention_runs_recent(limit: int = 10) -> list[RetentionRun]:
 
 def retention_run_get(run_id) -> RetentionRun:
     return get_by_code_or_404(RetentionRun.objects.all(), run_id, field="pk", what="retention run")
+
+
+def retention_run_stuck(*, queued_for: dt.timedelta = dt.timedelta(minutes=10)) -> RetentionRun | None:
+    """An active run whose task was lost: queued for `queued_for` (the broker was away, the message lost), or
+    running without a heartbeat for STALE_AFTER (its worker died and its redeliveries ran out)."""
+    now = timezone.now()
+    stuck = Q(status=RetentionRun.Status.QUEUED, created_at__lt=now - queued_for) | Q(
+        status=RetentionRun.Status.RUNNING, heartbeat_at__lt=now - STALE_AFTER
+    )
+    return RetentionRun.objects.filter(stuck).order_by("created_at").first()

@@ -3,9 +3,10 @@ from __future__ import annotations
 from celery import shared_task
 
 from batchhub.core.jobs.retention import retention_apply
-from batchhub.core.jobs.runs import STALE_AFTER, run_claim, run_finish
+from batchhub.core.jobs.runs import STALE_AFTER, RunLost, run_claim, run_finish
 from batchhub.core.jobs.tasking import enqueue_on_commit
 from batchhub.core.models import RetentionRun
+from batchhub.core.queries import retention_run_stuck
 from batchhub.core.services import retention_run_create, worker_heartbeat_record
 
 
@@ -19,9 +20,10 @@ def worker_heartbeat() -> str:
 
 @shared_task(queue="lifecycle", soft_time_limit=60, time_limit=90)
 def retention_daily() -> int | None:
-    """Beat, every day: start a retention run, unless one is queued or running."""
-    run = retention_run_create(started_by=None)
-    if run is not None:
+    """Beat, every day: start a retention run, unless one is queued or running; a run whose task was lost (queued
+    for 10 minutes, or running without a heartbeat) is queued again instead."""
+    run = retention_run_create(started_by=None) or retention_run_stuck()
+    if run is not None:  # a new run, or one whose task was lost: taken over by run_claim
         enqueue_on_commit(retention_run, run.pk)
     return run.pk if run is not None else None
 
@@ -38,6 +40,8 @@ def retention_run(self, run_id: int) -> dict | None:
         return None
     try:
         handled = retention_apply(run)
+    except RunLost:
+        return None  # another worker holds the run now and finishes it
     except Exception as exc:
         run_finish(run, error=f"{type(exc).__name__}: {exc}")
         raise

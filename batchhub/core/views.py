@@ -15,7 +15,13 @@ from batchhub.core.data.pagination import keyset_page
 from batchhub.core.jobs.retention import retention_rules
 from batchhub.core.jobs.runs import run_progress_render
 from batchhub.core.jobs.tasking import enqueue_on_commit
-from batchhub.core.queries import audit_events_for_user, audit_projects_known, retention_run_get, retention_runs_recent
+from batchhub.core.queries import (
+    audit_events_for_user,
+    audit_projects_known,
+    retention_run_get,
+    retention_run_stuck,
+    retention_runs_recent,
+)
 from batchhub.core.roles import CSM, PRIVACY_ADMIN, role_required
 from batchhub.core.services import retention_run_create
 from batchhub.core.tasks import retention_run
@@ -50,7 +56,11 @@ def retention(request: HttpRequest) -> HttpResponse:
 @require_POST
 def retention_start(request: HttpRequest) -> HttpResponse:
     run = retention_run_create(started_by=request.user)
-    if run is None:
+    stuck = retention_run_stuck() if run is None else None
+    if stuck is not None:
+        enqueue_on_commit(retention_run, stuck.pk)
+        messages.warning(request, f"Run {stuck.pk} had lost its worker: it was queued again.")
+    elif run is None:
         messages.info(request, "A retention run is already going: its progress is below.")
     else:
         enqueue_on_commit(retention_run, run.pk)

@@ -12,7 +12,8 @@ class ProfilesConfig(AppConfig):
         from batchhub.projects.panels import panel_register
 
         for kind, (apply, label) in APPLIERS.items():
-            applier_register(kind, apply, label=label)
+            # the bare kind is what calls stored before api/0002 carry (a web process of the previous release)
+            applier_register(kind, apply, label=label, aliases=(kind.removeprefix("profiles."),))
         # The project page shows the profiles count through this panel: projects cannot import profiles.
         panel_register(name="profiles", title="Profiles", url_name="profiles:panel", order=10)
         deletion_resolver_register(deletion_subjects)

@@ -13,7 +13,8 @@ from collections.abc import Iterable
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DataError, connection, models, transaction
-from django.db.models import Q
+from django.db.models import NOT_PROVIDED, Q, Value
+from django.db.models.functions import Greatest
 
 from batchhub.core.data.bulk import sink_for_connection
 from batchhub.core.data.deletions import Subjects
@@ -172,7 +173,7 @@ def _custom_data_delete(call, custom_ids: list[str]) -> dict:
     """Erase the users' custom data: app-level rows, and the custom attributes and tags of their profiles."""
     deleted, _ = AppCustomData.objects.filter(app=call.app, custom_id__in=custom_ids).delete()
     cleared = Profile.objects.filter(project_id=call.project_id, custom_id__in=custom_ids).update(
-        attributes={}, tags={}, last_activity_at=call.created_at
+        attributes={}, tags={}, last_activity_at=Greatest("last_activity_at", Value(call.created_at))
     )
     return {"users": len(custom_ids), "app_rows_deleted": deleted, "profiles_cleared": cleared}
 
@@ -214,10 +215,13 @@ def _new_row_values(model: type[models.Model], given: dict[str, str]) -> tuple[s
         elif isinstance(field, models.UUIDField) and field.default is uuid.uuid4:
             expression = "gen_random_uuid()"
         elif (field.has_default() or (field.empty_strings_allowed and not field.null)) and not field.unique:
+            # a constant: not now(), not a fresh value per row
+            constant = not field.has_default() or not callable(field.default) or field.default in (dict, list)
             default = field.get_default()
-            expression = "'" + (json.dumps(default) if isinstance(field, models.JSONField) else str(default)) + "'"
-            if "'" in expression[1:-1]:
-                raise ImproperlyConfigured(f"{field} has a default the events statement cannot quote")
+            text = json.dumps(default) if isinstance(field, models.JSONField) else str(default)
+            if not constant or default is None or "'" in text or "%" in text or field.db_default is not NOT_PROVIDED:
+                raise ImproperlyConfigured(f"{field} has a default the events statement cannot write as a literal")
+            expression = f"'{text}'"
         elif field.null:
             continue
         else:

@@ -70,3 +70,13 @@ def test_profiles_registers_its_kinds():
         "profiles.events_raw",
         "profiles.profile_update",
     }
+
+
+def test_a_call_stored_with_a_kind_of_the_previous_release_is_still_applied(project):
+    from tests.factories import ApiCallFactory
+
+    event = {"custom_id": "ann", "name": "opened", "label": "", "attributes": {}, "tags": [], "time": None}
+    call = ApiCallFactory(project=project, kind="events", apply_status="pending", operations=json.dumps([event]))
+    api_calls_apply.delay(project.pk)
+    call.refresh_from_db()
+    assert call.apply_status == ApiCall.ApplyStatus.APPLIED, call.apply_error

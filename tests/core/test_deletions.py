@@ -84,3 +84,18 @@ def test_deleting_a_profile_in_the_admin_goes_through_the_registry(world, client
     assert client.post(url, {"post": "yes"}).status_code == 302
     left = _left(world)
     assert left["profiles"] == ["bob"] and left["custom data"] == ["bob"] and left["bodies"] == [False, True]
+
+
+def test_stored_bodies_are_found_however_the_custom_id_was_escaped(project):
+    from batchhub.core.data.deletions import Subjects
+    from batchhub.profiles.services import deletion_subjects  # noqa: F401 - the resolver is registered by profiles
+
+    normalised = ApiCallFactory(project=project, apply_status="failed", operations='[{"custom_id": "josé"}]')
+    escaped = ApiCallFactory(project=project, apply_status="failed", operations=r'[{"id": "a\/b", "events": []}]')
+    ids_only = ApiCallFactory(project=project, apply_status="failed", operations=r'["\u0061nn"]')
+    other = ApiCallFactory(project=project, apply_status="failed", operations='[{"custom_id": "zed"}]')
+    from batchhub.api.services import stored_bodies_erase
+
+    assert stored_bodies_erase(Subjects(project.pk, frozenset(), frozenset({"josé", "a/b", "ann"}))) == 3
+    bodies = {call.pk: ApiCall.objects.get(pk=call.pk).operations for call in (normalised, escaped, ids_only, other)}
+    assert [bool(body) for body in bodies.values()] == [False, False, False, True]

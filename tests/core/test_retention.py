@@ -15,12 +15,17 @@ from django.utils import timezone
 from batchhub.api.models import ApiCall, IdempotencyRecord
 from batchhub.api.tasks import api_calls_apply
 from batchhub.core.jobs.retention import retention_apply, retention_rules
+from batchhub.core.jobs.runs import run_claim
 from batchhub.core.models import RetentionRun, TaskDelivery
 from batchhub.core.tasks import retention_daily
 from tests.factories import ApiCallFactory
 
 pytestmark = pytest.mark.portable
 NOW = timezone.now()
+
+
+def _claimed_run() -> RetentionRun:
+    return run_claim(RetentionRun, RetentionRun.objects.create().pk, claimer="test")
 
 
 def _ago(**delta) -> dt.datetime:
@@ -42,7 +47,7 @@ def test_a_failed_call_keeps_its_body_for_seven_days_then_only_its_row(project):
     recent = ApiCallFactory(project=project, apply_status="failed", operations=body, created_at=_ago(days=6))
     old = ApiCallFactory(project=project, apply_status="failed", operations=body, created_at=_ago(days=8),
                          apply_error="ValueError: boom")  # fmt: skip
-    retention_apply(RetentionRun.objects.create(), now=NOW)
+    retention_apply(_claimed_run(), now=NOW)
     recent.refresh_from_db()
     old.refresh_from_db()
     assert recent.operations == body
@@ -63,7 +68,7 @@ def test_rows_older_than_their_time_are_deleted_in_batches(project):
     TaskDelivery.objects.create(task_id="recent", task_name="t", status="failed")
     TaskDelivery.objects.filter(task_id__in=["done", "stuck"]).update(last_started_at=_ago(days=8))
 
-    run = RetentionRun.objects.create()
+    run = _claimed_run()
     with CaptureQueriesContext(connection) as queries:
         handled = retention_apply(run, batch_rows=5, now=NOW)
 
@@ -113,3 +118,23 @@ def test_a_csm_starts_a_run_and_follows_its_progress(client, csm, django_capture
     assert going.status_code == 200 and f'hx-get="{url}"' in going.text and "10 of 40" in going.text
     assert client.post(reverse("core:retention_start")).status_code == 302
     assert RetentionRun.objects.count() == 1  # one going: no second
+
+
+def test_old_calls_of_every_project_go_in_one_run(project, other_project):
+    from tests.factories import ProjectFactory
+
+    projects = [project, other_project, ProjectFactory()]
+    for each in projects:
+        ApiCallFactory(project=each, created_at=_ago(days=100))
+    handled = retention_apply(_claimed_run(), now=NOW)
+    assert handled["api.calls"] == 3 and not ApiCall.objects.exists()
+
+
+def test_a_run_whose_task_was_lost_is_queued_again(db, django_capture_on_commit_callbacks):
+    lost = RetentionRun.objects.create()
+    RetentionRun.objects.filter(pk=lost.pk).update(created_at=timezone.now() - dt.timedelta(minutes=11))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert retention_daily.delay().get() == lost.pk  # not a new run: the lost one, run now
+    lost.refresh_from_db()
+    assert lost.status == "succeeded"
+    assert RetentionRun.objects.count() == 1

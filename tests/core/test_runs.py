@@ -37,3 +37,19 @@ def test_progress_gives_rate_percent_and_eta(db):
     assert 29 <= run.eta.total_seconds() <= 31
     run_finish(run, error="boom")
     assert (run.status, run.error, run.eta) == ("failed", "boom", None)
+
+
+def test_a_worker_whose_run_was_taken_over_stops_without_counting(db):
+    from batchhub.core.jobs.runs import RunLost
+
+    run = RetentionRun.objects.create()
+    first = run_claim(RetentionRun, run.pk, claimer="worker-a")
+    RetentionRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - dt.timedelta(minutes=6))
+    second = run_claim(RetentionRun, run.pk, claimer="worker-b")
+    with pytest.raises(RunLost):
+        run_progress(first, done=10)
+    with pytest.raises(RunLost):
+        run_finish(first)
+    run_progress(second, done=3)
+    second.refresh_from_db()
+    assert (second.rows_done, second.status) == (3, "running")

@@ -40,3 +40,13 @@ def test_a_call_applied_late_keeps_the_later_activity(project, path):
                      "remove_tags": []}  # fmt: skip
         custom_data_apply(ApiCall(project_id=project.pk, app=app, operations=json.dumps([operation]), created_at=at))
     assert Profile.objects.get(custom_id="ann").last_activity_at == NOW
+
+
+def test_a_custom_data_deletion_applied_late_keeps_the_later_activity(project):
+    from batchhub.profiles.services import custom_data_delete_apply
+
+    ProfileFactory(project=project, custom_id="ann", last_activity_at=NOW)
+    app = AppFactory(project=project)
+    at = NOW - dt.timedelta(hours=2)
+    custom_data_delete_apply(ApiCall(project_id=project.pk, app=app, operations='["ann"]', created_at=at))
+    assert Profile.objects.get(custom_id="ann").last_activity_at == NOW

@@ -51,7 +51,7 @@ def deleters() -> list[str]:
 def profile_data_delete(project_id: int, *, profile_ids: Iterable[int] = (), custom_ids: Iterable[str] = ()) -> dict:
     """Delete every app's rows of these profiles of a project, in one transaction; rows touched per deleter."""
     subjects = Subjects(project_id, frozenset(profile_ids), frozenset(custom_ids))
-    if _RESOLVER:
-        subjects = _RESOLVER[0](project_id, subjects.profile_ids, subjects.custom_ids)
     with transaction.atomic():
+        if _RESOLVER:  # inside: what is resolved is what is deleted
+            subjects = _RESOLVER[0](project_id, subjects.profile_ids, subjects.custom_ids)
         return {name: _DELETERS[name][0](subjects) for name in deleters()}

@@ -43,19 +43,33 @@ def run_claim(model: type[R], run_id: int, *, claimer: str, stale_after: dt.time
     return model.objects.get(pk=run_id) if claimed else None
 
 
+class RunLost(Exception):
+    """This worker's hold on the run was taken over (it stopped beating for STALE_AFTER): it must stop at once,
+    leaving the run to the worker that holds it now."""
+
+
+def _held(run: Run):
+    """The run's row while this worker still holds it (claimed by it and running)."""
+    return type(run).objects.filter(pk=run.pk, claimed_by=run.claimed_by, status=Run.Status.RUNNING)
+
+
+def _lost(run: Run):
+    raise RunLost(f"run {run.pk} is no longer held by {run.claimed_by}")
+
+
 def run_progress(run: Run, *, done: int = 0, total: int | None = None) -> None:
     """Add `done` rows (call it in the transaction that did them: progress and work commit together), set the total
-    if known, and beat."""
+    if known, and beat. Raises RunLost (rolling the batch back) if another worker took the run over."""
     changes: dict = {"rows_done": F("rows_done") + done, "heartbeat_at": timezone.now()}
     if total is not None:
         changes["rows_total"] = total
-    type(run).objects.filter(pk=run.pk).update(**changes)
+    _held(run).update(**changes) or _lost(run)
     run.refresh_from_db(fields=["rows_done", "rows_total", "heartbeat_at"])
 
 
 def run_finish(run: Run, *, error: str = "") -> None:
     status = Run.Status.FAILED if error else Run.Status.SUCCEEDED
-    type(run).objects.filter(pk=run.pk).update(status=status, finished_at=timezone.now(), error=error[:2000])
+    _held(run).update(status=status, finished_at=timezone.now(), error=error[:2000]) or _lost(run)
     run.refresh_from_db(fields=["status", "finished_at", "error"])
 
 
