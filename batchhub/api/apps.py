@@ -21,20 +21,18 @@ class ApiConfig(AppConfig):
         retention_register(
             "api.failed_bodies",
             "Bodies of API calls that failed to apply, API_FAILED_BODY_DAYS (7) days after the call; the row stays.",
-            count=services.failed_bodies_count,
-            batch=services.failed_bodies_clear_batch,
+            due=services.failed_bodies_due,
+            clear={"operations": ""},
         )
         retention_register(
             "api.calls",
             "API call rows (route, status, counts, timing), API_CALL_DAYS (90) days after the call.",
-            count=services.old_calls_count,
-            batch=services.old_calls_delete_batch,
+            due=services.old_calls_due,
         )
         retention_register(
             "api.idempotency",
             "Idempotency-Key records, 24 hours after the write.",
-            count=services.idempotency_records_count,
-            batch=services.idempotency_records_delete_batch,
+            due=services.idempotency_records_due,
         )
         from batchhub.core.data.deletions import deletion_register
 

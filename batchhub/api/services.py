@@ -21,7 +21,6 @@ from batchhub.api.appliers import applier_for
 from batchhub.api.idempotency import IDEMPOTENCY_TTL
 from batchhub.api.models import ApiCall, IdempotencyRecord
 from batchhub.core.data.deletions import Subjects
-from batchhub.core.jobs.retention import rows_delete_batch
 
 logger = logging.getLogger(__name__)
 _APPLY_LOCK = 7_301  # advisory lock namespace of API call appliers
@@ -107,48 +106,22 @@ def api_call_mark_failed(*, call_id: int, error: str) -> None:
 # ---- retention (rules registered in apps.py) --------------------------------------------------------------
 
 
-def _failed_bodies(now: dt.datetime):
+def failed_bodies_due(now: dt.datetime):
+    """Bodies of calls that failed more than API_FAILED_BODY_DAYS ago (emptied: the row, its error and counts stay)."""
     cutoff = now - dt.timedelta(days=settings.API_FAILED_BODY_DAYS)
     return ApiCall.objects.filter(apply_status=ApiCall.ApplyStatus.FAILED, created_at__lt=cutoff).exclude(operations="")
 
 
-def failed_bodies_count(now: dt.datetime) -> int:
-    return _failed_bodies(now).count()
-
-
-def failed_bodies_clear_batch(now: dt.datetime, limit: int) -> int:
-    """Empty the bodies of calls failed more than API_FAILED_BODY_DAYS ago (the row, its error and counts stay)."""
-    ids = list(_failed_bodies(now).order_by("created_at").values_list("pk", flat=True)[:limit])
-    return ApiCall.objects.filter(pk__in=ids).update(operations="")
-
-
-def _old_calls(now: dt.datetime):
+def old_calls_due(now: dt.datetime):
+    """Call rows older than API_CALL_DAYS, whatever their project; pending calls never go."""
     return ApiCall.objects.filter(created_at__lt=now - dt.timedelta(days=settings.API_CALL_DAYS)).exclude(
         apply_status=ApiCall.ApplyStatus.PENDING
     )
 
 
-def old_calls_count(now: dt.datetime) -> int:
-    return _old_calls(now).count()
-
-
-def old_calls_delete_batch(now: dt.datetime, limit: int) -> int:
-    """Delete call rows older than API_CALL_DAYS, oldest ids first, whatever their project (ids grow with time: the
-    primary key's order finds the old rows first, and the scan stops at `limit`)."""
-    return rows_delete_batch(_old_calls(now), limit)
-
-
-def _old_idempotency(now: dt.datetime):
+def idempotency_records_due(now: dt.datetime):
+    """Records of Idempotency-Keys past their 24 h (a replay after that is a new write anyway)."""
     return IdempotencyRecord.objects.filter(created_at__lt=now - IDEMPOTENCY_TTL)
-
-
-def idempotency_records_count(now: dt.datetime) -> int:
-    return _old_idempotency(now).count()
-
-
-def idempotency_records_delete_batch(now: dt.datetime, limit: int) -> int:
-    """Delete the records of Idempotency-Keys past their 24 h (a replay after that is a new write anyway)."""
-    return rows_delete_batch(_old_idempotency(now), limit)
 
 
 # ---- deletion of profiles (registered with core.data.deletions in apps.py) --------------------------------------

@@ -13,11 +13,10 @@ class CoreConfig(AppConfig):
         request_started.connect(dead_connections_dropped, dispatch_uid="core:dead_connections_dropped")
 
         from batchhub.core.jobs.retention import retention_register
-        from batchhub.core.jobs.tasking import task_deliveries_forget_batch, task_deliveries_forgotten_count
+        from batchhub.core.jobs.tasking import task_deliveries_finished_before
 
         retention_register(
             "core.task_deliveries",
             "Finished task deliveries, TASK_DELIVERY_DAYS (7) days after their last start.",
-            count=task_deliveries_forgotten_count,
-            batch=task_deliveries_forget_batch,
+            due=task_deliveries_finished_before,
         )

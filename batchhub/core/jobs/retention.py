@@ -1,8 +1,9 @@
 """What is forgotten on time: each app registers retention rules; one daily job (a run) applies them in batches.
 
-A rule says how many rows it would handle now (`count`, for the run's total and ETA) and handles one bounded batch
-(`batch(now, limit)`, returning how many rows it handled, 0 once none are left). Each batch commits with the run's
-progress, so a killed worker leaves whole batches and the next run simply finds fewer rows.
+A rule names the rows that are due at a given time (`due(now)`, a queryset) and whether they go or only have some
+fields emptied (`clear`: the row stays). The run counts them (for its total and ETA) and handles them in bounded
+batches, oldest ids first, each committed with the run's progress, so a killed worker leaves whole batches and the
+next run simply finds fewer rows. A cleared row must fall out of `due` (so that the batches end).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from batchhub.core.jobs.runs import run_finish, run_progress
@@ -24,16 +26,33 @@ BATCH_ROWS = 5_000
 class RetentionRule:
     name: str  # "<app label>.<what>"
     description: str  # what goes, and when: shown on the retention page
-    count: Callable[[dt.datetime], int]
-    batch: Callable[[dt.datetime, int], int]
+    due: Callable[[dt.datetime], QuerySet]
+    clear: tuple[tuple[str, object], ...] = ()  # (field, emptied value): the rows stay; none: the rows go
+
+    def count(self, now: dt.datetime) -> int:
+        return self.due(now).count()
+
+    def batch(self, now: dt.datetime, limit: int) -> int:
+        """Handle at most `limit` due rows, oldest ids first (ids grow with time: the primary key's order finds old
+        rows first and the scan stops at `limit`); how many were handled, 0 once none are left."""
+        rows = self.due(now)
+        ids = list(rows.order_by("pk").values_list("pk", flat=True)[:limit])
+        chosen = rows.model.objects.filter(pk__in=ids)
+        if ids and self.clear:
+            chosen.update(**dict(self.clear))
+        elif ids:
+            chosen.delete()
+        return len(ids)
 
 
 _RULES: dict[str, RetentionRule] = {}
 
 
-def retention_register(name: str, description: str, *, count, batch) -> None:
+def retention_register(
+    name: str, description: str, *, due: Callable[[dt.datetime], QuerySet], clear: dict | None = None
+) -> None:
     """Add a rule (from an AppConfig.ready()); the same name twice with another rule is a bug."""
-    rule = RetentionRule(name, description, count, batch)
+    rule = RetentionRule(name, description, due, tuple((clear or {}).items()))
     if _RULES.setdefault(name, rule) != rule:
         raise ValueError(f"a retention rule named {name!r} is registered already")
 
@@ -63,12 +82,3 @@ def retention_apply(run: Run, *, batch_rows: int = BATCH_ROWS, now: dt.datetime 
                 break
     run_finish(run)
     return handled
-
-
-def rows_delete_batch(queryset, limit: int) -> int:
-    """Delete at most `limit` rows of `queryset`, oldest ids first; how many went (the common batch of a rule)."""
-    ids = list(queryset.order_by("pk").values_list("pk", flat=True)[:limit])
-    if not ids:
-        return 0
-    queryset.model.objects.filter(pk__in=ids).delete()
-    return len(ids)

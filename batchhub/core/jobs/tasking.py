@@ -94,17 +94,8 @@ def queued_flag_clear(flag: str) -> None:
             logger.warning("could not clear the queued flag %s", flag, exc_info=True)
 
 
-def _deliveries_finished_before(now: dt.datetime):
+def task_deliveries_finished_before(now: dt.datetime):
+    """Finished deliveries older than TASK_DELIVERY_DAYS (a redelivery comes within minutes, not days): the
+    retention rule `core.task_deliveries`."""
     cutoff = now - dt.timedelta(days=settings.TASK_DELIVERY_DAYS)
     return TaskDelivery.objects.exclude(status=TaskDelivery.Status.RUNNING).filter(last_started_at__lt=cutoff)
-
-
-def task_deliveries_forgotten_count(now: dt.datetime) -> int:
-    return _deliveries_finished_before(now).count()
-
-
-def task_deliveries_forget_batch(now: dt.datetime, limit: int) -> int:
-    """Delete finished deliveries older than TASK_DELIVERY_DAYS (a redelivery comes within minutes, not days)."""
-    from batchhub.core.jobs.retention import rows_delete_batch
-
-    return rows_delete_batch(_deliveries_finished_before(now), limit)
