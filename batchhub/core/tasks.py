@@ -18,13 +18,24 @@ def worker_heartbeat() -> str:
     return hostname
 
 
+def retention_start(*, started_by=None) -> tuple[RetentionRun | None, str]:
+    """Start a retention run ("started"), unless one is queued or running ("going"); a run whose task was lost
+    (queued for 10 minutes, or running without a heartbeat) is queued again instead ("requeued"), and
+    run_claim hands it to the new task. The one way beat and the CSM's button start runs."""
+    run = retention_run_create(started_by=started_by)
+    state = "started"
+    if run is None:
+        run = retention_run_stuck()
+        state = "going" if run is None else "requeued"
+    if run is not None:
+        enqueue_on_commit(retention_run, run.pk)
+    return run, state
+
+
 @shared_task(queue="lifecycle", soft_time_limit=60, time_limit=90)
 def retention_daily() -> int | None:
-    """Beat, every day: start a retention run, unless one is queued or running; a run whose task was lost (queued
-    for 10 minutes, or running without a heartbeat) is queued again instead."""
-    run = retention_run_create(started_by=None) or retention_run_stuck()
-    if run is not None:  # a new run, or one whose task was lost: taken over by run_claim
-        enqueue_on_commit(retention_run, run.pk)
+    """Beat, every day: `retention_start`; the run's id, None if one was going."""
+    run, _ = retention_start()
     return run.pk if run is not None else None
 
 

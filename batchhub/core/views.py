@@ -11,20 +11,17 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from batchhub.core import tasks
 from batchhub.core.data.pagination import keyset_page
 from batchhub.core.jobs.retention import retention_rules
 from batchhub.core.jobs.runs import run_progress_render
-from batchhub.core.jobs.tasking import enqueue_on_commit
 from batchhub.core.queries import (
     audit_events_for_user,
     audit_projects_known,
     retention_run_get,
-    retention_run_stuck,
     retention_runs_recent,
 )
 from batchhub.core.roles import CSM, PRIVACY_ADMIN, role_required
-from batchhub.core.services import retention_run_create
-from batchhub.core.tasks import retention_run
 from batchhub.core.web.outage import RETRY_AFTER_SECONDS, outage_met
 from batchhub.core.web.text import shown
 
@@ -55,15 +52,12 @@ def retention(request: HttpRequest) -> HttpResponse:
 @role_required(CSM)
 @require_POST
 def retention_start(request: HttpRequest) -> HttpResponse:
-    run = retention_run_create(started_by=request.user)
-    stuck = retention_run_stuck() if run is None else None
-    if stuck is not None:
-        enqueue_on_commit(retention_run, stuck.pk)
-        messages.warning(request, f"Run {stuck.pk} had lost its worker: it was queued again.")
-    elif run is None:
+    run, state = tasks.retention_start(started_by=request.user)
+    if state == "requeued":
+        messages.warning(request, f"Run {run.pk} had lost its worker: it was queued again.")
+    elif state == "going":
         messages.info(request, "A retention run is already going: its progress is below.")
     else:
-        enqueue_on_commit(retention_run, run.pk)
         messages.success(request, "Retention run started.")
     return redirect("core:retention")
 
