@@ -211,6 +211,10 @@ CELERY_TASK_MAX_DELIVERIES = env.int("CELERY_TASK_MAX_DELIVERIES", default=5)
 TASK_DELIVERY_DAYS = env.int("TASK_DELIVERY_DAYS", default=7)
 API_FAILED_BODY_DAYS = env.int("API_FAILED_BODY_DAYS", default=7)
 API_CALL_DAYS = env.int("API_CALL_DAYS", default=90)
+# The inactive-profile purge (profiles.purge): profiles per batch (one short transaction each; bench/purge.py), and
+# a pause between batches that leaves room to the API on a busy database.
+PURGE_BATCH_ROWS = env.int("PURGE_BATCH_ROWS", default=2000)
+PURGE_BATCH_PAUSE_SECONDS = env.float("PURGE_BATCH_PAUSE_SECONDS", default=0.0)
 _visibility = {"visibility_timeout": 2 * CELERY_LONGEST_TASK_TIME_LIMIT + 600}
 
 if REDIS_URL:

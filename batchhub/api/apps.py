@@ -36,4 +36,6 @@ class ApiConfig(AppConfig):
         )
         from batchhub.core.data.deletions import deletion_register
 
-        deletion_register("api.stored_bodies", services.stored_bodies_erase)
+        # An erasure empties the failed calls' bodies that name the person; the purge of inactive profiles is not an
+        # erasure (failed bodies go after API_FAILED_BODY_DAYS anyway).
+        deletion_register("api.stored_bodies", services.stored_bodies_erase, purge=False)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from batchhub.core.jobs.retention import retention_apply
-from batchhub.core.jobs.runs import STALE_AFTER, RunLost, run_claim, run_finish
+from batchhub.core.jobs.runs import run_task_execute
 from batchhub.core.jobs.tasking import enqueue_on_commit
 from batchhub.core.models import RetentionRun
 from batchhub.core.queries import retention_run_stuck
@@ -41,20 +41,11 @@ def retention_daily() -> int | None:
 
 @shared_task(bind=True, queue="lifecycle", soft_time_limit=3300, time_limit=3600, max_retries=12)
 def retention_run(self, run_id: int) -> dict | None:
-    """Apply the retention rules in batches, as run `run_id`. A delivery that finds the run held by a live worker
-    comes back once that worker would count as dead; a finished run is left as it is."""
-    run = run_claim(RetentionRun, run_id, claimer=f"{self.request.hostname}:{self.request.id}")
-    if run is None:
-        current = RetentionRun.objects.filter(pk=run_id).values_list("status", flat=True).first()
-        if current == RetentionRun.Status.RUNNING:
-            raise self.retry(countdown=STALE_AFTER.total_seconds())
-        return None
-    try:
+    """Apply the retention rules in batches, as run `run_id` (claimed, resumed and failed as every run is)."""
+
+    def work(run: RetentionRun) -> dict:
         handled = retention_apply(run)
-    except RunLost:
-        return None  # another worker holds the run now and finishes it
-    except Exception as exc:
-        run_finish(run, error=f"{type(exc).__name__}: {exc}")
-        raise
-    RetentionRun.objects.filter(pk=run.pk).update(handled=handled)
-    return handled
+        RetentionRun.objects.filter(pk=run.pk).update(handled=handled)
+        return handled
+
+    return run_task_execute(self, RetentionRun, run_id, work)

@@ -2,8 +2,11 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
+
+from batchhub.core.models import Run
 
 
 # At module level so that Profile's Meta (which cannot see the class body) builds its check constraint from
@@ -131,3 +134,35 @@ class AppCustomData(models.Model):
 
     def __str__(self) -> str:
         return f"{self.custom_id} @ {self.app_id}"
+
+
+class PurgeRun(Run):
+    """The purge of a project's inactive profiles on one UTC day (one run per project and day: beat and the command
+    meet on it). Its cutoff is fixed when it is created, so a run resumed after a kill deletes what it would have."""
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="+", db_index=False)
+    day = models.DateField(help_text="the UTC day it purges for")
+    inactivity_months = models.PositiveSmallIntegerField(help_text="the period applied")
+    cutoff = models.DateTimeField(help_text="profiles whose last activity is before this instant are deleted")
+
+    class Via(models.TextChoices):
+        SCHEDULE = "schedule", "the daily schedule"
+        COMMAND = "command", "the profiles_purge command"
+
+    started_via = models.CharField(max_length=16, choices=Via.choices, default=Via.SCHEDULE)
+    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    deleted = models.JSONField(default=dict, blank=True, help_text="rows deleted (or unlinked) per table")
+    batches = models.PositiveIntegerField(default=0)
+    longest_transaction_ms = models.PositiveIntegerField(default=0)
+    # Where the batches are: the last activity of the last profile deleted (the scan goes up from there).
+    resume_from = models.DateTimeField(null=True, blank=True)
+
+    class Meta(Run.Meta):
+        ordering = ["-day", "-id"]
+        constraints = [
+            *Run.Meta.constraints,
+            models.UniqueConstraint(fields=["project", "day"], name="purgerun_one_per_project_and_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"purge run {self.day} {self.status}"

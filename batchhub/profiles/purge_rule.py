@@ -14,11 +14,11 @@ def purge_cutoff(inactivity_months: int, *, now: dt.datetime | None = None) -> d
     return (now or timezone.now()) - relativedelta(months=inactivity_months)
 
 
-def profile_is_purge_eligible(profile, project, *, now: dt.datetime | None = None) -> bool:
-    """The purge's own rule: last activity before now minus the project's inactivity period."""
-    return profile.last_activity_at < purge_cutoff(project.inactivity_months, now=now)
+def profile_is_purge_eligible(profile, inactivity_months: int, *, now: dt.datetime | None = None) -> bool:
+    """The purge's own rule: last activity before now minus the inactivity period."""
+    return profile.last_activity_at < purge_cutoff(inactivity_months, now=now)
 
 
-def profile_purge_after(profile, project) -> dt.datetime:
+def profile_purge_after(profile, inactivity_months: int) -> dt.datetime:
     """About when the profile becomes purge-eligible if nothing happens to it meanwhile (for display)."""
-    return profile.last_activity_at + relativedelta(months=project.inactivity_months)
+    return profile.last_activity_at + relativedelta(months=inactivity_months)

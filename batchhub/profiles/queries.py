@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 import uuid
+from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import BooleanField, Q, QuerySet
+from django.db.models import BooleanField, Count, Q, QuerySet
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import TruncMonth
 from django.urls import reverse
+from django.utils import timezone
 
 from batchhub.core.data.db import prefix_match, utc_text_sql
 from batchhub.core.data.pagination import Page, cursor_decode, cursor_encode, estimated_count
+from batchhub.core.jobs.schedules import schedule_next_run
 from batchhub.core.queries import get_by_code_or_404
-from batchhub.profiles.models import Installation, Profile, ProfileEvent
+from batchhub.profiles.models import Installation, Profile, ProfileEvent, PurgeRun
+from batchhub.profiles.purge_rule import purge_cutoff
 from batchhub.projects.models import App
 
 
@@ -183,3 +189,70 @@ def installations_known(project_id: int, operations: list[dict], problems) -> li
             ref["app_id"] = app_id
         kept.append(operation)
     return kept
+
+
+# ---- the purge, seen before it runs ----------------------------------------------------------------------------
+
+PURGE_TASK = "batchhub.profiles.tasks.purge_daily"
+FALL_OUT_DAYS = (7, 30, 90)
+SAMPLE_SIZE = 8
+
+
+@dataclass(frozen=True)
+class PurgeForecast:
+    """What the next purge run of a project deletes, and what falls out after it, by a period (`months`)."""
+
+    months: int
+    next_run_at: dt.datetime | None  # None: the daily purge is not scheduled
+    cutoff: dt.datetime  # the next run's
+    deleted_next_run: int
+    falling_out: list[tuple[int, int]]  # (days from now, profiles beyond the next run's that are eligible by then)
+    sample: list[Profile]  # the first the next run deletes (oldest activity first)
+
+
+def purge_next_run_at(*, now: dt.datetime | None = None) -> dt.datetime | None:
+    """When beat next starts the daily purge (its schedule is editable in the admin); None if it is not scheduled."""
+    return schedule_next_run(PURGE_TASK, now=now)
+
+
+def purge_forecast(project, *, months: int, now: dt.datetime | None = None) -> PurgeForecast:
+    """One counting statement over the project's profiles that are eligible within 90 days (the activity index's
+    range), and one for the sample."""
+    now = now or timezone.now()
+    next_run_at = purge_next_run_at(now=now)
+    cutoff = purge_cutoff(months, now=next_run_at or now)
+    later = {days: purge_cutoff(months, now=now + dt.timedelta(days=days)) for days in FALL_OUT_DAYS}
+    counts = Profile.objects.filter(project=project, last_activity_at__lt=max(cutoff, *later.values())).aggregate(
+        next_run=Count("id", filter=Q(last_activity_at__lt=cutoff)),
+        **{f"d{days}": Count("id", filter=Q(last_activity_at__lt=at)) for days, at in later.items()},
+    )
+    sample = list(
+        Profile.objects.filter(project=project, last_activity_at__lt=cutoff).order_by("last_activity_at", "id")[
+            :SAMPLE_SIZE
+        ]
+    )
+    return PurgeForecast(
+        months=months,
+        next_run_at=next_run_at,
+        cutoff=cutoff,
+        deleted_next_run=counts["next_run"],
+        falling_out=[(days, max(0, counts[f"d{days}"] - counts["next_run"])) for days in FALL_OUT_DAYS],
+        sample=sample,
+    )
+
+
+def profiles_by_activity_month(project) -> list[tuple[dt.date, int]]:
+    """(first day of the month, profiles whose last activity is in it), UTC, oldest first: the purge chart's data."""
+    rows = (
+        Profile.objects.filter(project=project)
+        .annotate(month=TruncMonth("last_activity_at", tzinfo=dt.UTC))
+        .values("month")
+        .annotate(profiles=Count("id"))
+        .order_by("month")
+    )
+    return [(row["month"].date() if isinstance(row["month"], dt.datetime) else row["month"], row["profiles"])
+            for row in rows]  # fmt: skip
+
+
+def purge_runs_recent(project, *, limit: int = 5) -> list[PurgeRun]:
+    return list(PurgeRun.objects.filter(project=project).select_related("started_by")[:limit])

@@ -17,6 +17,7 @@ from django.db.models import NOT_PROVIDED, Q, Value
 from django.db.models.functions import Greatest
 
 from batchhub.core.data.bulk import sink_for_connection
+from batchhub.core.data.db import rows_delete
 from batchhub.core.data.deletions import Subjects
 from batchhub.profiles.ingest.fast import events_bulk_fast
 from batchhub.profiles.ingest.rules import event_name_canonical
@@ -84,6 +85,8 @@ APPLIERS = {
 }
 
 
+TOUCH_ATTEMPTS = 3
+
 # ---- shared writes ------------------------------------------------------------------------------------
 
 
@@ -91,25 +94,31 @@ def profiles_touch(project_id: int, custom_ids: Iterable[str], at: dt.datetime) 
     """The project's profiles for these custom ids, created when missing, locked, with their activity moved to
     `at` unless it is later already (a call applied late never moves activity back).
 
-    An insert of the missing ones, an update of the older ones and one read, whatever the count.
+    An insert of the missing ones, an update of the older ones and one read, whatever the count (again for the
+    ones a concurrent purge deleted in between: activity after a purge creates a new profile).
     """
-    custom_ids = sorted(set(custom_ids))  # one lock order for every worker: no deadlock between them
-    if not custom_ids:
-        return {}
-    Profile.objects.bulk_create(
-        [Profile(project_id=project_id, custom_id=cid, last_activity_at=at, created_at=at) for cid in custom_ids],
-        ignore_conflicts=True,
-        batch_size=2000,
-    )
-    Profile.objects.filter(project_id=project_id, custom_id__in=custom_ids, last_activity_at__lt=at).update(
-        last_activity_at=at
-    )
-    profiles = (
-        Profile.objects.filter(project_id=project_id, custom_id__in=custom_ids)
-        .order_by("custom_id")
-        .select_for_update()
-    )
-    return {profile.custom_id: profile for profile in profiles}
+    missing = sorted(set(custom_ids))  # one lock order for every worker: no deadlock between them
+    touched: dict[str, Profile] = {}
+    for _ in range(TOUCH_ATTEMPTS):
+        if not missing:
+            return touched
+        Profile.objects.bulk_create(
+            [Profile(project_id=project_id, custom_id=cid, last_activity_at=at, created_at=at) for cid in missing],
+            ignore_conflicts=True,
+            batch_size=2000,
+        )
+        Profile.objects.filter(project_id=project_id, custom_id__in=missing, last_activity_at__lt=at).update(
+            last_activity_at=at
+        )
+        profiles = (
+            Profile.objects.filter(project_id=project_id, custom_id__in=missing)
+            .order_by("custom_id")
+            .select_for_update()
+        )
+        touched.update((profile.custom_id, profile) for profile in profiles)
+        # A profile the purge deleted between the insert (which found it) and the lock is missing: insert it again.
+        missing = [cid for cid in missing if cid not in touched]
+    raise RuntimeError(f"profiles of project {project_id} kept vanishing while being touched: {missing[:5]}")
 
 
 def _merge_custom(attributes: dict, tags: dict, operation: dict) -> tuple[dict, dict]:
@@ -369,7 +378,7 @@ def deletion_subjects(project_id: int, profile_ids: frozenset[int], custom_ids: 
 
 
 def profile_events_delete(subjects: Subjects) -> int:
-    return ProfileEvent.objects.filter(profile_id__in=subjects.profile_ids).delete()[0]
+    return rows_delete(ProfileEvent, "profile_id", subjects.profile_ids)
 
 
 def app_custom_data_delete(subjects: Subjects) -> int:
@@ -383,12 +392,15 @@ def installations_unlink(subjects: Subjects) -> int:
 
 
 def profiles_delete(subjects: Subjects) -> int:
-    return Profile.objects.filter(project_id=subjects.project_id, pk__in=subjects.profile_ids).delete()[0]
+    """The profiles themselves, once the rows pointing at them are gone (one statement: no rows loaded)."""
+    return rows_delete(Profile, "id", subjects.profile_ids, project_id=subjects.project_id)
 
 
+# name: (deleter, runs last, the purge runs it too)
 DELETERS = {
-    "profiles.events": (profile_events_delete, False),
-    "profiles.app_custom_data": (app_custom_data_delete, False),
-    "profiles.installations": (installations_unlink, False),
-    "profiles.profiles": (profiles_delete, True),  # last: the others find rows through them
+    "profiles.events": (profile_events_delete, False, True),
+    # custom data at app level is app-centric: it stays when the purge deletes the omnichannel profile
+    "profiles.app_custom_data": (app_custom_data_delete, False, False),
+    "profiles.installations": (installations_unlink, False, True),
+    "profiles.profiles": (profiles_delete, True, True),  # last: the others find rows through them
 }

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django import forms
 
-from batchhub.projects.models import MAX_INACTIVITY_MONTHS, App
+from batchhub.projects.models import App
 from batchhub.projects.services import DEFAULT_ROTATION_OVERLAP, MAX_ROTATION_OVERLAP
 
 
@@ -24,15 +24,6 @@ class AppForm(forms.Form):
         if not name.replace("-", "").replace("_", "").replace(" ", "").isalnum():
             raise forms.ValidationError("Use letters, digits, spaces, '-' and '_' only (it goes into file names).")
         return name
-
-
-class InactivityForm(forms.Form):
-    inactivity_months = forms.IntegerField(
-        min_value=1,
-        max_value=MAX_INACTIVITY_MONTHS,
-        label="Inactivity period (months)",
-        help_text="Profiles with no activity for this long are purged. It can only be shortened.",
-    )
 
 
 class GrantForm(forms.Form):

@@ -7,7 +7,7 @@ import uuid
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.db.models.functions import Lower
 
 from batchhub.core.secrets.fields import EncryptedTextField
@@ -75,6 +75,14 @@ class Project(models.Model):
         validators=[MinValueValidator(1), MaxValueValidator(MAX_INACTIVITY_MONTHS)],
         help_text="Profiles without activity for this many months are purged (13 at most).",
     )
+    # A shorter period chosen by a CSM, waiting for the next purge run: it is applied when that run starts (never
+    # at once), and it can be cancelled until then.
+    inactivity_months_next = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="The shorter period the next purge run applies; empty: no change waiting.",
+    )
     api_rate_limit_per_minute = models.PositiveIntegerField(
         default=6000, help_text="API calls per minute allowed for each key of this project."
     )
@@ -93,7 +101,12 @@ class Project(models.Model):
             models.CheckConstraint(
                 condition=Q(inactivity_months__gte=1) & Q(inactivity_months__lte=MAX_INACTIVITY_MONTHS),
                 name="project_inactivity_months_1_to_13",
-            )
+            ),
+            models.CheckConstraint(
+                condition=Q(inactivity_months_next__isnull=True)
+                | (Q(inactivity_months_next__gte=1) & Q(inactivity_months_next__lt=F("inactivity_months"))),
+                name="project_inactivity_months_next_shorter",
+            ),
         ]
 
     def __str__(self) -> str:

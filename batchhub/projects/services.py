@@ -97,32 +97,85 @@ def project_update(*, actor, project: Project, name: str, customer: str) -> Proj
     return project
 
 
-@transaction.atomic
-def project_inactivity_shorten(*, actor, project: Project, months: int) -> Project:
-    """Shorten the inactivity period; it can never grow back (profiles may already have been purged)."""
-    project = Project.objects.select_for_update().get(pk=project.pk)
+def inactivity_months_in_force(project: Project) -> int:
+    """The period the next purge run applies: a shorter one waiting for it, else the current one."""
+    return project.inactivity_months_next or project.inactivity_months
+
+
+def inactivity_shorten_check(project: Project, months: int) -> None:
+    """Refuse a period that is not shorter than the one the next run would apply (ValidationError)."""
+    in_force = inactivity_months_in_force(project)
     if months < 1:
         raise ValidationError({"inactivity_months": "The inactivity period is at least 1 month."})
-    if months >= project.inactivity_months:
+    if months >= in_force:
         raise ValidationError(
             {
                 "inactivity_months": (
-                    f"The inactivity period can only be shortened: it is {months_text(project.inactivity_months)}, "
-                    f"so choose fewer than {project.inactivity_months}."
+                    f"The inactivity period can only be shortened: it is {months_text(in_force)}, "
+                    f"so choose fewer than {in_force}."
                 )
             }
         )
-    before = project.inactivity_months
-    project.inactivity_months = months
-    project.save(update_fields=["inactivity_months", "updated_at"])
+
+
+@transaction.atomic
+def project_inactivity_shorten(*, actor, project: Project, months: int, deleted_at_next_run: int) -> Project:
+    """Shorten the inactivity period from the next purge run on (never at once: until that run starts, the change
+    can be cancelled). `deleted_at_next_run` is the number of profiles the CSM confirmed; it is audited."""
+    project = Project.objects.select_for_update().get(pk=project.pk)
+    inactivity_shorten_check(project, months)
+    before = inactivity_months_in_force(project)
+    project.inactivity_months_next = months
+    project.save(update_fields=["inactivity_months_next", "updated_at"])
     audit_record(
         actor=actor,
         action="project.inactivity_shorten",
         obj=project,
         project=project,
-        changes={"inactivity_months": [before, months]},
+        changes={
+            "inactivity_months": [before, months],
+            "takes_effect": [None, "at the next purge run"],
+            "profiles_deleted_at_next_run": [None, deleted_at_next_run],
+        },
     )
     return project
+
+
+@transaction.atomic
+def project_inactivity_cancel(*, actor, project: Project) -> Project:
+    """Drop the shorter period waiting for the next purge run (nothing was deleted with it yet)."""
+    project = Project.objects.select_for_update().get(pk=project.pk)
+    waiting = project.inactivity_months_next
+    if waiting is not None:
+        project.inactivity_months_next = None
+        project.save(update_fields=["inactivity_months_next", "updated_at"])
+        audit_record(
+            actor=actor,
+            action="project.inactivity_cancel",
+            obj=project,
+            project=project,
+            changes={"inactivity_months": [waiting, project.inactivity_months]},
+        )
+    return project
+
+
+def project_inactivity_apply(project_id: int) -> int:
+    """The purge run's first step, inside its transaction: the waiting shorter period becomes the period (audited as
+    done by the system). Returns the period to apply."""
+    project = Project.objects.select_for_update().get(pk=project_id)
+    waiting = project.inactivity_months_next
+    if waiting is not None:
+        before = project.inactivity_months
+        project.inactivity_months, project.inactivity_months_next = waiting, None
+        project.save(update_fields=["inactivity_months", "inactivity_months_next", "updated_at"])
+        audit_record(
+            actor=None,
+            action="project.inactivity_applied",
+            obj=project,
+            project=project,
+            changes={"inactivity_months": [before, waiting]},
+        )
+    return project.inactivity_months
 
 
 @transaction.atomic

@@ -12,7 +12,6 @@ urlpatterns = [
     path("<uuid:code>/rest-keys/", views.rest_key_create, name="rest_key_create"),
     path("<uuid:code>/rest-keys/<uuid:key_code>/rotate/", views.rest_key_rotate, name="rest_key_rotate"),
     path("<uuid:code>/rest-keys/<uuid:key_code>/revoke/", views.rest_key_revoke, name="rest_key_revoke"),
-    path("<uuid:code>/inactivity/", views.project_inactivity, name="inactivity"),
     path("<uuid:code>/grants/", views.project_grant, name="grant"),
     path("<uuid:code>/grants/<uuid:partner_code>/revoke/", views.project_revoke, name="revoke"),
 ]

@@ -13,8 +13,7 @@ from batchhub.core.queries import audit_events_for_user
 from batchhub.core.roles import CSM, has_role, role_required
 from batchhub.core.secrets.reveal import no_store, reveal_once_pop, reveal_once_stash
 from batchhub.projects import services
-from batchhub.projects.forms import AppForm, GrantForm, InactivityForm, ProjectForm, RestKeyForm, RestKeyRotateForm
-from batchhub.projects.models import months_text
+from batchhub.projects.forms import AppForm, GrantForm, ProjectForm, RestKeyForm, RestKeyRotateForm
 from batchhub.projects.panels import panels_for_user
 from batchhub.projects.queries import (
     customer_names,
@@ -74,7 +73,6 @@ def _detail_context(request: HttpRequest, project, **extra) -> dict:
     if is_csm:
         context["grantable_partners"] = list(partners_grantable(project))
         context["recent_audit"] = list(audit_events_for_user(request.user, project_code=str(project.code))[:8])
-        context.setdefault("inactivity_form", InactivityForm(initial={"inactivity_months": project.inactivity_months}))
         context.setdefault("app_form", AppForm())
         context.setdefault("rest_key_form", RestKeyForm())
         context["rotate_form"] = RestKeyRotateForm(auto_id=False)  # one per key row: no repeated ids
@@ -164,29 +162,6 @@ def rest_key_revoke(request: HttpRequest, code, key_code) -> HttpResponse:
     if services.rest_key_revoke(actor=request.user, key=key, at=project):
         messages.warning(request, f"“{key.name}” was revoked: calls with it fail from now on.")
     return redirect("projects:detail", code=project.code)
-
-
-@role_required(CSM)
-@require_POST
-def project_inactivity(request: HttpRequest, code) -> HttpResponse:
-    project = project_get_for_user(request.user, code)
-    form = InactivityForm(request.POST)
-    if form.is_valid():
-        try:
-            services.project_inactivity_shorten(
-                actor=request.user, project=project, months=form.cleaned_data["inactivity_months"]
-            )
-        except ValidationError as exc:
-            form.add_error("inactivity_months", exc.message_dict["inactivity_months"])
-        else:
-            messages.success(
-                request, f"Inactivity period shortened to {months_text(form.cleaned_data['inactivity_months'])}."
-            )
-            return redirect("projects:detail", code=project.code)
-    project.refresh_from_db()
-    response = render(request, "projects/project_detail.html", _detail_context(request, project, inactivity_form=form))
-    response.status_code = 400
-    return no_store(response)
 
 
 @role_required(CSM)

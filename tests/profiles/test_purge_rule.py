@@ -21,6 +21,6 @@ def test_a_profile_is_eligible_once_its_last_activity_is_before_the_cutoff(proje
     cutoff = purge_cutoff(project.inactivity_months, now=now)
     before = ProfileFactory(project=project, last_activity_at=cutoff - dt.timedelta(seconds=1))
     at = ProfileFactory(project=project, last_activity_at=cutoff)
-    assert profile_is_purge_eligible(before, project, now=now)
-    assert not profile_is_purge_eligible(at, project, now=now)
-    assert profile_purge_after(at, project) == now
+    assert profile_is_purge_eligible(before, project.inactivity_months, now=now)
+    assert not profile_is_purge_eligible(at, project.inactivity_months, now=now)
+    assert profile_purge_after(at, project.inactivity_months) == now

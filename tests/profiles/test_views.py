@@ -3,9 +3,11 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from dateutil.relativedelta import relativedelta
 from django.urls import reverse
 from django.utils import timezone
 
+from batchhub.projects.models import Project
 from tests.factories import InstallationFactory, ProfileEventFactory, ProfileFactory
 
 pytestmark = pytest.mark.portable
@@ -115,14 +117,27 @@ def test_profile_list_sql_survives_query_logging(client, csm, project):
     assert any("profiles_profile" in q["sql"] and "LIMIT" in q["sql"] for q in captured.captured_queries)
 
 
-def test_profile_page_says_when_it_becomes_purge_eligible(client, csm, project):
-    old = ProfileFactory(project=project, last_activity_at=timezone.now() - dt.timedelta(days=420))
+def test_profile_page_says_when_it_becomes_purge_eligible_and_why(client, csm, project):
+    old = ProfileFactory(project=project, last_activity_at=dt.datetime(2024, 1, 31, 9, 30, tzinfo=dt.UTC))
     recent = ProfileFactory(project=project, last_activity_at=timezone.now() - dt.timedelta(days=10))
     client.force_login(csm)
-    page = client.get(reverse("profiles:detail", kwargs={"code": project.code, "profile_code": old.code}))
-    assert "Purge-eligible" in page.text
-    page = client.get(reverse("profiles:detail", kwargs={"code": project.code, "profile_code": recent.code}))
-    assert "Kept until" in page.text and "Purge-eligible" not in page.text
+
+    def said(profile) -> str:
+        page = client.get(reverse("profiles:detail", kwargs={"code": project.code, "profile_code": profile.code}))
+        return " ".join(page.text.split("purge-eligibility", 1)[1].split("</p>", 1)[0].split())
+
+    text = said(old)
+    assert "Purge-eligible" in text and "since 2025-02-28 09:30 UTC" in text  # 13 calendar months later
+    assert "13-month inactivity period" in text
+    eligible_from = recent.last_activity_at + relativedelta(months=13)
+    text = said(recent)
+    assert f"Eligible from {eligible_from:%Y-%m-%d %H:%M} UTC" in text and "Purge-eligible" not in text
+
+    Project.objects.filter(pk=project.pk).update(inactivity_months_next=3)  # waiting for the next run
+    eligible_from = recent.last_activity_at + relativedelta(months=3)
+    text = said(recent)
+    assert f"Eligible from {eligible_from:%Y-%m-%d %H:%M} UTC" in text and "3-month" in text
+    assert "shortened from the next run" in text
 
 
 def test_custom_id_search_is_case_sensitive_on_every_database(client, csm, project):

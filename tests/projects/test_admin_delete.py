@@ -14,7 +14,7 @@ from batchhub.api.models import ApiCall
 from batchhub.campaigns.models import Campaign
 from batchhub.connectors.models import InAppEvent, PushEvent
 from batchhub.core.models import AuditEvent
-from batchhub.profiles.models import AppCustomData, Installation, Profile, ProfileEvent
+from batchhub.profiles.models import AppCustomData, Installation, Profile, ProfileEvent, PurgeRun
 from batchhub.projects import services
 from batchhub.projects.models import App, Customer, Project, ProjectGrant, RestApiKey
 from batchhub.projects.tasks import customer_delete_run, project_delete_run
@@ -252,7 +252,7 @@ def test_the_plan_finds_every_table_and_empties_pointing_tables_first():
     plan = list(services.deletion_plan(Project))
     assert set(plan) == {
         App, Profile, ProfileEvent, Installation, AppCustomData, PushEvent, InAppEvent,
-        Campaign, RestApiKey, ProjectGrant, ApiCall,
+        Campaign, RestApiKey, ProjectGrant, ApiCall, PurgeRun,
     }  # fmt: skip
 
     def before(first, then):

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from batchhub.core.audit.record import SECRET_CHANGED
@@ -19,10 +20,13 @@ from batchhub.projects.services import (
     customer_for_name,
     deletion_plan_for,
     deletion_rows_count,
+    inactivity_months_in_force,
     project_create,
     project_delete_continue,
     project_delete_request,
     project_grant_partner,
+    project_inactivity_apply,
+    project_inactivity_cancel,
     project_inactivity_shorten,
     project_revoke_partner,
     project_update,
@@ -94,19 +98,48 @@ def test_project_update_audits_nothing_when_nothing_changes(csm):
     assert AuditEvent.objects.get(action="project.update").changes == {"customer": [acme.pk, project.customer.pk]}
 
 
-def test_the_inactivity_period_only_shortens(csm):
+def test_a_shorter_period_waits_for_the_next_purge_run_and_only_shortens(csm):
     project = ProjectFactory(inactivity_months=10)
-    project_inactivity_shorten(actor=csm, project=project, months=6)
+    project_inactivity_shorten(actor=csm, project=project, months=6, deleted_at_next_run=42)
     project.refresh_from_db()
-    assert project.inactivity_months == 6
-    assert AuditEvent.objects.get(action="project.inactivity_shorten").changes == {"inactivity_months": [10, 6]}
+    assert (project.inactivity_months, project.inactivity_months_next) == (10, 6)
+    assert inactivity_months_in_force(project) == 6
+    assert AuditEvent.objects.get(action="project.inactivity_shorten").changes == {
+        "inactivity_months": [10, 6],
+        "takes_effect": [None, "at the next purge run"],
+        "profiles_deleted_at_next_run": [None, 42],
+    }
 
-    for months in (6, 8, 0):
+    for months in (6, 8, 0):  # not shorter than the waiting period, or out of bounds
         with pytest.raises(ValidationError):
-            project_inactivity_shorten(actor=csm, project=project, months=months)
+            project_inactivity_shorten(actor=csm, project=project, months=months, deleted_at_next_run=0)
+    project_inactivity_shorten(actor=csm, project=project, months=4, deleted_at_next_run=50)
     project.refresh_from_db()
-    assert project.inactivity_months == 6
-    assert AuditEvent.objects.filter(action="project.inactivity_shorten").count() == 1
+    assert (project.inactivity_months, project.inactivity_months_next) == (10, 4)
+
+    assert project_inactivity_apply(project.pk) == 4
+    project.refresh_from_db()
+    assert (project.inactivity_months, project.inactivity_months_next) == (4, None)
+    assert AuditEvent.objects.get(action="project.inactivity_applied").changes == {"inactivity_months": [10, 4]}
+    assert project_inactivity_apply(project.pk) == 4  # nothing waiting: nothing changes
+    assert AuditEvent.objects.filter(action="project.inactivity_applied").count() == 1
+
+
+def test_a_waiting_shorter_period_can_be_cancelled(csm):
+    project = ProjectFactory()
+    project_inactivity_shorten(actor=csm, project=project, months=3, deleted_at_next_run=7)
+    project_inactivity_cancel(actor=csm, project=project)
+    project.refresh_from_db()
+    assert (project.inactivity_months, project.inactivity_months_next) == (13, None)
+    assert AuditEvent.objects.get(action="project.inactivity_cancel").changes == {"inactivity_months": [3, 13]}
+    project_inactivity_cancel(actor=csm, project=project)  # nothing waiting: no second entry
+    assert AuditEvent.objects.filter(action="project.inactivity_cancel").count() == 1
+
+
+def test_the_database_refuses_a_waiting_period_that_is_not_shorter():
+    project = ProjectFactory(inactivity_months=6)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Project.objects.filter(pk=project.pk).update(inactivity_months_next=6)
 
 
 def test_app_create_gives_fresh_keys_and_refuses_a_second_app_of_the_same_name_and_platform(csm):

@@ -179,38 +179,6 @@ def test_keys_of_another_customer_or_project_cannot_be_reached(client, csm, proj
         assert key.revoked_at is None
 
 
-def test_inactivity_can_be_shortened(client, csm, project):
-    client.force_login(csm)
-    response = client.post(reverse("projects:inactivity", kwargs={"code": project.code}), {"inactivity_months": 6})
-    assert response.status_code == 302
-    project.refresh_from_db()
-    assert project.inactivity_months == 6
-    event = AuditEvent.objects.get(action="project.inactivity_shorten")
-    assert event.changes == {"inactivity_months": [13, 6]}
-
-
-@pytest.mark.parametrize(
-    ("months", "message"),
-    [(13, "can only be shortened"), (14, "less than or equal to 13"), (0, "greater than or equal to 1")],
-)
-def test_inactivity_cannot_grow_or_leave_bounds(client, csm, project, months, message):
-    client.force_login(csm)
-    response = client.post(reverse("projects:inactivity", kwargs={"code": project.code}), {"inactivity_months": months})
-    assert response.status_code == 400
-    assert message in response.text
-    project.refresh_from_db()
-    assert project.inactivity_months == 13
-
-
-def test_inactivity_cannot_grow_back_after_shortening(client, csm, project):
-    client.force_login(csm)
-    url = reverse("projects:inactivity", kwargs={"code": project.code})
-    client.post(url, {"inactivity_months": 6})
-    response = client.post(url, {"inactivity_months": 9})
-    assert response.status_code == 400
-    assert "it is 6 months" in response.text
-
-
 def test_grant_and_revoke_a_partner(client, csm, project):
     client.force_login(csm)
     partner = PartnerFactory(name="Datacircle")
@@ -288,11 +256,3 @@ def test_a_customer_is_one_company_whatever_the_case(client, csm):
     client.post(reverse("projects:create"), {"name": "Initech", "customer": "Initech Inc"})
     client.post(reverse("projects:create"), {"name": "Initech EU", "customer": "INITECH inc"})
     assert {project.customer.name for project in Project.objects.all()} == {"Initech Inc"}
-
-
-def test_a_one_month_period_reads_one_month(client, csm, project):
-    client.force_login(csm)
-    client.post(reverse("projects:inactivity", kwargs={"code": project.code}), {"inactivity_months": 1})
-    page = client.get(reverse("projects:detail", kwargs={"code": project.code}))
-    assert "Inactivity period shortened to 1 month." in page.text
-    assert "<strong>1 month</strong>" in page.text and "1 months" not in page.text

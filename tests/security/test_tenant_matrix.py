@@ -38,7 +38,6 @@ ROUTES: dict[str, Route] = {
     "projects:rest_key_create": Route("POST", "project", ("csm",)),
     "projects:rest_key_rotate": Route("POST", "rest_key", ("csm",)),
     "projects:rest_key_revoke": Route("POST", "rest_key", ("csm",)),
-    "projects:inactivity": Route("POST", "project", ("csm",)),
     "projects:grant": Route("POST", "project", ("csm",)),
     "projects:revoke": Route("POST", "grant", ("csm",)),
     "api_calls:activity": Route("GET", "project", ALL),
@@ -47,6 +46,11 @@ ROUTES: dict[str, Route] = {
     "profiles:list": Route("GET", "project", ALL),
     "profiles:detail": Route("GET", "profile", ALL),
     "profiles:panel": Route("GET", "project", ALL),  # a project page panel (projects/panels.py)
+    "profiles:purge_panel": Route("GET", "project", STAFF),  # another panel
+    "profiles:purge_history": Route("GET", "project", STAFF),
+    "profiles:purge_shorten_preview": Route("GET", "project", ("csm",), ok=400),  # no period asked: a form error
+    "profiles:purge_shorten": Route("POST", "project", ("csm",)),
+    "profiles:purge_shorten_cancel": Route("POST", "project", ("csm",)),
     "core:audit_log": Route("GET", "", STAFF),
     "core:retention": Route("GET", "", ("csm",)),
     "core:retention_start": Route("POST", "", ("csm",), ok=302),

@@ -11,6 +11,7 @@ status 286 once the run is finished, which tells htmx to stop polling.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import TypeVar
 
 from django.db.models import F, Q
@@ -26,6 +27,7 @@ HTMX_STOP_POLLING = 286
 
 
 R = TypeVar("R", bound=Run)
+T = TypeVar("T")
 
 
 def run_claim(model: type[R], run_id: int, *, claimer: str, stale_after: dt.timedelta = STALE_AFTER) -> R | None:
@@ -80,3 +82,22 @@ def run_progress_render(request: HttpRequest, run: Run, *, url: str, label: str 
     if run.is_finished and request.htmx:
         response.status_code = HTMX_STOP_POLLING
     return response
+
+
+def run_task_execute(task, model: type[R], run_id: int, work: Callable[[R], T]) -> T | None:
+    """The body of a bound task that executes run `run_id`: claim it, `work(run)` (which ends with `run_finish`),
+    and return what `work` returns. A delivery that finds the run held by a live worker comes back once that worker
+    would count as dead; a finished run is left as it is (None). A worker whose run was taken over stops (None); an
+    error fails the run and is raised (the task's own record keeps it too)."""
+    run = run_claim(model, run_id, claimer=f"{task.request.hostname}:{task.request.id}")
+    if run is None:
+        if model.objects.filter(pk=run_id, status=Run.Status.RUNNING).exists():
+            raise task.retry(countdown=STALE_AFTER.total_seconds())
+        return None
+    try:
+        return work(run)
+    except RunLost:
+        return None  # another worker holds the run now and finishes it
+    except Exception as exc:
+        run_finish(run, error=f"{type(exc).__name__}: {exc}")
+        raise

@@ -7,7 +7,10 @@ The schedule lives in django-celery-beat's tables, editable in the admin; migrat
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db import migrations
+from django.utils import timezone
 
 
 def beat_schedule(
@@ -52,3 +55,21 @@ def beat_task_renamed(old: str, new: str) -> migrations.RunPython:
         return run
 
     return migrations.RunPython(rename(old, new), rename(new, old))
+
+
+def schedule_next_run(task: str, *, now: dt.datetime | None = None) -> dt.datetime | None:
+    """When beat next runs `task` by its enabled crontab schedules (editable in the admin); None if it has none."""
+    from django_celery_beat.models import PeriodicTask
+
+    now = now or timezone.now()
+    upcoming = []
+    for periodic in PeriodicTask.objects.filter(task=task, enabled=True, crontab__isnull=False).select_related(
+        "crontab"
+    ):
+        schedule = periodic.crontab.schedule  # a celery crontab in the schedule's own time zone
+        upcoming.append(now + schedule.remaining_estimate(now.astimezone(schedule.tz)))
+    if not upcoming:
+        return None
+    # the estimate is counted from celery's own clock, a moment after `now`: back on the schedule's whole minute
+    soonest = min(upcoming) + dt.timedelta(seconds=30)
+    return soonest.replace(second=0, microsecond=0)

@@ -1,4 +1,4 @@
-"""User text as messages may quote it, and what no store accepts (NUL, lone surrogates)."""
+"""User text as messages may quote it, what no store accepts (NUL, lone surrogates), and tables for commands."""
 
 from __future__ import annotations
 
@@ -22,3 +22,13 @@ def text_fault(text: str) -> str | None:
     except UnicodeEncodeError:
         return "an unpaired UTF-16 surrogate"
     return None
+
+
+def text_table(rows: list[dict], columns: list[tuple[str, str]]) -> list[str]:
+    """A command's table as lines: `columns` are (key, title); a missing value is blank."""
+    cells = [[str(row[key] if row[key] is not None else "") for key, _ in columns] for row in rows]
+    widths = [max([len(title)] + [len(line[i]) for line in cells]) for i, (_, title) in enumerate(columns)]
+    lines = ["  ".join(title.ljust(width) for (_, title), width in zip(columns, widths, strict=True)).rstrip()]
+    lines.append("  ".join("-" * width for width in widths))
+    lines += ["  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip() for line in cells]
+    return lines

@@ -6,16 +6,8 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from batchhub.core.web.text import text_table
 from batchhub.demo.queries import DemoWorldMissing, demo_credentials
-
-
-def _table(rows: list[dict], columns: list[tuple[str, str]]) -> list[str]:
-    cells = [[str(row[key] if row[key] is not None else "") for key, _ in columns] for row in rows]
-    widths = [max([len(title)] + [len(line[i]) for line in cells]) for i, (_, title) in enumerate(columns)]
-    lines = ["  ".join(title.ljust(width) for (_, title), width in zip(columns, widths, strict=True)).rstrip()]
-    lines.append("  ".join("-" * width for width in widths))
-    lines += ["  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip() for line in cells]
-    return lines
 
 
 class Command(BaseCommand):
@@ -35,7 +27,7 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(credentials, indent=2))
             return
         self.stdout.write("Logins")
-        logins = _table(
+        logins = text_table(
             credentials["logins"],
             [("role", "role"), ("username", "username"), ("password", "password"), ("partner", "partner")],
         )
@@ -51,7 +43,7 @@ class Command(BaseCommand):
             rows = [app for app in credentials["apps"] if app["project"] == name]
             self.stdout.write(
                 "\n".join(
-                    _table(
+                    text_table(
                         rows,
                         [
                             ("app", "app"),
