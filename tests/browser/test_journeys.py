@@ -90,10 +90,42 @@ def test_partner_sees_its_project_and_searches_profiles_as_it_types(
     screenshot("profile-detail")
 
 
+def test_csm_previews_a_shorter_period_and_confirms_it_by_its_number(page, live_server, csm, project, screenshot):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    now = timezone.now()
+    for days in (30, 200, 250, 500, 600):  # two purged by the next run; two more with 6 months
+        ProfileFactory(project=project, last_activity_at=now - dt.timedelta(days=days))
+    _login(page, live_server, "csm")
+    page.goto(f"{live_server.url}/projects/{project.code}/")
+    panel = page.locator("#panel-purge")
+    expect(panel.get_by_test_id("next-run-deletes")).to_have_text("2")  # loaded by htmx into the placeholder
+    expect(panel.get_by_test_id("purge-chart")).to_be_visible()
+    expect(panel.get_by_test_id("cutoff-line")).to_have_count(1)
+    screenshot("purge-panel")
+
+    panel.get_by_label("Shorter period (months)").fill("6")
+    panel.get_by_role("button", name="Preview a shorter period").click()
+    expect(page.get_by_test_id("shorten-deleted")).to_have_text("4")
+    expect(page.get_by_test_id("proposed-line")).to_have_count(1)
+    page.get_by_label("Type 4 to confirm").fill("3")
+    page.get_by_role("button", name=re.compile("Shorten to 6 months")).click()
+    expect(page.get_by_text("The next run would delete 4 profiles: type 4 to confirm.")).to_be_visible()
+    screenshot("purge-shorten-confirmation")
+    page.get_by_label("Type 4 to confirm").fill("4")
+    page.get_by_role("button", name=re.compile("Shorten to 6 months")).click()
+    expect(page.get_by_text("The inactivity period becomes 6 months at the next purge run")).to_be_visible()
+    expect(page.locator("#panel-purge").get_by_test_id("pending-period")).to_be_visible()
+    project.refresh_from_db()
+    assert (project.inactivity_months, project.inactivity_months_next) == (13, 6)
+
+
 def test_privacy_admin_reads_the_audit_log(page, live_server, privacy_admin, csm, project, screenshot):
     from batchhub.projects import services
 
-    services.project_inactivity_shorten(actor=csm, project=project, months=9)
+    services.project_inactivity_shorten(actor=csm, project=project, months=9, deleted_at_next_run=0)
     _login(page, live_server, "privacy")
     expect(page.get_by_role("heading", name="Privacy")).to_be_visible()
     page.get_by_role("link", name="Audit log", exact=True).click()
