@@ -116,7 +116,10 @@ def _shorten_page(request: HttpRequest, project, months: int, *, form=None, stat
         more=proposed.deleted_next_run - context["forecast"].deleted_next_run,
         form=form or PurgeShortenForm(initial={"months": months}),
     )
-    context["form"].fields["confirm"].label = f"Type {proposed.deleted_next_run} to confirm"
+    # on the field, and on its bound field that a validated form has made already
+    context["form"].fields["confirm"].label = context["form"]["confirm"].label = (
+        f"Type {proposed.deleted_next_run} to confirm"
+    )
     response = render(request, "profiles/purge_shorten.html", context, status=status)
     return no_store(response)
 

@@ -113,6 +113,7 @@ def test_csm_previews_a_shorter_period_and_confirms_it_by_its_number(page, live_
     page.get_by_label("Type 4 to confirm").fill("3")
     page.get_by_role("button", name=re.compile("Shorten to 6 months")).click()
     expect(page.get_by_text("The next run would delete 4 profiles: type 4 to confirm.")).to_be_visible()
+    expect(page.get_by_label("Type 4 to confirm")).to_have_value("3")
     screenshot("purge-shorten-confirmation")
     page.get_by_label("Type 4 to confirm").fill("4")
     page.get_by_role("button", name=re.compile("Shorten to 6 months")).click()

@@ -126,7 +126,6 @@ def purge_chart(by_month: list[tuple[dt.date, int]], cutoff: dt.datetime, now: d
         "middle": TOP + plot_height / 2,
         "tick_y": HEIGHT - 10,
         "y_top": top,
-        "y_middle": round(top / 2),
         "bars": bars,
         "cutoff": cutoff,
         "cutoff_x": x_of(cutoff),
