@@ -215,6 +215,8 @@ API_CALL_DAYS = env.int("API_CALL_DAYS", default=90)
 # a pause between batches that leaves room to the API on a busy database.
 PURGE_BATCH_ROWS = env.int("PURGE_BATCH_ROWS", default=2000)
 PURGE_BATCH_PAUSE_SECONDS = env.float("PURGE_BATCH_PAUSE_SECONDS", default=0.0)
+# A run starts once the API calls accepted before it are applied; it fails (nothing deleted) after this long.
+PURGE_BACKLOG_WAIT_SECONDS = env.int("PURGE_BACKLOG_WAIT_SECONDS", default=1800)
 _visibility = {"visibility_timeout": 2 * CELERY_LONGEST_TASK_TIME_LIMIT + 600}
 
 if REDIS_URL:

@@ -44,3 +44,11 @@ def api_call_get(project, token) -> ApiCall:
     """The call of `project` with this token (from its 202 answer), else 404."""
     calls = ApiCall.objects.select_related("app").filter(project=project)
     return get_by_code_or_404(calls, token, field="token", what="API call")
+
+
+def calls_pending_accepted_before(project_id: int, at: dt.datetime) -> int:
+    """How many of the project's calls accepted before `at` (or at that instant) still wait to be applied (the
+    pending calls' index)."""
+    return ApiCall.objects.filter(
+        project_id=project_id, apply_status=ApiCall.ApplyStatus.PENDING, created_at__lte=at
+    ).count()

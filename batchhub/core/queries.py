@@ -5,11 +5,11 @@ import uuid
 from typing import TypeVar
 
 from django.core.exceptions import ValidationError
-from django.db.models import Max, Model, Q, QuerySet
+from django.db.models import Max, Model, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from batchhub.core.jobs.runs import STALE_AFTER
+from batchhub.core.jobs.runs import runs_stuck
 from batchhub.core.models import AuditEvent, RetentionRun, WorkerHeartbeat
 from batchhub.core.roles import CSM, PRIVACY_ADMIN, has_role
 
@@ -70,10 +70,5 @@ def retention_run_get(run_id) -> RetentionRun:
 
 
 def retention_run_stuck(*, queued_for: dt.timedelta = dt.timedelta(minutes=10)) -> RetentionRun | None:
-    """An active run whose task was lost: queued for `queued_for` (the broker was away, the message lost), or
-    running without a heartbeat for STALE_AFTER (its worker died and its redeliveries ran out)."""
-    now = timezone.now()
-    stuck = Q(status=RetentionRun.Status.QUEUED, created_at__lt=now - queued_for) | Q(
-        status=RetentionRun.Status.RUNNING, heartbeat_at__lt=now - STALE_AFTER
-    )
-    return RetentionRun.objects.filter(stuck).order_by("created_at").first()
+    """The oldest active run whose task was lost (`core.jobs.runs.runs_stuck`)."""
+    return runs_stuck(RetentionRun, queued_for=queued_for).first()

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import uuid
 
-from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -137,11 +136,12 @@ class AppCustomData(models.Model):
 
 
 class PurgeRun(Run):
-    """The purge of a project's inactive profiles on one UTC day (one run per project and day: beat and the command
-    meet on it). Its cutoff is fixed when it is created, so a run resumed after a kill deletes what it would have."""
+    """A purge of a project's inactive profiles: beat's of one UTC day (one per project and day), or one started by
+    the `profiles_purge` command. Its cutoff is fixed when it is created, so a run resumed after a kill deletes what
+    it would have."""
 
     project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="+", db_index=False)
-    day = models.DateField(help_text="the UTC day it purges for")
+    day = models.DateField(help_text="the UTC day it was started for")
     inactivity_months = models.PositiveSmallIntegerField(help_text="the period applied")
     cutoff = models.DateTimeField(help_text="profiles whose last activity is before this instant are deleted")
 
@@ -150,7 +150,6 @@ class PurgeRun(Run):
         COMMAND = "command", "the profiles_purge command"
 
     started_via = models.CharField(max_length=16, choices=Via.choices, default=Via.SCHEDULE)
-    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     deleted = models.JSONField(default=dict, blank=True, help_text="rows deleted (or unlinked) per table")
     batches = models.PositiveIntegerField(default=0)
     longest_transaction_ms = models.PositiveIntegerField(default=0)
@@ -161,7 +160,9 @@ class PurgeRun(Run):
         ordering = ["-day", "-id"]
         constraints = [
             *Run.Meta.constraints,
-            models.UniqueConstraint(fields=["project", "day"], name="purgerun_one_per_project_and_day"),
+            models.UniqueConstraint(
+                fields=["project", "day"], condition=Q(started_via="schedule"), name="purgerun_one_scheduled_a_day"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -396,11 +396,13 @@ def profiles_delete(subjects: Subjects) -> int:
     return rows_delete(Profile, "id", subjects.profile_ids, project_id=subjects.project_id)
 
 
-# name: (deleter, runs last, the purge runs it too)
+# name: (deleter, runs last, the purge runs it too), in the order they run. Installations first: the API locks an
+# installation before its profile, and the purge, holding the profiles, must wait on installations (if ever) at once,
+# so that its lock_timeout ends the wait before the server's deadlock check could pick the API's transaction.
 DELETERS = {
+    "profiles.installations": (installations_unlink, False, True),
     "profiles.events": (profile_events_delete, False, True),
     # custom data at app level is app-centric: it stays when the purge deletes the omnichannel profile
     "profiles.app_custom_data": (app_custom_data_delete, False, False),
-    "profiles.installations": (installations_unlink, False, True),
     "profiles.profiles": (profiles_delete, True, True),  # last: the others find rows through them
 }

@@ -52,7 +52,7 @@ def profile_list(request: HttpRequest, code) -> HttpResponse:
 def profile_detail(request: HttpRequest, code, profile_code) -> HttpResponse:
     project = project_get_for_user(request.user, code)
     profile = profile_get(project, profile_code)
-    months = project_services.inactivity_months_in_force(project)
+    months = project.inactivity_months_in_force
     context = {
         "project": project,
         "profile": profile,
@@ -82,7 +82,7 @@ def project_panel(request: HttpRequest, code) -> HttpResponse:
 
 def _purge_context(request: HttpRequest, project, **extra) -> dict:
     """What the purge panel and the preview show (`extra` adds to it or replaces)."""
-    months = project_services.inactivity_months_in_force(project)
+    months = project.inactivity_months_in_force
     now = timezone.now()
     return {
         "project": project,
@@ -130,10 +130,9 @@ def purge_shorten_preview(request: HttpRequest, code) -> HttpResponse:
     project = project_get_for_user(request.user, code)
     form = PurgePeriodForm(request.GET)
     if form.is_valid():
-        try:
-            project_services.inactivity_shorten_check(project, form.cleaned_data["months"])
-        except ValidationError as exc:
-            form.add_error("months", exc.message_dict["inactivity_months"])
+        refusal = project.inactivity_shorten_refusal(form.cleaned_data["months"])
+        if refusal:
+            form.add_error("months", refusal)
     if not form.is_valid():
         panel = panel_get_for_user(request.user, "purge")
         context = _purge_context(request, project, period_form=form, panel=panel)
@@ -189,7 +188,7 @@ def purge_shorten_cancel(request: HttpRequest, code) -> HttpResponse:
 @login_required
 @require_GET
 def purge_history(request: HttpRequest, code) -> HttpResponse:
-    """Every purge run of the project, newest first."""
+    """The project's last 400 purge runs (more than a year of daily runs), newest first."""
     panel = panel_get_for_user(request.user, "purge")
     project = project_get_for_user(request.user, code)
     runs = purge_runs_recent(project, limit=400)

@@ -112,6 +112,23 @@ class Project(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def inactivity_months_in_force(self) -> int:
+        """The period the next purge run applies: a shorter one waiting for it, else the current one."""
+        return self.inactivity_months_next or self.inactivity_months
+
+    def inactivity_shorten_refusal(self, months: int) -> str | None:
+        """Why `months` cannot be the new period (it must be shorter than the one in force), or None."""
+        in_force = self.inactivity_months_in_force
+        if months < 1:
+            return "The inactivity period is at least 1 month."
+        if months >= in_force:
+            return (
+                f"The inactivity period can only be shortened: it is {months_text(in_force)}, "
+                f"so choose fewer than {in_force}."
+            )
+        return None
+
 
 # At module level so that App's Meta (which cannot see the class body) builds its check constraint from it;
 # the model offers it under its usual inner name (App.Platform).

@@ -18,7 +18,7 @@ from django.utils.text import slugify
 from batchhub.accounts.models import Partner
 from batchhub.core.audit.record import SECRET_CHANGED, audit_record, model_snapshot, snapshot_diff
 from batchhub.core.secrets.crypto import Secret
-from batchhub.projects.models import App, Customer, Project, ProjectGrant, RestApiKey, months_text
+from batchhub.projects.models import App, Customer, Project, ProjectGrant, RestApiKey
 from batchhub.projects.queries import company_rest_keys_active
 from batchhub.projects.signals import credentials_changed
 
@@ -97,34 +97,15 @@ def project_update(*, actor, project: Project, name: str, customer: str) -> Proj
     return project
 
 
-def inactivity_months_in_force(project: Project) -> int:
-    """The period the next purge run applies: a shorter one waiting for it, else the current one."""
-    return project.inactivity_months_next or project.inactivity_months
-
-
-def inactivity_shorten_check(project: Project, months: int) -> None:
-    """Refuse a period that is not shorter than the one the next run would apply (ValidationError)."""
-    in_force = inactivity_months_in_force(project)
-    if months < 1:
-        raise ValidationError({"inactivity_months": "The inactivity period is at least 1 month."})
-    if months >= in_force:
-        raise ValidationError(
-            {
-                "inactivity_months": (
-                    f"The inactivity period can only be shortened: it is {months_text(in_force)}, "
-                    f"so choose fewer than {in_force}."
-                )
-            }
-        )
-
-
 @transaction.atomic
 def project_inactivity_shorten(*, actor, project: Project, months: int, deleted_at_next_run: int) -> Project:
     """Shorten the inactivity period from the next purge run on (never at once: until that run starts, the change
     can be cancelled). `deleted_at_next_run` is the number of profiles the CSM confirmed; it is audited."""
     project = Project.objects.select_for_update().get(pk=project.pk)
-    inactivity_shorten_check(project, months)
-    before = inactivity_months_in_force(project)
+    refusal = project.inactivity_shorten_refusal(months)
+    if refusal:
+        raise ValidationError({"inactivity_months": refusal})
+    before = project.inactivity_months_in_force
     project.inactivity_months_next = months
     project.save(update_fields=["inactivity_months_next", "updated_at"])
     audit_record(
@@ -159,9 +140,9 @@ def project_inactivity_cancel(*, actor, project: Project) -> Project:
     return project
 
 
-def project_inactivity_apply(project_id: int) -> int:
-    """The purge run's first step, inside its transaction: the waiting shorter period becomes the period (audited as
-    done by the system). Returns the period to apply."""
+def project_inactivity_apply(project_id: int, *, run=None) -> int:
+    """The purge run's first step, inside the transaction creating `run`: the waiting shorter period becomes the
+    period (audited as done by the system, naming the run). Returns the period to apply."""
     project = Project.objects.select_for_update().get(pk=project_id)
     waiting = project.inactivity_months_next
     if waiting is not None:
@@ -173,7 +154,7 @@ def project_inactivity_apply(project_id: int) -> int:
             action="project.inactivity_applied",
             obj=project,
             project=project,
-            changes={"inactivity_months": [before, waiting]},
+            changes={"inactivity_months": [before, waiting], **({"purge_run": [None, run.pk]} if run else {})},
         )
     return project.inactivity_months
 

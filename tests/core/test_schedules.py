@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.apps import apps
 from django_celery_beat.models import PeriodicTask
 
-from batchhub.core.jobs.schedules import beat_schedule
+from batchhub.core.jobs.schedules import beat_schedule, schedule_next_run
 
 pytestmark = [pytest.mark.portable, pytest.mark.django_db]
 
@@ -34,3 +36,16 @@ def test_a_schedule_needs_exactly_one_timing():
         beat_schedule("Bad", "batchhub.core.tasks.worker_heartbeat")
     with pytest.raises(ValueError):
         beat_schedule("Bad", "batchhub.core.tasks.worker_heartbeat", every_seconds=60, crontab={"minute": "0"})
+
+
+def test_the_next_run_is_counted_from_the_time_given():
+    beat_schedule("Test next", "tests.next", crontab={"minute": "30", "hour": "2"}).code(apps, None)
+    at = dt.datetime(2026, 3, 31, 12, 0, tzinfo=dt.UTC)
+    assert schedule_next_run("tests.next", now=at) == dt.datetime(2026, 4, 1, 2, 30, tzinfo=dt.UTC)
+    at = dt.datetime(2030, 12, 31, 2, 29, 59, tzinfo=dt.UTC)
+    assert schedule_next_run("tests.next", now=at) == dt.datetime(2030, 12, 31, 2, 30, tzinfo=dt.UTC)
+    beat_schedule("Test next, hourly", "tests.next", crontab={"minute": "0", "hour": "*"}).code(apps, None)
+    assert schedule_next_run("tests.next", now=at) == dt.datetime(2030, 12, 31, 2, 30, tzinfo=dt.UTC)  # the soonest
+    PeriodicTask.objects.filter(task="tests.next").update(enabled=False)
+    assert schedule_next_run("tests.next", now=at) is None
+    assert schedule_next_run("tests.none", now=at) is None

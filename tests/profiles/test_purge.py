@@ -9,6 +9,7 @@ import json
 from unittest import mock
 
 import pytest
+from celery.exceptions import SoftTimeLimitExceeded
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 from hypothesis import HealthCheck, example, given, settings
@@ -16,10 +17,11 @@ from hypothesis import strategies as st
 
 from batchhub.core.jobs.runs import run_claim
 from batchhub.core.models import AuditEvent
-from batchhub.profiles import tasks
+from batchhub.profiles import purge, tasks
 from batchhub.profiles.models import AppCustomData, Installation, Profile, ProfileEvent, PurgeRun
-from batchhub.profiles.purge import purge_execute, purge_outlook, purge_run_for_day
+from batchhub.profiles.purge import purge_execute, purge_outlook, purge_run_now, purge_run_scheduled
 from batchhub.profiles.purge_rule import profile_is_purge_eligible
+from batchhub.profiles.services import profiles_touch
 from batchhub.projects.services import project_inactivity_shorten
 from tests.factories import (
     AppFactory,
@@ -42,7 +44,7 @@ def frozen():
 
 
 def _purge(project, **options) -> PurgeRun:
-    run, _ = purge_run_for_day(project)
+    run, _ = purge_run_scheduled(project)
     return purge_execute(run_claim(PurgeRun, run.pk, claimer="test"), **options)
 
 
@@ -84,16 +86,16 @@ def test_the_purge_deletes_inactive_profiles_with_their_events_and_keeps_app_cen
     assert (run.rows_total, run.rows_done, run.batches) == (7, 7, 3)
     assert run.deleted == {"profiles.events": 14, "profiles.installations": 7, "profiles.profiles": 7}
     assert run.cutoff == dt.datetime(2025, 2, 28, 12, tzinfo=dt.UTC)  # 13 calendar months before March 31
-    assert run.longest_transaction_ms >= 0 and run.finished_at is not None
+    assert run.finished_at is not None and run.started_via == PurgeRun.Via.SCHEDULE
     audit = AuditEvent.objects.get(action="purge.finish")
     assert audit.changes["profiles_deleted"] == [None, 7] and audit.project_code == project.code
 
 
-def test_a_day_has_one_run_per_project_and_a_second_purge_finds_it(frozen):
+def test_a_day_has_one_scheduled_run_per_project_and_a_second_start_finds_it(frozen):
     project = ProjectFactory()
     _world(project, inactive=2, active=1)
     first = _purge(project)
-    again, created = purge_run_for_day(project)
+    again, created = purge_run_scheduled(project)
     assert not created and again.pk == first.pk and again.is_finished
     assert PurgeRun.objects.filter(project=project).count() == 1
 
@@ -133,6 +135,7 @@ def test_activity_after_the_purge_creates_a_new_profile(frozen, api, applied):
 
 
 def test_the_daily_task_starts_one_run_per_project_and_is_safe_twice(frozen, django_capture_on_commit_callbacks):
+    """Beat firing twice (or its message delivered twice) makes one run per project."""
     first, second = ProjectFactory(), ProjectFactory()
     _world(first, inactive=2, active=0)
     _world(second, inactive=1, active=1)
@@ -148,24 +151,6 @@ def test_the_daily_task_starts_one_run_per_project_and_is_safe_twice(frozen, dja
     assert all(run.status == PurgeRun.Status.SUCCEEDED for run in runs)
     lost.refresh_from_db()
     assert lost.status == PurgeRun.Status.FAILED and "later day" in lost.error
-
-
-def test_a_profile_locked_by_an_api_call_is_left_for_the_next_run(frozen, monkeypatch):
-    """A profile an API call holds is being made active: the purge skips it rather than wait (or delete it)."""
-    project = ProjectFactory()
-    made = _world(project, inactive=4, active=0)
-    held = made["inactive"][1]
-    real = Profile.objects.filter
-
-    def skipping(*args, **kwargs):  # SQLite has no row locks: the lock is what SKIP LOCKED would skip
-        return real(*args, **kwargs).exclude(pk=held.pk)
-
-    monkeypatch.setattr(Profile.objects, "filter", skipping)
-    run = _purge(project, batch_rows=2)
-    monkeypatch.undo()
-
-    assert run.status == PurgeRun.Status.SUCCEEDED and run.rows_done == 3
-    assert list(Profile.objects.filter(project=project).values_list("pk", flat=True)) == [held.pk]
 
 
 def _json_lines(*args) -> list[dict]:
@@ -184,10 +169,34 @@ def test_the_command_counts_in_a_dry_run_then_purges_and_a_second_dry_run_finds_
 
     [done] = _json_lines("--project", str(project.code), "--json")
     assert (done["eligible"], done["deleted"], done["batches"], done["status"]) == (5, 5, 1, "succeeded")
-    assert done["cutoff"] == "2025-02-28T12:00:00+00:00" and done["longest_transaction_ms"] >= 0
+    assert done["cutoff"] == "2025-02-28T12:00:00+00:00"
+    assert done["deleted_per_table"] == {"profiles.events": 10, "profiles.installations": 5, "profiles.profiles": 5}
+    assert PurgeRun.objects.get(pk=done["run_id"]).started_via == PurgeRun.Via.COMMAND
 
     [after] = _json_lines("--dry-run", "--json")
     assert after["eligible"] == 0
+
+
+def test_the_command_purges_now_even_after_the_days_scheduled_run(frozen):
+    """The scheduled run of 02:30 had its cutoff; profiles that fell out since go with the command's own run."""
+    project = ProjectFactory(slug="acme")
+    with mock.patch.object(timezone, "now", return_value=NOW.replace(hour=2, minute=30)):
+        scheduled = _purge(project)
+    late = ProfileFactory(project=project, last_activity_at=dt.datetime(2025, 2, 28, 6, tzinfo=dt.UTC))  # out at 06:00
+    assert scheduled.is_finished and scheduled.rows_done == 0 and purge_outlook(project).eligible == 1
+    [done] = _json_lines("--project", "acme", "--json")
+    assert done["deleted"] == 1 and done["run_id"] != scheduled.pk
+    assert not Profile.objects.filter(pk=late.pk).exists()
+    assert PurgeRun.objects.filter(project=project).count() == 2
+
+
+def test_the_command_resumes_the_projects_unfinished_run_first(frozen):
+    project = ProjectFactory(slug="acme")
+    _world(project, inactive=3, active=0)
+    stranded, _ = purge_run_scheduled(project)  # its task was lost before it started
+    [done] = _json_lines("--project", "acme", "--json")
+    assert done["run_id"] == stranded.pk and done["deleted"] == 3 and done["status"] == "succeeded"
+    assert purge_run_now(project).pk != stranded.pk  # finished: the next command run is a new one
 
 
 def test_the_command_prints_a_table_and_refuses_an_unknown_project(frozen):
@@ -232,3 +241,81 @@ def test_one_second_inside_the_window_is_kept_and_one_second_outside_is_deleted(
     assert run.cutoff == cutoff and run.rows_done == 1
     kept = set(Profile.objects.filter(project=project).values_list("pk", flat=True))
     assert kept == {at_cutoff.pk, inside.pk}
+
+
+def test_an_accepted_call_still_waiting_keeps_its_profile(frozen, api):
+    """An accepted call is activity: the run has the calls accepted before it applied first."""
+    ann = ProfileFactory(project=api.app.project, custom_id="ann", email="ann@example.com",
+                         attributes={"tier": "vip"}, last_activity_at=NOW - dt.timedelta(days=500))  # fmt: skip
+    response = api.app_call("POST", "/data/users/ann", {"values": {"u.plan": "gold"}})
+    assert response.status_code == 202  # left pending: nothing ran its applier
+
+    run = _purge(api.app.project)
+
+    ann.refresh_from_db()  # still there, the call applied on it
+    assert ann.attributes == {"tier": "vip", "plan": "gold"} and ann.email == "ann@example.com"
+    assert ann.last_activity_at == NOW and run.rows_done == 0
+
+
+def test_a_backlog_that_does_not_drain_fails_the_run_and_deletes_nothing(frozen, api, settings, monkeypatch):
+    settings.PURGE_BACKLOG_WAIT_SECONDS = 0
+    monkeypatch.setattr(purge, "api_calls_apply_soon", lambda *args, **kwargs: None)  # the workers are away
+    old = ProfileFactory(project=api.app.project, custom_id="ann", last_activity_at=NOW - dt.timedelta(days=500))
+    assert api.app_call("POST", "/data/users/bob", {"values": {"u.plan": "gold"}}).status_code == 202
+    run, _ = purge_run_scheduled(api.app.project)
+
+    with pytest.raises(purge.PurgeBacklog, match="1 API calls accepted before the run were still waiting"):
+        tasks.purge_run.apply(args=[run.pk])
+
+    run.refresh_from_db()
+    assert run.status == PurgeRun.Status.FAILED and "still waiting to be applied" in run.error
+    assert Profile.objects.filter(pk=old.pk).exists()
+    assert "PurgeBacklog" in AuditEvent.objects.get(action="purge.fail").changes["error"][1]
+
+
+def test_a_profile_the_purge_deletes_while_a_call_touches_it_is_created_again(monkeypatch):
+    """The purge commits between the applier's insert (which found the profile) and its lock: inserted again."""
+    project = ProjectFactory()
+    old = ProfileFactory(project=project, custom_id="ann", last_activity_at=NOW - dt.timedelta(days=500))
+    insert = Profile.objects.bulk_create
+
+    def insert_then_purged(rows, **options):
+        made = insert(rows, **options)
+        monkeypatch.undo()  # once
+        Profile.objects.filter(pk=old.pk).delete()
+        return made
+
+    monkeypatch.setattr(Profile.objects, "bulk_create", insert_then_purged)
+    touched = profiles_touch(project.pk, ["ann"], NOW)
+    assert touched["ann"].pk != old.pk and touched["ann"].last_activity_at == NOW
+    assert Profile.objects.get(project=project, custom_id="ann").pk == touched["ann"].pk
+
+
+def test_a_run_at_its_time_limit_is_released_and_queued_again(frozen, monkeypatch, django_capture_on_commit_callbacks):
+    project = ProjectFactory()
+    _world(project, inactive=3, active=0)
+    run, _ = purge_run_scheduled(project)
+    execute = purge.purge_execute
+
+    def out_of_time(claimed, **options):
+        monkeypatch.undo()  # the next delivery has its time
+        raise SoftTimeLimitExceeded()
+
+    monkeypatch.setattr(tasks, "purge_execute", out_of_time)
+    with django_capture_on_commit_callbacks(execute=True) as queued:
+        assert tasks.purge_run.apply(args=[run.pk]).get() is None
+    assert len(queued) == 1 and execute is purge.purge_execute
+    run.refresh_from_db()
+    assert run.status == PurgeRun.Status.SUCCEEDED and run.rows_done == 3
+
+
+def test_a_run_whose_task_was_lost_is_queued_again(frozen, django_capture_on_commit_callbacks):
+    project = ProjectFactory()
+    _world(project, inactive=2, active=0)
+    run, _ = purge_run_scheduled(project)
+    PurgeRun.objects.filter(pk=run.pk).update(created_at=NOW - dt.timedelta(minutes=11))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.purge_resume.apply().get() == [run.pk]
+    run.refresh_from_db()
+    assert run.status == PurgeRun.Status.SUCCEEDED and run.rows_done == 2
+    assert tasks.purge_resume.apply().get() == []

@@ -20,7 +20,6 @@ from batchhub.projects.services import (
     customer_for_name,
     deletion_plan_for,
     deletion_rows_count,
-    inactivity_months_in_force,
     project_create,
     project_delete_continue,
     project_delete_request,
@@ -103,7 +102,7 @@ def test_a_shorter_period_waits_for_the_next_purge_run_and_only_shortens(csm):
     project_inactivity_shorten(actor=csm, project=project, months=6, deleted_at_next_run=42)
     project.refresh_from_db()
     assert (project.inactivity_months, project.inactivity_months_next) == (10, 6)
-    assert inactivity_months_in_force(project) == 6
+    assert project.inactivity_months_in_force == 6
     assert AuditEvent.objects.get(action="project.inactivity_shorten").changes == {
         "inactivity_months": [10, 6],
         "takes_effect": [None, "at the next purge run"],

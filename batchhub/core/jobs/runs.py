@@ -11,9 +11,12 @@ status 286 once the run is finished, which tells htmx to stop polling.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Callable
 from typing import TypeVar
 
+from celery.exceptions import SoftTimeLimitExceeded
+from django.db import transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
@@ -84,12 +87,30 @@ def run_progress_render(request: HttpRequest, run: Run, *, url: str, label: str 
     return response
 
 
+def run_release(run: Run) -> None:
+    """Give the run back (queued, its progress kept) for another task to claim at once: the work is unfinished but
+    this worker must stop (its time limit)."""
+    _held(run).update(status=Run.Status.QUEUED, claimed_by="", heartbeat_at=None)
+
+
+def runs_stuck(model: type[R], *, queued_for: dt.timedelta = dt.timedelta(minutes=10)):
+    """Active runs whose task was lost: queued for `queued_for` (the broker was away, the message lost), or running
+    without a heartbeat for STALE_AFTER (its worker died and its redeliveries ran out)."""
+    now = timezone.now()
+    stuck = Q(status=Run.Status.QUEUED, created_at__lt=now - queued_for) | Q(
+        status=Run.Status.RUNNING, heartbeat_at__lt=now - STALE_AFTER
+    )
+    return model.objects.filter(stuck).order_by("created_at")
+
+
 def run_task_execute(task, model: type[R], run_id: int, work: Callable[[R], T]) -> T | None:
     """The body of a bound task that executes run `run_id`: claim it, `work(run)` (which ends with `run_finish`),
     and return what `work` returns. A delivery that finds the run held by a live worker comes back once that worker
-    would count as dead; a finished run is left as it is (None). A worker whose run was taken over stops (None); an
-    error fails the run and is raised (the task's own record keeps it too)."""
-    run = run_claim(model, run_id, claimer=f"{task.request.hostname}:{task.request.id}")
+    would count as dead; a finished run is left as it is (None). A worker whose run was taken over stops (None). At
+    its soft time limit the run is released and queued again for a fresh task (None); any other error fails the
+    run and is raised (the task's own record keeps it too)."""
+    claimer = f"{task.request.hostname}:{task.request.id}:{uuid.uuid4().hex[:8]}"  # a redelivered copy differs
+    run = run_claim(model, run_id, claimer=claimer)
     if run is None:
         if model.objects.filter(pk=run_id, status=Run.Status.RUNNING).exists():
             raise task.retry(countdown=STALE_AFTER.total_seconds())
@@ -98,6 +119,10 @@ def run_task_execute(task, model: type[R], run_id: int, work: Callable[[R], T]) 
         return work(run)
     except RunLost:
         return None  # another worker holds the run now and finishes it
+    except SoftTimeLimitExceeded:
+        run_release(run)
+        transaction.on_commit(lambda: task.apply_async((run_id,)))  # outside any transaction: at once
+        return None
     except Exception as exc:
         run_finish(run, error=f"{type(exc).__name__}: {exc}")
         raise

@@ -58,7 +58,9 @@ def beat_task_renamed(old: str, new: str) -> migrations.RunPython:
 
 
 def schedule_next_run(task: str, *, now: dt.datetime | None = None) -> dt.datetime | None:
-    """When beat next runs `task` by its enabled crontab schedules (editable in the admin); None if it has none."""
+    """When beat next runs `task` after `now`, by its enabled crontab schedules (editable in the admin); None if it
+    has none."""
+    from celery.schedules import crontab
     from django_celery_beat.models import PeriodicTask
 
     now = now or timezone.now()
@@ -66,10 +68,12 @@ def schedule_next_run(task: str, *, now: dt.datetime | None = None) -> dt.dateti
     for periodic in PeriodicTask.objects.filter(task=task, enabled=True, crontab__isnull=False).select_related(
         "crontab"
     ):
-        schedule = periodic.crontab.schedule  # a celery crontab in the schedule's own time zone
-        upcoming.append(now + schedule.remaining_estimate(now.astimezone(schedule.tz)))
-    if not upcoming:
-        return None
-    # the estimate is counted from celery's own clock, a moment after `now`: back on the schedule's whole minute
-    soonest = min(upcoming) + dt.timedelta(seconds=30)
-    return soonest.replace(second=0, microsecond=0)
+        fields = periodic.crontab
+        local_now = now.astimezone(fields.timezone)
+        schedule = crontab(
+            minute=fields.minute, hour=fields.hour, day_of_week=fields.day_of_week,
+            day_of_month=fields.day_of_month, month_of_year=fields.month_of_year, nowfun=lambda at=local_now: at,
+        )  # fmt: skip
+        # counted from `now` (celery's own clock would be the real one): the first minute it fires after `now`
+        upcoming.append(now + schedule.remaining_estimate(local_now))
+    return min(upcoming, default=None)

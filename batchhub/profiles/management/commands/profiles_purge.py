@@ -1,7 +1,7 @@
 """python manage.py profiles_purge [--project CODE] [--dry-run] [--json]: purge inactive profiles now.
 
-The same service as the daily worker task: today's run of each project (created, resumed if it was stopped, or
-reported if it finished already today). `--dry-run` changes nothing and counts what a purge would delete now.
+The same service as the daily worker task: a run of each project with the cutoff of now (or the project's
+unfinished run, resumed). `--dry-run` changes nothing and counts what a purge would delete now.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from batchhub.core.jobs.runs import RunLost, run_claim, run_finish
 from batchhub.core.web.text import text_table
 from batchhub.profiles.models import PurgeRun
-from batchhub.profiles.purge import purge_execute, purge_outlook, purge_run_for_day
+from batchhub.profiles.purge import purge_execute, purge_outlook, purge_run_now
 from batchhub.projects.models import Project
 
 COLUMNS = [
@@ -32,8 +32,8 @@ COLUMNS = [
 
 class Command(BaseCommand):
     help = (
-        "Purge the profiles inactive for their project's period now, through today's purge run (the daily task's "
-        "own). With --json, one JSON object per project and line."
+        "Purge the profiles inactive for their project's period now, through a purge run as the daily task does "
+        "(a project's unfinished run is resumed first). With --json, one JSON object per project and line."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -54,20 +54,19 @@ class Command(BaseCommand):
         return _row(project, outlook.cutoff, outlook.inactivity_months, eligible=outlook.eligible, status="dry-run")
 
     def _purge(self, project: Project) -> dict:
-        run, _ = purge_run_for_day(project, via=PurgeRun.Via.COMMAND)
-        if not run.is_finished:
-            claimed = run_claim(PurgeRun, run.pk, claimer=f"command:{socket.gethostname()}:{os.getpid()}")
-            if claimed is None:
-                run.refresh_from_db()
-                return _run_row(run, status="running in a worker")
-            try:
-                run = purge_execute(claimed)
-            except RunLost:
-                run.refresh_from_db()
-                return _run_row(run, status="taken over by a worker")
-            except Exception as exc:
-                run_finish(claimed, error=f"{type(exc).__name__}: {exc}")
-                raise CommandError(f"the purge of {project.slug} failed: {exc}") from exc
+        run = purge_run_now(project)
+        claimed = run_claim(PurgeRun, run.pk, claimer=f"command:{socket.gethostname()}:{os.getpid()}")
+        if claimed is None:
+            run.refresh_from_db()
+            return _run_row(run, status="running in a worker")
+        try:
+            run = purge_execute(claimed)
+        except RunLost:
+            run.refresh_from_db()
+            return _run_row(run, status="taken over by a worker")
+        except BaseException as exc:  # an interrupted command too: the run is failed, not left running
+            run_finish(claimed, error=f"{type(exc).__name__}: {exc}")
+            raise CommandError(f"the purge of {project.slug} failed: {type(exc).__name__}: {exc}") from exc
         return _run_row(run, status=run.status)
 
 
