@@ -211,10 +211,12 @@ CELERY_TASK_MAX_DELIVERIES = env.int("CELERY_TASK_MAX_DELIVERIES", default=5)
 TASK_DELIVERY_DAYS = env.int("TASK_DELIVERY_DAYS", default=7)
 API_FAILED_BODY_DAYS = env.int("API_FAILED_BODY_DAYS", default=7)
 API_CALL_DAYS = env.int("API_CALL_DAYS", default=90)
-# The inactive-profile purge (profiles.purge): profiles per batch (one short transaction each; bench/purge.py), and
-# a pause between batches that leaves room to the API on a busy database.
+# The inactive-profile purge (profiles.purge): profiles per batch (one short transaction each; bench/purge.py); a
+# pause between batches; and, while API calls wait to be applied, a pause of this many times the batch's own time, so
+# that the purge takes a small share of the database from the API (bench/purge.py measures the ingest beside it).
 PURGE_BATCH_ROWS = env.int("PURGE_BATCH_ROWS", default=2000)
 PURGE_BATCH_PAUSE_SECONDS = env.float("PURGE_BATCH_PAUSE_SECONDS", default=0.0)
+PURGE_YIELD_TO_API = env.float("PURGE_YIELD_TO_API", default=2.0)
 # A run starts once the API calls accepted before it are applied; it fails (nothing deleted) after this long.
 PURGE_BACKLOG_WAIT_SECONDS = env.int("PURGE_BACKLOG_WAIT_SECONDS", default=1800)
 _visibility = {"visibility_timeout": 2 * CELERY_LONGEST_TASK_TIME_LIMIT + 600}

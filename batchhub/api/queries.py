@@ -52,3 +52,8 @@ def calls_pending_accepted_before(project_id: int, at: dt.datetime) -> int:
     return ApiCall.objects.filter(
         project_id=project_id, apply_status=ApiCall.ApplyStatus.PENDING, created_at__lte=at
     ).count()
+
+
+def calls_pending_any() -> bool:
+    """Whether any project has calls waiting to be applied (the pending calls' index): the API is busy."""
+    return ApiCall.objects.filter(apply_status=ApiCall.ApplyStatus.PENDING).exists()

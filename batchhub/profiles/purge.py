@@ -12,7 +12,9 @@ resumes from where the last committed batch stopped, with the same cutoff, so no
 
 On PostgreSQL each batch runs under `lock_timeout` (below the server's `deadlock_timeout` of 1 s, so that a batch
 waiting on a row an API call holds gives way before the API call could be chosen as a deadlock's victim) and
-`statement_timeout`; a batch that gives way is rolled back and retried smaller.
+`statement_timeout`; a batch that gives way is rolled back and retried smaller. While API calls wait to be applied,
+the purge pauses after each batch for PURGE_YIELD_TO_API times the batch's time: it runs at full speed at night and
+takes a small share of the database when the API is busy.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from batchhub.api.queries import calls_pending_accepted_before
+from batchhub.api.queries import calls_pending_accepted_before, calls_pending_any
 from batchhub.api.tasks import api_calls_apply_soon
 from batchhub.core.audit.record import audit_record
 from batchhub.core.data.deletions import profile_data_delete
@@ -160,6 +162,7 @@ def _batch(run: PurgeRun, size: int) -> int:
         profile_ids=[pk for pk, _, _ in picked],
         custom_ids=[custom_id for _, custom_id, _ in picked if custom_id],
         purge=True,
+        resolved=True,  # both sides of each profile, read under its lock (saves a fifth of a batch's time)
     )
     run_progress(run, done=counts.get("profiles.profiles", 0))  # raises RunLost (undoing the batch) if taken over
     deleted = {table: run.deleted.get(table, 0) + rows for table, rows in counts.items()}
@@ -225,8 +228,7 @@ def _execute(run: PurgeRun, size: int) -> PurgeRun:
             PurgeRun.objects.filter(pk=run.pk).update(longest_transaction_ms=longest)
             run.longest_transaction_ms = took_ms
         if picked:
-            if pause:
-                time.sleep(pause)
+            time.sleep(max(pause, took_ms / 1000 * settings.PURGE_YIELD_TO_API if calls_pending_any() else 0))
             continue
         # The scan reached the cutoff; profiles it skipped (locked by an API call then) may still be eligible.
         if sweeps >= SWEEPS or run.resume_from is None:

@@ -99,3 +99,13 @@ def test_stored_bodies_are_found_however_the_custom_id_was_escaped(project):
     assert stored_bodies_erase(Subjects(project.pk, frozenset(), frozenset({"josé", "a/b", "ann"}))) == 3
     bodies = {call.pk: ApiCall.objects.get(pk=call.pk).operations for call in (normalised, escaped, ids_only, other)}
     assert [bool(body) for body in bodies.values()] == [False, False, False, True]
+
+
+def test_a_caller_naming_both_sides_skips_the_resolver(project):
+    """`resolved=True`: what the caller names is all that is deleted (the purge names both sides of each profile)."""
+    app = project.apps.first()
+    ann = ProfileFactory(project=project, custom_id="ann")
+    AppCustomData.objects.create(app=app, custom_id="ann", updated_at=ann.created_at)
+    counts = profile_data_delete(project.pk, profile_ids=[ann.pk], resolved=True)
+    assert counts["profiles.profiles"] == 1 and counts["profiles.app_custom_data"] == 0
+    assert AppCustomData.objects.filter(custom_id="ann").exists()

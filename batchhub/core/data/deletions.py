@@ -60,12 +60,18 @@ def deleters(*, purge: bool = False) -> list[str]:
 
 
 def profile_data_delete(
-    project_id: int, *, profile_ids: Iterable[int] = (), custom_ids: Iterable[str] = (), purge: bool = False
+    project_id: int,
+    *,
+    profile_ids: Iterable[int] = (),
+    custom_ids: Iterable[str] = (),
+    purge: bool = False,
+    resolved: bool = False,
 ) -> dict:
     """Delete every app's rows of these profiles of a project, in one transaction; rows touched per deleter.
-    `purge=True`: the inactive-profile purge's deleters only (app-centric data stays)."""
+    `purge=True`: the inactive-profile purge's deleters only (app-centric data stays). `resolved=True`: the caller
+    names both sides of every profile, read from the profiles it has locked (the resolver's query is skipped)."""
     subjects = Subjects(project_id, frozenset(profile_ids), frozenset(custom_ids))
     with transaction.atomic():
-        if _RESOLVER:  # inside: what is resolved is what is deleted
+        if _RESOLVER and not resolved:  # inside: what is resolved is what is deleted
             subjects = _RESOLVER[0](project_id, subjects.profile_ids, subjects.custom_ids)
         return {name: _DELETERS[name].delete(subjects) for name in deleters(purge=purge)}
