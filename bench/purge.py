@@ -37,6 +37,7 @@ INACTIVE_EVERY = 3  # one profile in three is inactive: 1,000,000 of 3,000,000
 INSTALLATION_EVERY = 5  # one profile in five has an installation linked to it
 INGEST_SECONDS = int(os.environ.get("BENCH_SECONDS", "20"))
 WITH_INGEST = os.environ.get("BENCH_PURGE_INGEST", "1") != "0"  # 0: the purge against its limit only
+CONCURRENT_SECONDS = int(os.environ.get("BENCH_PURGE_CONCURRENT_SECONDS", "60"))  # the load beside the purge
 BENCH_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres:postgres@127.0.0.1:5432/batchhub_bench")
 BASE = BENCH_URL.rsplit("/", 1)[0]
 LAYOUT = 2  # of the built world: a new layout gets a new template
@@ -217,6 +218,7 @@ def ingest_beside_purge(database: str) -> dict:
     from django.core.cache import cache
 
     from batchhub.api.models import ApiCall
+    from batchhub.profiles.models import PurgeRun
     from batchhub.projects.models import App, Project, RestApiKey
 
     project = Project.objects.get(slug=SLUG)
@@ -233,6 +235,9 @@ def ingest_beside_purge(database: str) -> dict:
         calls = ApiCall.objects.filter(project=project, apply_status=ApiCall.ApplyStatus.APPLIED).count()
         return calls * api_ingest.EVENTS_PER_CALL
 
+    def deleted() -> int:
+        return PurgeRun.objects.values_list("rows_done", flat=True).first() or 0
+
     def pending() -> bool:
         return ApiCall.objects.filter(project=project, apply_status=ApiCall.ApplyStatus.PENDING).exists()
 
@@ -246,19 +251,23 @@ def ingest_beside_purge(database: str) -> dict:
             solo = api_ingest.run_wrk_post(server.url + url_path, script, INGEST_SECONDS)
             solo_applied = (applied() - before) / (time.monotonic() - started)
 
+            while pending():  # the solo load's backlog first: the purge would wait for it
+                time.sleep(0.5)
             purging = subprocess.Popen(
                 [sys.executable, "manage.py", "profiles_purge", "--project", SLUG, "--json"],
-                cwd=HERE.parent, env=env, stdout=subprocess.PIPE, text=True,
+                cwd=HERE.parent, env=env, stdout=subprocess.DEVNULL,
             )  # fmt: skip
             loads = []
-            events_before = applied()
+            events_before, deleted_before = applied(), deleted()
             started = time.monotonic()
-            while purging.poll() is None:
+            while purging.poll() is None and time.monotonic() - started < CONCURRENT_SECONDS:
                 loads.append(api_ingest.run_wrk_post(server.url + url_path, script, 10))
             during = time.monotonic() - started
             during_applied = (applied() - events_before) / during
-            [line] = purging.stdout.read().splitlines()
-            report = json.loads(line)
+            purge_rate = (deleted() - deleted_before) / during
+            purging.kill()  # the copy is dropped: the rest of the run does not matter
+            purging.wait()
+            report = PurgeRun.objects.values("longest_transaction_ms", "batches").get()
             failed = ApiCall.objects.filter(project=project, apply_status=ApiCall.ApplyStatus.FAILED).count()
         finally:
             api_ingest._stop_worker(worker)
@@ -269,6 +278,7 @@ def ingest_beside_purge(database: str) -> dict:
         "during_accepted": calls * api_ingest.EVENTS_PER_CALL,
         "during_applied": during_applied,
         "during_s": during,
+        "purge_rate": purge_rate,
         "purge": report,
         "failed_calls": failed,
         "p99_ms": max(load.p99_ms for load in loads),
@@ -290,12 +300,6 @@ def main() -> None:
     left = counts(purge_db)
     drop(purge_db)
 
-    ingest = None
-    if WITH_INGEST:
-        ingest_db = fresh_copy("ingest")
-        ingest = ingest_beside_purge(ingest_db)
-        drop(ingest_db)
-
     limit_rate = limit_deleted / limit_s
     purge_rate = solo["deleted"] / solo["run_s"]
     print(f"Inactive-profile purge: {world['profiles']:,} profiles, {world['events']:,} events, "
@@ -312,12 +316,16 @@ def main() -> None:
           f"{solo['batches']:,} batches")  # fmt: skip
     print(f"  worker peak RSS:              {solo['rss_mib']:.0f} MiB   (target < 200 MiB)")
     print(f"  left after the purge:         {left['inactive']:,} inactive, {left['profiles']:,} profiles, "
-          f"{left['events']:,} events")  # fmt: skip
-    if ingest is None:
+          f"{left['events']:,} events", flush=True)  # fmt: skip
+    if not WITH_INGEST:
         return
-    print(f"Trigger Events ingest beside the purge ({ingest['during_s']:.0f} s of purge, "
-          f"{ingest['purge']['deleted']:,} profiles deleted, longest transaction "
-          f"{ingest['purge']['longest_transaction_ms']} ms):")  # fmt: skip
+    ingest_db = fresh_copy("ingest")
+    ingest = ingest_beside_purge(ingest_db)
+    drop(ingest_db)
+    print(f"Trigger Events ingest beside the purge ({ingest['during_s']:.0f} s): the purge deleted "
+          f"{ingest['purge_rate']:,.0f} profiles/s meanwhile ({ingest['purge_rate'] / purge_rate:.2f} of its rate "
+          f"alone), longest transaction {ingest['purge']['longest_transaction_ms']:,} ms over "
+          f"{ingest['purge']['batches']:,} batches")  # fmt: skip
     print(f"  accepted: {ingest['solo_accepted']:,.0f} events/s alone, {ingest['during_accepted']:,.0f} during the "
           f"purge: {ingest['during_accepted'] / ingest['solo_accepted']:.2f}   (target >= 0.70); "
           f"p99 {ingest['p99_ms']:.0f} ms, errors {ingest['errors']}")  # fmt: skip

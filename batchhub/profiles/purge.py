@@ -46,6 +46,7 @@ logger = logging.getLogger(__name__)
 
 LOCK_TIMEOUT_MS = 500  # < deadlock_timeout (1 s): the batch, not the API call, gives way
 STATEMENT_TIMEOUT_MS = 10_000
+TARGET_TRANSACTION_MS = 300  # a batch's time the size adapts to (bench/purge.py: ~290 ms for 2,000 on an idle server)
 GIVE_WAY_ATTEMPTS = 8  # batches in a row that may give way before the run fails (the next day's run goes on)
 SWEEPS = 3  # passes over profiles skipped because they were locked, once the scan has reached the cutoff
 # lock_not_available, query_canceled (statement timeout), deadlock_detected
@@ -202,8 +203,20 @@ def purge_execute(run: PurgeRun, *, batch_rows: int | None = None) -> PurgeRun:
         raise
 
 
-def _execute(run: PurgeRun, size: int) -> PurgeRun:
+def _next_size(size: int, took_ms: int, *, most: int) -> int:
+    """The next batch's size: halved after a batch over twice TARGET_TRANSACTION_MS (a busy database), grown back by a
+    quarter up to `most` after one under it."""
+    if took_ms > 2 * TARGET_TRANSACTION_MS:
+        return max(size // 2, 50)
+    if took_ms < TARGET_TRANSACTION_MS:
+        return min(most, size + size // 4 + 1)
+    return size
+
+
+def _execute(run: PurgeRun, most: int) -> PurgeRun:
     pause = settings.PURGE_BATCH_PAUSE_SECONDS
+    # on a busy database a full first batch ran 1.1 s (bench/purge.py): start at a quarter, and grow if it is quick
+    size = max(most // 4, 1) if calls_pending_any() else most
     _backlog_wait(run)
     if run.rows_total is None:
         run_progress(run, total=profiles_eligible(run.project_id, run.cutoff).count())
@@ -227,6 +240,7 @@ def _execute(run: PurgeRun, size: int) -> PurgeRun:
             longest = Greatest("longest_transaction_ms", took_ms)
             PurgeRun.objects.filter(pk=run.pk).update(longest_transaction_ms=longest)
             run.longest_transaction_ms = took_ms
+        size = _next_size(size, took_ms, most=most)
         if picked:
             time.sleep(max(pause, took_ms / 1000 * settings.PURGE_YIELD_TO_API if calls_pending_any() else 0))
             continue

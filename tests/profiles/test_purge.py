@@ -319,3 +319,16 @@ def test_a_run_whose_task_was_lost_is_queued_again(frozen, django_capture_on_com
     run.refresh_from_db()
     assert run.status == PurgeRun.Status.SUCCEEDED and run.rows_done == 2
     assert tasks.purge_resume.apply().get() == []
+
+
+def test_the_batch_size_follows_the_time_of_the_last_batch():
+    """A busy database slows batches down: the size halves to keep each transaction short, and grows back after."""
+    size = 2000
+    size = purge._next_size(size, 1100, most=2000)
+    assert size == 1000
+    assert purge._next_size(size, 450, most=2000) == 1000  # within the band: kept
+    sizes = [size]
+    for _ in range(5):
+        sizes.append(purge._next_size(sizes[-1], 120, most=2000))
+    assert sizes == [1000, 1251, 1564, 1956, 2000, 2000]
+    assert purge._next_size(60, 5000, most=2000) == 50  # never below 50
