@@ -24,6 +24,7 @@ import logging
 import time
 from dataclasses import dataclass
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, OperationalError, connection, transaction
@@ -35,7 +36,7 @@ from batchhub.api.queries import calls_pending_accepted_before, calls_pending_an
 from batchhub.api.tasks import api_calls_apply_soon
 from batchhub.core.audit.record import audit_record
 from batchhub.core.data.deletions import profile_data_delete
-from batchhub.core.jobs.runs import run_finish, run_progress, runs_stuck
+from batchhub.core.jobs.runs import RunLost, run_finish, run_progress, runs_stuck
 from batchhub.profiles.models import Profile, PurgeRun
 from batchhub.profiles.purge_rule import purge_cutoff
 from batchhub.profiles.queries import chart_cache_key
@@ -200,6 +201,8 @@ def purge_execute(run: PurgeRun, *, batch_rows: int | None = None) -> PurgeRun:
     that fails is audited too, and raises."""
     try:
         return _execute(run, batch_rows or settings.PURGE_BATCH_ROWS)
+    except (RunLost, SoftTimeLimitExceeded):
+        raise  # not a failure: another worker goes on with the run, or this one is queued again
     except Exception as exc:
         audit_record(actor=None, action="purge.fail", obj=run, project=run.project,
                      changes={"error": [None, f"{type(exc).__name__}: {exc}"[:500]]})  # fmt: skip

@@ -15,7 +15,7 @@ from django.utils import timezone
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from batchhub.core.jobs.runs import run_claim
+from batchhub.core.jobs.runs import RunLost, run_claim
 from batchhub.core.models import AuditEvent
 from batchhub.profiles import purge, tasks
 from batchhub.profiles.models import AppCustomData, Installation, Profile, ProfileEvent, PurgeRun
@@ -307,6 +307,18 @@ def test_a_run_at_its_time_limit_is_released_and_queued_again(frozen, monkeypatc
     assert len(queued) == 1 and execute is purge.purge_execute
     run.refresh_from_db()
     assert run.status == PurgeRun.Status.SUCCEEDED and run.rows_done == 3
+
+
+def test_a_run_taken_over_by_another_worker_is_not_a_failure(frozen):
+    project = ProjectFactory()
+    _world(project, inactive=3, active=0)
+    run, _ = purge_run_scheduled(project)
+    claimed = run_claim(PurgeRun, run.pk, claimer="first")
+    PurgeRun.objects.filter(pk=run.pk).update(claimed_by="second")  # the first worker was thought dead
+    with pytest.raises(RunLost):
+        purge_execute(claimed)
+    assert not AuditEvent.objects.filter(action="purge.fail").exists()
+    assert Profile.objects.filter(project=project).count() == 3  # the worker that lost it deleted nothing
 
 
 def test_a_run_whose_task_was_lost_is_queued_again(frozen, django_capture_on_commit_callbacks):
