@@ -37,8 +37,8 @@ from batchhub.api.tasks import api_calls_apply_soon
 from batchhub.core.audit.record import audit_record
 from batchhub.core.data.deletions import profile_data_delete
 from batchhub.core.jobs.runs import RunLost, run_finish, run_progress, runs_stuck
-from batchhub.profiles.models import Profile, PurgeRun
-from batchhub.profiles.purge_rule import purge_cutoff
+from batchhub.profiles.models import PurgeRun
+from batchhub.profiles.purge_rule import profiles_eligible, purge_cutoff
 from batchhub.profiles.queries import chart_cache_key
 from batchhub.projects.models import Project
 from batchhub.projects.services import project_inactivity_apply
@@ -60,11 +60,6 @@ class PurgeBacklog(Exception):
 
 def utc_day(at: dt.datetime | None = None) -> dt.date:
     return (at or timezone.now()).astimezone(dt.UTC).date()
-
-
-def profiles_eligible(project_id: int, cutoff: dt.datetime):
-    """The rule as a query: the project's profiles last active before `cutoff`."""
-    return Profile.objects.filter(project_id=project_id, last_activity_at__lt=cutoff)
 
 
 @dataclass(frozen=True)

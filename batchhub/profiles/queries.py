@@ -20,7 +20,7 @@ from batchhub.core.data.pagination import Page, cursor_decode, cursor_encode, es
 from batchhub.core.jobs.schedules import schedule_next_run
 from batchhub.core.queries import get_by_code_or_404
 from batchhub.profiles.models import Installation, Profile, ProfileEvent, PurgeRun
-from batchhub.profiles.purge_rule import purge_cutoff
+from batchhub.profiles.purge_rule import profiles_eligible, purge_cutoff
 from batchhub.projects.models import App
 
 
@@ -223,15 +223,11 @@ def purge_forecast(project, *, months: int, now: dt.datetime | None = None) -> P
     next_run_at = purge_next_run_at(now=now)
     cutoff = purge_cutoff(months, now=next_run_at or now)
     later = {days: purge_cutoff(months, now=now + dt.timedelta(days=days)) for days in FALL_OUT_DAYS}
-    counts = Profile.objects.filter(project=project, last_activity_at__lt=max(cutoff, *later.values())).aggregate(
+    counts = profiles_eligible(project.pk, max(cutoff, *later.values())).aggregate(
         next_run=Count("id", filter=Q(last_activity_at__lt=cutoff)),
         **{f"d{days}": Count("id", filter=Q(last_activity_at__lt=at)) for days, at in later.items()},
     )
-    sample = list(
-        Profile.objects.filter(project=project, last_activity_at__lt=cutoff).order_by("last_activity_at", "id")[
-            :SAMPLE_SIZE
-        ]
-    )
+    sample = list(profiles_eligible(project.pk, cutoff).order_by("last_activity_at", "id")[:SAMPLE_SIZE])
     return PurgeForecast(
         months=months,
         next_run_at=next_run_at,

@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from graphlib import TopologicalSorter
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, models, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
 from batchhub.accounts.models import Partner
 from batchhub.core.audit.record import SECRET_CHANGED, audit_record, model_snapshot, snapshot_diff
+from batchhub.core.data.db import rows_delete
 from batchhub.core.secrets.crypto import Secret
 from batchhub.projects.models import App, Customer, Project, ProjectGrant, RestApiKey
 from batchhub.projects.queries import company_rest_keys_active
@@ -406,13 +407,7 @@ def _delete_rows(model: type[models.Model], ids: list[int], counts: Counter) -> 
                 raise RowsProtected(f"{child._meta.label} rows point at the {model._meta.label} rows being deleted")
         elif on_delete is not models.DO_NOTHING:  # DO_NOTHING: the database's own constraint decides
             raise NotImplementedError(f"on_delete of {field} is not handled by batched deletes")
-    quote = connection.ops.quote_name
-    marks = ", ".join(["%s"] * len(ids))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"DELETE FROM {quote(model._meta.db_table)} WHERE {quote(model._meta.pk.column)} IN ({marks})", ids
-        )
-        counts[model._meta.label_lower] += cursor.rowcount
+    counts[model._meta.label_lower] += rows_delete(model, model._meta.pk.column, ids)
 
 
 def _progress_add(root: type[Project | Customer], root_id: int, counts: Counter) -> None:

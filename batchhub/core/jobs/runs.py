@@ -16,13 +16,13 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from celery.exceptions import SoftTimeLimitExceeded
-from django.db import transaction
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from batchhub.core.jobs.tasking import enqueue_on_commit
 from batchhub.core.models import Run
 
 STALE_AFTER = dt.timedelta(minutes=5)  # a running run that has not beaten for this long was left by a dead worker
@@ -121,7 +121,7 @@ def run_task_execute(task, model: type[R], run_id: int, work: Callable[[R], T]) 
         return None  # another worker holds the run now and finishes it
     except SoftTimeLimitExceeded:
         run_release(run)
-        transaction.on_commit(lambda: task.apply_async((run_id,)))  # outside any transaction: at once
+        enqueue_on_commit(task, run_id)  # outside any transaction: at once
         return None
     except Exception as exc:
         run_finish(run, error=f"{type(exc).__name__}: {exc}")

@@ -80,6 +80,8 @@ def purge_chart(by_month: list[tuple[dt.date, int]], cutoff: dt.datetime, now: d
     slot = plot_width / len(slots)
     every = max(1, math.ceil(len(slots) / 12))
 
+    first_start = dt.datetime.combine(first, dt.time(), tzinfo=dt.UTC)
+
     def tone(month: dt.date | None) -> str:
         end = dt.datetime.combine(_month_add(month, 1), dt.time(), tzinfo=dt.UTC) if month else first_start
         start = dt.datetime.combine(month, dt.time(), tzinfo=dt.UTC) if month else None
@@ -91,7 +93,6 @@ def purge_chart(by_month: list[tuple[dt.date, int]], cutoff: dt.datetime, now: d
             return "newly"
         return "kept"
 
-    first_start = dt.datetime.combine(first, dt.time(), tzinfo=dt.UTC)
     bars = []
     for index, (label, month) in enumerate(slots):
         profiles = older if month is None else counts[month]
