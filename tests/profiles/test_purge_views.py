@@ -172,3 +172,27 @@ def test_the_history_lists_every_run_newest_first(client, csm, project):
     client.force_login(csm)
     text = _text(client.get(_url("purge_history", project)))
     assert text.index("2026-05-03") < text.index("2026-05-02") < text.index("2026-05-01")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "months=6%00&confirm=0",
+        "months=%ED%A0%80&confirm=0",  # a lone surrogate, as a browser could send its bytes
+        "months=6&confirm=" + "9" * 400,
+        "months=6&confirm=-1",
+        "months=1e3&confirm=0",
+        "months%00=6&confirm%ED%A0%80=0",
+        "",
+    ],
+)
+def test_hostile_input_gets_a_400_and_changes_nothing(client, csm, project, body):
+    client.force_login(csm)
+    response = client.post(_url("purge_shorten", project), body, content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 400
+    months = body.split("&")[0].split("=", 1)[-1] if body.startswith("months=") else ""
+    if months != "6":  # the preview's own field: refused as well
+        assert client.get(f"{_url('purge_shorten_preview', project)}?months={months}").status_code == 400
+    project.refresh_from_db()
+    assert project.inactivity_months_next is None
+    assert not AuditEvent.objects.filter(action="project.inactivity_shorten").exists()
