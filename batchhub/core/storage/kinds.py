@@ -1,0 +1,1 @@
+"""Imports every transport module so that each registers its kind."""
