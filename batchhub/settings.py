@@ -219,6 +219,14 @@ PURGE_BATCH_PAUSE_SECONDS = env.float("PURGE_BATCH_PAUSE_SECONDS", default=0.0)
 PURGE_YIELD_TO_API = env.float("PURGE_YIELD_TO_API", default=2.0)
 # A run starts once the API calls accepted before it are applied; it fails (nothing deleted) after this long.
 PURGE_BACKLOG_WAIT_SECONDS = env.int("PURGE_BACKLOG_WAIT_SECONDS", default=1800)
+# Storage transports (core.storage): the root under which local-folder destinations and sources live (a path can
+# never leave it); whether user-supplied hosts may be loopback addresses (the tests' real servers on 127.0.0.1 only:
+# never in production); the timeout of every network call (connect and each read or write).
+STORAGE_LOCAL_ROOT = Path(env.str("STORAGE_LOCAL_ROOT", default=str(BASE_DIR / "var")))
+STORAGE_ALLOW_LOOPBACK = env.bool("STORAGE_ALLOW_LOOPBACK", default=ENVIRONMENT == "test")
+STORAGE_TIMEOUT_SECONDS = env.float("STORAGE_TIMEOUT_SECONDS", default=30.0)
+if IS_PRODUCTION and STORAGE_ALLOW_LOOPBACK:
+    raise ImproperlyConfigured("STORAGE_ALLOW_LOOPBACK is for the tests only")
 _visibility = {"visibility_timeout": 2 * CELERY_LONGEST_TASK_TIME_LIMIT + 600}
 
 if REDIS_URL:
