@@ -1,12 +1,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import secrets
 import uuid
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+
+from batchhub.core.secrets.fields import EncryptedTextField
 
 
 class AuditEvent(models.Model):
@@ -147,3 +151,45 @@ class RetentionRun(Run):
 
     def __str__(self) -> str:
         return f"retention run {self.pk} {self.status}"
+
+
+def new_api_key() -> str:
+    return secrets.token_hex(16)
+
+
+def api_key_digest(key: str) -> str:
+    """How an API key is looked up: SHA-256 of the presented key (keys are 128-bit random, so no salt is needed)."""
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class ApiKey(models.Model):
+    """What every REST API key has (a customer's, a connector's): a secret stored encrypted and shown once, looked
+    up by its digest and compared in constant time; a rotation gives the old key an end (`expires_at`) so clients
+    can switch over; a revoked key stops at once. `core.services.api_key_rotate` / `api_key_revoke` change them."""
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=80)
+    secret = EncryptedTextField(default=new_api_key)
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="End of a rotation's overlap.")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    rotated_to = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    # the fields a rotation copies to the new key (its scope)
+    SCOPE_FIELDS: tuple[str, ...] = ()
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.secret.masked if self.secret else '—'})"
+
+    def save(self, *args, **kwargs):
+        self.digest = api_key_digest(self.secret.reveal())
+        super().save(*args, **kwargs)
+
+    def is_active_at(self, moment) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > moment)

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from django import forms
 
+from batchhub.core.services import DEFAULT_ROTATION_OVERLAP, MAX_ROTATION_OVERLAP
 from batchhub.projects.models import App
-from batchhub.projects.services import DEFAULT_ROTATION_OVERLAP, MAX_ROTATION_OVERLAP
 
 
 class ProjectForm(forms.Form):

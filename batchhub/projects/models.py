@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import hashlib
 import secrets
 import uuid
 
@@ -10,7 +9,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
 
-from batchhub.core.secrets.fields import EncryptedTextField
+from batchhub.core.models import ApiKey, api_key_digest, new_api_key
 
 MAX_INACTIVITY_MONTHS = 13
 
@@ -36,13 +35,9 @@ def new_sdk_api_key() -> str:
     return "SDK" + secrets.token_hex(15).upper()[3:]
 
 
-def new_rest_api_key() -> str:
-    return secrets.token_hex(16)
-
-
-def rest_key_digest(key: str) -> str:
-    """How a REST key is looked up: SHA-256 of the presented key (keys are 128-bit random, so no salt is needed)."""
-    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+# kept under their old names: migrations and the API's authentication refer to them
+new_rest_api_key = new_api_key
+rest_key_digest = api_key_digest
 
 
 class Customer(models.Model):
@@ -165,15 +160,13 @@ class App(models.Model):
         return f"{self.name} ({self.get_platform_display()})"
 
 
-class RestApiKey(models.Model):
+class RestApiKey(ApiKey):
     """A REST API key of a customer: good for every app and project of the company, or narrowed to one project.
 
-    Sent in `X-Authorization` on per-app routes and as `Authorization: Bearer` on `/2.x`. Stored encrypted
-    (shown once), looked up by its digest, compared in constant time. A rotation gives the old key an end
-    (`expires_at`) so clients can switch over; a revoked key stops at once.
+    Sent in `X-Authorization` on per-app routes and as `Authorization: Bearer` on `/2.x` (core.models.ApiKey: how
+    it is stored, looked up, rotated and revoked).
     """
 
-    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="rest_keys")
     project = models.ForeignKey(
         Project,
@@ -187,28 +180,11 @@ class RestApiKey(models.Model):
     app = models.ForeignKey(
         App, null=True, blank=True, on_delete=models.CASCADE, related_name="+", help_text="Only this app (legacy)."
     )
-    name = models.CharField(max_length=80)
-    secret = EncryptedTextField(default=new_rest_api_key)
-    digest = models.CharField(max_length=64, unique=True, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    last_used_at = models.DateTimeField(null=True, blank=True)
-    expires_at = models.DateTimeField(null=True, blank=True, help_text="End of a rotation's overlap.")
-    revoked_at = models.DateTimeField(null=True, blank=True)
-    rotated_to = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    SCOPE_FIELDS = ("customer_id", "project_id", "app_id")
 
     class Meta:
         ordering = ["customer", "project", "created_at"]
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.secret.masked if self.secret else '—'})"
-
-    def save(self, *args, **kwargs):
-        self.digest = rest_key_digest(self.secret.reveal())
-        super().save(*args, **kwargs)
-
-    def is_active_at(self, moment) -> bool:
-        return self.revoked_at is None and (self.expires_at is None or self.expires_at > moment)
 
     @property
     def scope_label(self) -> str:

@@ -19,14 +19,12 @@ from batchhub.accounts.models import Partner
 from batchhub.core.audit.record import SECRET_CHANGED, audit_record, model_snapshot, snapshot_diff
 from batchhub.core.data.db import rows_delete
 from batchhub.core.secrets.crypto import Secret
+from batchhub.core.services import api_key_revoke, api_key_rotate
 from batchhub.projects.models import App, Customer, Project, ProjectGrant, RestApiKey
 from batchhub.projects.queries import company_rest_keys_active
 from batchhub.projects.signals import credentials_changed
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_ROTATION_OVERLAP = dt.timedelta(hours=24)
-MAX_ROTATION_OVERLAP = dt.timedelta(days=30)
 
 
 def _unique_slug(name: str) -> str:
@@ -211,55 +209,31 @@ def rest_key_create(
     return key, key.secret
 
 
-@transaction.atomic
 def rest_key_rotate(*, actor, key: RestApiKey, overlap: dt.timedelta, at: Project | None = None) -> Secret:
     """Replace a key with a new one of the same scope; the old one keeps working for `overlap` (zero: revoked
     now). Returns the new secret (shown once)."""
-    if overlap < dt.timedelta(0) or overlap > MAX_ROTATION_OVERLAP:
-        raise ValidationError({"overlap_hours": f"The overlap is 0 to {MAX_ROTATION_OVERLAP.days * 24} hours."})
-    key = RestApiKey.objects.select_for_update().get(pk=key.pk)
-    now = timezone.now()
-    if not key.is_active_at(now):
-        raise ValidationError({"key": "This key no longer works: create a new one instead."})
-    if key.rotated_to_id is not None:  # a second rotation would extend the old key's life and mint a second heir
-        raise ValidationError({"key": "This key was already rotated; revoke it now if it must stop before its end."})
-    new_key = RestApiKey(
-        customer_id=key.customer_id,
-        project_id=key.project_id,
-        app_id=key.app_id,
-        name=key.name,
-        created_by=actor if actor and actor.is_authenticated else None,
-    )
-    new_key.save()
-    key.rotated_to = new_key
-    if overlap:
-        key.expires_at = now + overlap
-    else:
-        key.revoked_at = now
-    key.save(update_fields=["rotated_to", "expires_at", "revoked_at"])
-    _key_audit(
-        actor=actor,
-        action="restapikey.rotate",
-        key=key,
-        at=at,
-        changes={
-            "secret": [SECRET_CHANGED, SECRET_CHANGED],
-            "old key works until": [None, (key.expires_at or now).isoformat(timespec="minutes")],
-        },
-    )
+    with transaction.atomic():
+        key, new_key = api_key_rotate(actor=actor, key=key, overlap=overlap)
+        _key_audit(
+            actor=actor,
+            action="restapikey.rotate",
+            key=key,
+            at=at,
+            changes={
+                "secret": [SECRET_CHANGED, SECRET_CHANGED],
+                "old key works until": [None, (key.expires_at or key.revoked_at).isoformat(timespec="minutes")],
+            },
+        )
     return new_key.secret
 
 
-@transaction.atomic
 def rest_key_revoke(*, actor, key: RestApiKey, at: Project | None = None) -> bool:
     """Stop a key at once; False if it had already stopped."""
-    key = RestApiKey.objects.select_for_update().get(pk=key.pk)
-    if key.revoked_at is not None:
-        return False
-    key.revoked_at = timezone.now()
-    key.save(update_fields=["revoked_at"])  # its post_save makes every web process forget the key
-    _key_audit(actor=actor, action="restapikey.revoke", key=key, at=at, changes={"revoked": [False, True]})
-    return True
+    with transaction.atomic():
+        revoked = api_key_revoke(key)
+        if revoked is not None:
+            _key_audit(actor=actor, action="restapikey.revoke", key=revoked, at=at, changes={"revoked": [False, True]})
+    return revoked is not None
 
 
 @transaction.atomic
