@@ -15,6 +15,7 @@ urlpatterns = [
     path("projects/", include("batchhub.projects.urls")),
     path("projects/", include("batchhub.api.urls")),
     path("", include("batchhub.profiles.urls")),
+    path("", include("batchhub.connectors.urls")),
     path("", include("batchhub.core.urls")),
     path("healthz", core_views.healthz, name="healthz"),
     path("admin/", admin.site.urls),

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from batchhub.accounts.models import Partner, User
 from batchhub.campaigns.models import Campaign
-from batchhub.connectors.models import InAppEvent, PushEvent
+from batchhub.connectors.models import Connector, ConnectorKey, Destination, InAppEvent, PushEvent, Source
 from batchhub.core.roles import PARTNER
 from batchhub.profiles.models import Installation, Profile, ProfileEvent
 from batchhub.projects.models import App, Customer, Project, ProjectGrant, RestApiKey
@@ -108,6 +108,47 @@ class GrantFactory(factory.django.DjangoModelFactory):
 
     project = factory.SubFactory(ProjectFactory)
     partner = factory.SubFactory(PartnerFactory)
+
+
+class ConnectorFactory(factory.django.DjangoModelFactory):
+    """A connector of a partner on a project (grant them first: the factory does not)."""
+
+    class Meta:
+        model = Connector
+
+    partner = factory.SubFactory(PartnerFactory)
+    project = factory.SubFactory(ProjectFactory)
+    kind = Connector.Kind.MARKETING_AUTOMATION
+    name = factory.Sequence(lambda n: f"Connector {n}")
+    features = factory.LazyFunction(lambda: ["custom_data", "trigger_events"])
+
+
+class ConnectorKeyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ConnectorKey
+
+    connector = factory.SubFactory(ConnectorFactory)
+    name = factory.Sequence(lambda n: f"Connector key {n}")
+
+
+class DestinationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Destination
+
+    connector = factory.SubFactory(ConnectorFactory)
+    name = factory.Sequence(lambda n: f"Destination {n}")
+    kind = "local"
+    location = factory.LazyFunction(lambda: {"path": "exports/tests"})
+
+
+class SourceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Source
+
+    connector = factory.SubFactory(ConnectorFactory)
+    name = factory.Sequence(lambda n: f"Source {n}")
+    kind = "local"
+    location = factory.LazyFunction(lambda: {"path": "imports/tests"})
 
 
 class ProfileFactory(factory.django.DjangoModelFactory):

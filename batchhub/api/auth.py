@@ -12,7 +12,8 @@ import datetime as dt
 import hmac
 import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from django.conf import settings
@@ -36,14 +37,32 @@ _DUMMY_KEY = "0" * 32
 
 @dataclass(frozen=True)
 class ApiCaller:
-    """Who is calling: always a project, and the app for per-app routes (ids: routes load what they need)."""
+    """Who is calling: always a project, and the app for per-app routes (ids: routes load what they need); with a
+    connector's key, the connector and the inbound features it may use (None: every feature)."""
 
     project_id: int
     app_id: int | None
+    connector_id: int | None = None
+    features: frozenset[str] | None = None
 
     @property
     def scope(self) -> str:
+        """What the rate limit counts: the project's (or app's) calls, whichever key made them."""
         return f"app:{self.app_id}" if self.app_id else f"project:{self.project_id}"
+
+    @property
+    def idempotency_scope(self) -> str:
+        """Whose Idempotency-Keys these are: two partners' connectors never share theirs, nor with the customer."""
+        return f"{self.scope}:connector:{self.connector_id}" if self.connector_id else self.scope
+
+    def feature_require(self, feature: str, label: str) -> None:
+        """403 API_MISUSE, naming the feature, when a connector's key calls a feature its connector has not enabled."""
+        if self.features is not None and feature not in self.features:
+            raise ApiError(
+                "API_MISUSE",
+                f"This connector's API key cannot use {label}: enable “{label}” on the connector, or use the key of "
+                "a connector that has it.",
+            )
 
 
 # What a path's app key or an X-Batch-Project names: only the columns the check needs, no model instances.
@@ -76,7 +95,10 @@ class _Target:
 
 
 @dataclass(frozen=True)
-class _Key:
+class KeyRow:
+    """A REST key as the check needs it. A connector's key (`source` "connector") carries its connector, the
+    features it may use, and whether the connector is paused."""
+
     id: int
     customer_id: int
     project_id: int | None
@@ -84,6 +106,10 @@ class _Key:
     secret: Secret
     expires_at: dt.datetime | None
     revoked: bool
+    source: str = "customer"
+    connector_id: int | None = None
+    features: frozenset[str] | None = None
+    paused: bool = False
 
     def opens(self, target: _Target, presented: str | None, now: dt.datetime) -> bool:
         matches = self.secret.matches(presented)  # compared first, whatever the rest says
@@ -123,7 +149,7 @@ class _CredentialCache(Generic[T]):
 
 _APP_CACHE: _CredentialCache[_Target] = _CredentialCache()
 _PROJECT_CACHE: _CredentialCache[_Target] = _CredentialCache()
-_KEY_CACHE: _CredentialCache[_Key] = _CredentialCache()
+_KEY_CACHE: _CredentialCache[KeyRow] = _CredentialCache()
 _LAST_USED_WRITTEN: dict[str, float] = {}  # by digest
 
 
@@ -161,24 +187,55 @@ def _fetch_target(sql: str, params: list) -> _Target | None:
     return None if row is None else _Target(*row)
 
 
-def _fetch_key(digest: str) -> _Key | None:
+@dataclass(frozen=True)
+class KeySource:
+    """Keys held by an app above this one (connectors): found by digest, and marked used."""
+
+    name: str
+    find: Callable[[str], KeyRow | None]
+    used: Callable[[int, dt.datetime], None]
+    extra: dict = field(default_factory=dict)
+
+
+_KEY_SOURCES: dict[str, KeySource] = {}
+
+
+def key_source_register(name: str, *, find: Callable[[str], KeyRow | None], used: Callable) -> None:
+    """Accept the keys another app holds (looked up by digest after the customers' keys). Whoever registers sends
+    `projects.signals.credentials_changed` when its keys, or what they open, change."""
+    _KEY_SOURCES[name] = KeySource(name=name, find=find, used=used)
+
+
+def aware(moment: dt.datetime | None) -> dt.datetime | None:
+    if moment is not None and timezone.is_naive(moment):  # SQLite returns naive UTC
+        return moment.replace(tzinfo=dt.UTC)
+    return moment
+
+
+def _fetch_key(digest: str) -> KeyRow | None:
     row = _fetch_one(_REST_KEY, [digest])
     if row is None:
+        for source in _KEY_SOURCES.values():
+            if (key := source.find(digest)) is not None:
+                return key
         return None
     key_id, customer_id, project_id, app_id, token, expires_at, revoked_at = row
-    if expires_at is not None and timezone.is_naive(expires_at):  # SQLite returns naive UTC
-        expires_at = expires_at.replace(tzinfo=dt.UTC)
     # decrypted only when the key is compared
-    return _Key(key_id, customer_id, project_id, app_id, Secret.from_token(token), expires_at, revoked_at is not None)
+    return KeyRow(
+        key_id, customer_id, project_id, app_id, Secret.from_token(token), aware(expires_at), revoked_at is not None
+    )
 
 
-def _key_used(key_id: int, digest: str, now: dt.datetime) -> None:
+def _key_used(key: KeyRow, digest: str, now: dt.datetime) -> None:
     """Record that a key was used, at most once a minute per process (a write per call would cost the hot path)."""
     moment = time.monotonic()
     if moment - _LAST_USED_WRITTEN.get(digest, -LAST_USED_EVERY) < LAST_USED_EVERY:
         return
     _LAST_USED_WRITTEN[digest] = moment
-    RestApiKey.objects.filter(pk=key_id).update(last_used_at=now)  # no signal: not a change of credentials
+    if key.source in _KEY_SOURCES:
+        _KEY_SOURCES[key.source].used(key.id, now)
+    else:
+        RestApiKey.objects.filter(pk=key.id).update(last_used_at=now)  # no signal: not a change of credentials
 
 
 def _authenticate(
@@ -224,10 +281,17 @@ def _authenticate(
             hmac.compare_digest(_DUMMY_KEY.encode(), (presented or "").encode("utf-8", "surrogatepass"))
         _auth_failed(request, family=family, project_id=target.project_id if target else None, identifier=identifier)
         return None
-    caller = ApiCaller(project_id=target.project_id, app_id=target.app_id)
+    caller = ApiCaller(
+        project_id=target.project_id, app_id=target.app_id, connector_id=key.connector_id, features=key.features
+    )
     count = counted[1] if counted and counted[0] == caller.scope else rate_window_count(caller.scope)[0]
     rate_limit_enforce(count, per_minute=target.per_minute)
-    _key_used(key.id, digest, now)
+    _key_used(key, digest, now)
+    if key.paused:
+        raise ApiError(
+            "API_MISUSE",
+            "This API key's connector is paused: its partner or the customer's CSM can resume it on the dashboard.",
+        )
     return caller
 
 

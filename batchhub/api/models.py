@@ -25,6 +25,11 @@ class ApiCall(models.Model):
     token = models.UUIDField(null=True, blank=True, unique=True)
     project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="api_calls", db_index=False)
     app = models.ForeignKey("projects.App", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # The connector whose key made the call (a string reference: connectors sits above api and registers its keys
+    # with api.auth); its partner sees these calls and no others.
+    connector = models.ForeignKey(
+        "connectors.Connector", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
     route = models.CharField(max_length=80)
     status_code = models.PositiveSmallIntegerField()
     error_code = models.CharField(max_length=40, blank=True)
@@ -42,6 +47,11 @@ class ApiCall(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["project", "-created_at"], name="apicall_project_recent"),
+            models.Index(
+                fields=["connector", "-created_at"],
+                name="apicall_connector_recent",
+                condition=Q(connector__isnull=False),
+            ),
             models.Index(
                 fields=["apply_status", "id"],
                 name="apicall_pending",

@@ -25,6 +25,7 @@ from batchhub.api.appliers import applier_for
 from batchhub.api.auth import ApiCaller, AppKeyAuth, ProjectKeyAuth
 from batchhub.api.edge import json_body
 from batchhub.api.errors import APP_FAMILY, PROJECT_FAMILY, ApiError, api_family, error_body
+from batchhub.api.features import INBOUND_FEATURES
 from batchhub.api.idempotency import Replay, idempotency_begin, idempotency_finish
 from batchhub.api.models import ApiCall
 from batchhub.api.tasks import api_calls_apply_soon
@@ -143,6 +144,7 @@ def accept_write(
     request: HttpRequest,
     *,
     route: str,
+    feature: str,
     check: Check,
     needs_body: bool = True,
     fast: Callable[[bytes, dt.datetime], Accepted | None] | None = None,
@@ -152,7 +154,8 @@ def accept_write(
 
     `check(body, now)` returns (kind, operations, answer or None for the call's token) or raises ApiError;
     `fast(raw, now)` may return the same straight from the bytes, or None to leave the decision to `check`.
-    `now` is the call's time, for both. `kind` names a registered applier.
+    `now` is the call's time, for both. `kind` names a registered applier. `feature` is the inbound feature the
+    route belongs to (api.features): a connector's key that lacks it gets 403 API_MISUSE, recorded like any refusal.
     Without an Idempotency-Key the call is one INSERT in autocommit (no transaction round trips).
     """
     caller: ApiCaller = request.auth
@@ -163,14 +166,21 @@ def accept_write(
         record = None
         if idempotency_key is not None:
             fingerprint = f"{request.method} {request.path}\n".encode() + request.body
-            reserved = idempotency_begin(scope=caller.scope, key=idempotency_key, request_body=fingerprint)
+            reserved = idempotency_begin(scope=caller.idempotency_scope, key=idempotency_key, request_body=fingerprint)
             if isinstance(reserved, Replay):
                 response = JsonResponse(json.loads(reserved.body), status=reserved.status, safe=False)
                 response["Idempotent-Replayed"] = "true"
                 return response
             record = reserved
-        call = ApiCall(project_id=caller.project_id, app_id=caller.app_id, route=route, created_at=now)
+        call = ApiCall(
+            project_id=caller.project_id,
+            app_id=caller.app_id,
+            connector_id=caller.connector_id,
+            route=route,
+            created_at=now,
+        )
         try:
+            caller.feature_require(feature, INBOUND_FEATURES[feature])
             accepted = fast(request.body, now) if fast is not None else None
             if accepted is None:
                 body = json_body(request.body) if needs_body or request.body else None

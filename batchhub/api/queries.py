@@ -4,17 +4,30 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from batchhub.api.models import ApiCall
 from batchhub.core.queries import get_by_code_or_404
+from batchhub.core.roles import CSM, PARTNER, PRIVACY_ADMIN, has_role
 
 
-def api_activity(project, *, hours: int = 24) -> dict:
-    """Calls per route over the last `hours`, their error rate, and the latest errors (never a key)."""
+def api_calls_for_user(user, project) -> QuerySet[ApiCall]:
+    """The project's calls the user may see (the project itself already is): staff see every call; a partner user
+    only the calls its own connectors' keys made, never the customer's nor another partner's."""
+    calls = ApiCall.objects.filter(project=project)
+    if has_role(user, CSM, PRIVACY_ADMIN):
+        return calls
+    if has_role(user, PARTNER) and user.partner_id is not None:
+        return calls.filter(connector__partner_id=user.partner_id)
+    return calls.none()
+
+
+def api_activity(calls: QuerySet[ApiCall], *, hours: int = 24) -> dict:
+    """Over the last `hours`, of `calls` (already scoped): calls per route, their error rate, and the latest errors
+    (never a key)."""
     since = timezone.now() - dt.timedelta(hours=hours)
-    recent = ApiCall.objects.filter(project=project, created_at__gte=since)
+    recent = calls.filter(created_at__gte=since)
     routes = list(
         recent.values("route")
         .annotate(calls=Count("id"), errors=Count("id", filter=Q(status_code__gte=400)))
@@ -25,8 +38,7 @@ def api_activity(project, *, hours: int = 24) -> dict:
     total = sum(row["calls"] for row in routes)
     errors = sum(row["errors"] for row in routes)
     last_errors = list(
-        ApiCall.objects.filter(project=project)
-        .filter(Q(status_code__gte=400) | Q(apply_status=ApiCall.ApplyStatus.FAILED))
+        calls.filter(Q(status_code__gte=400) | Q(apply_status=ApiCall.ApplyStatus.FAILED))
         .select_related("app")
         .order_by("-created_at")[:10]
     )
@@ -40,10 +52,9 @@ def api_activity(project, *, hours: int = 24) -> dict:
     }
 
 
-def api_call_get(project, token) -> ApiCall:
-    """The call of `project` with this token (from its 202 answer), else 404."""
-    calls = ApiCall.objects.select_related("app").filter(project=project)
-    return get_by_code_or_404(calls, token, field="token", what="API call")
+def api_call_get(calls: QuerySet[ApiCall], token) -> ApiCall:
+    """The call among `calls` (already scoped) with this token (from its 202 answer), else 404."""
+    return get_by_code_or_404(calls.select_related("app"), token, field="token", what="API call")
 
 
 def calls_pending_accepted_before(project_id: int, at: dt.datetime) -> int:

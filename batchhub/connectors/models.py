@@ -1,9 +1,163 @@
-"""Raw events exported to partners (push and in-app). Connector models arrive with their own issue."""
+"""Connectors (a partner's integration with one project), their own REST keys, their storage destinations and
+sources; the raw events exported to partners (push and in-app)."""
 
 from __future__ import annotations
 
+import json
+import uuid
+
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
+
+from batchhub.api.features import INBOUND_FEATURES
+from batchhub.core.models import ApiKey
+from batchhub.core.secrets.fields import EncryptedTextField
+
+
+class ConnectorKind(models.TextChoices):
+    """The seeds' four integration schemas."""
+
+    MARKETING_AUTOMATION = "marketing_automation", "Marketing automation"
+    ANALYTICS_ATTRIBUTION = "analytics_attribution", "Analytics & attribution"
+    CDP_DMP = "cdp_dmp", "CDP / DMP"
+    LOCATION = "location", "Location"
+
+
+class ConnectorStatus(models.TextChoices):
+    HEALTHY = "healthy", "Healthy"
+    DEGRADED = "degraded", "Degraded"
+    FAILING = "failing", "Failing"
+    PAUSED = "paused", "Paused"
+
+
+class Connector(models.Model):
+    """A partner's integration with one customer project: the unit a partner configures, the parent of its export
+    configs, audience import configs and template bindings. Its keys open the REST API for its project and the
+    inbound features it uses only; a paused connector's keys are refused and its jobs wait."""
+
+    Kind = ConnectorKind
+    Status = ConnectorStatus
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    partner = models.ForeignKey("accounts.Partner", on_delete=models.CASCADE, related_name="connectors")
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="connectors")
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    name = models.CharField(max_length=120)
+    features = models.JSONField(default=list, blank=True, help_text="the inbound features it uses")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.HEALTHY)
+    paused_reason = models.CharField(max_length=300, blank=True)
+    last_error = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "partner", "name"], name="connector_name_unique"),
+            models.CheckConstraint(condition=Q(kind__in=ConnectorKind.values), name="connector_kind_valid"),
+            models.CheckConstraint(condition=Q(status__in=ConnectorStatus.values), name="connector_status_valid"),
+        ]
+        indexes = [models.Index(fields=["partner", "name"], name="connector_partner_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_paused(self) -> bool:
+        return self.status == ConnectorStatus.PAUSED
+
+    @property
+    def feature_labels(self) -> list[str]:
+        return [INBOUND_FEATURES[feature] for feature in self.features if feature in INBOUND_FEATURES]
+
+
+class ConnectorKey(ApiKey):
+    """A REST API key of one connector: accepted like the customer's keys (per-app routes and /2.x), but only for
+    the connector's project and its enabled inbound features; calls made with it are attributed to it."""
+
+    connector = models.ForeignKey(Connector, on_delete=models.CASCADE, related_name="keys")
+
+    SCOPE_FIELDS = ("connector_id",)
+
+    class Meta:
+        ordering = ["revoked_at", "-created_at"]
+
+
+class StorageKind(models.TextChoices):
+    LOCAL = "local", "Local folder"
+    S3 = "s3", "Amazon S3 (or S3-compatible)"
+    GCS = "gcs", "Google Cloud Storage"
+    SFTP = "sftp", "SFTP"
+    FTP = "ftp", "FTP"
+    FTPS = "ftps", "FTPS (explicit TLS)"
+    HTTP = "http", "HTTP(S) download"
+
+
+class StorageLocation(models.Model):
+    """Where a connector's files go (destination) or come from (source): a storage kind, its plain settings (bucket,
+    host, folder…) and its credentials, encrypted at rest and never shown again in full. Opened for one job with
+    `core.storage.base.transport_open(kind, location, credentials)`."""
+
+    Kind = StorageKind
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    connector = models.ForeignKey(Connector, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=120)
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    location = models.JSONField(default=dict, blank=True, help_text="bucket, host, folder…: the transport's settings")
+    credentials = EncryptedTextField(blank=True, default="", help_text="JSON of the credentials, encrypted")
+    last_tested_at = models.DateTimeField(null=True, blank=True)
+    last_test_ok = models.BooleanField(null=True)
+    last_test_error = models.JSONField(default=dict, blank=True, help_text="class, code and message")
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def credentials_dict(self) -> dict[str, str]:
+        """The decrypted credentials, for opening a transport only (never for display)."""
+        if not self.credentials:
+            return {}
+        return json.loads(self.credentials.reveal())
+
+
+class Destination(StorageLocation):
+    """Where a connector's exports are written."""
+
+    connector = models.ForeignKey(Connector, on_delete=models.CASCADE, related_name="destinations")
+
+    class Meta(StorageLocation.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["connector", "name"], name="destination_name_unique"),
+            models.CheckConstraint(
+                condition=Q(kind__in=[kind for kind in StorageKind.values if kind != StorageKind.HTTP]),
+                name="destination_kind_writable",
+            ),
+        ]
+
+
+class Source(StorageLocation):
+    """Where a connector's audience files are read from; `pattern` says which files (a glob under the location)."""
+
+    connector = models.ForeignKey(Connector, on_delete=models.CASCADE, related_name="sources")
+    pattern = models.CharField(max_length=255, default="*.csv")
+
+    class Meta(StorageLocation.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["connector", "name"], name="source_name_unique"),
+            models.CheckConstraint(condition=Q(kind__in=StorageKind.values), name="source_kind_valid"),
+        ]
 
 
 # Choices live at module level so that each model's Meta (which cannot see the class body) builds its check

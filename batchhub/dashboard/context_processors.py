@@ -13,6 +13,7 @@ def _urls() -> dict[str, str]:
     return {
         "home": reverse("dashboard:home"),
         "projects": reverse("projects:list"),
+        "connectors": reverse("connectors:list"),
         "audit": reverse("core:audit_log"),
         "retention": reverse("core:retention"),
         "admin": reverse("admin:index"),
@@ -32,14 +33,20 @@ def navigation(request) -> dict:
     match = request.resolver_match
     section = ""
     if match is not None:
-        section = {"projects": "projects", "profiles": "projects", "api_calls": "projects", "core": "audit"}.get(
-            match.app_name, ""
-        )
+        section = {
+            "projects": "projects",
+            "profiles": "projects",
+            "api_calls": "projects",
+            "core": "audit",
+            "connectors": "connectors",
+        }.get(match.app_name, "")
         if match.view_name.startswith("core:retention"):
             section = "retention"
         if match.view_name == "dashboard:home":
             section = "home"
     items = [("home", "Home"), ("projects", "Projects")]
+    if roles:
+        items.append(("connectors", "Connectors"))
     if roles & {CSM, PRIVACY_ADMIN}:
         items.append(("audit", "Audit log"))
     if CSM in roles:

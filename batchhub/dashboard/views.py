@@ -6,6 +6,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from batchhub.accounts.queries import partners_count
+from batchhub.connectors.queries import connector_list_rows
 from batchhub.core.queries import audit_events_for_user, worker_heartbeats
 from batchhub.core.roles import CSM, PARTNER, PRIVACY_ADMIN, primary_role
 from batchhub.profiles.queries import profiles_total_estimate
@@ -33,5 +34,9 @@ def home(request: HttpRequest) -> HttpResponse:
     elif role == PRIVACY_ADMIN:
         context.update(recent_audit=list(audit_events_for_user(request.user)[:8]))
     elif role == PARTNER:
-        context.update(partner=request.user.partner, apps_by_project=apps_by_project(projects))
+        context.update(
+            partner=request.user.partner,
+            apps_by_project=apps_by_project(projects),
+            connectors=list(connector_list_rows(request.user)[:50]),
+        )
     return render(request, f"dashboard/home_{role or 'none'}.html", context)

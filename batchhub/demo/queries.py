@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from django.utils import timezone
+
 from batchhub.accounts.models import User
+from batchhub.connectors.models import Connector
 from batchhub.demo import world
 from batchhub.projects.models import App, Project
 from batchhub.projects.queries import company_rest_keys_active
@@ -65,4 +68,26 @@ def demo_credentials() -> dict:
             }
             for app in demo_apps
         ]
-    return {"logins": logins, "apps": apps}
+    connectors = [
+        {
+            "partner": connector.partner.name,
+            "project": connector.project.name,
+            "connector": connector.name,
+            "code": str(connector.code),
+            "kind": connector.kind,
+            "features": connector.features,
+            "api_key": key.secret.reveal() if (key := _key_working(connector)) else None,
+            "project_key": connector.project.key,
+        }
+        for connector in Connector.objects.filter(
+            project__slug__in=[p.slug for p in world.PROJECTS], partner__name__in=[p.name for p in world.PARTNERS]
+        )
+        .select_related("partner", "project")
+        .order_by("partner__name", "project__name")
+    ]
+    return {"logins": logins, "apps": apps, "connectors": connectors}
+
+
+def _key_working(connector: Connector):
+    now = timezone.now()
+    return next((key for key in connector.keys.order_by("-created_at") if key.is_active_at(now)), None)

@@ -20,11 +20,13 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
+from django.utils.text import slugify
 
 from batchhub.accounts.models import Partner, User
 from batchhub.accounts.services import partner_create, user_create
 from batchhub.campaigns.models import Campaign
-from batchhub.connectors.models import InAppEvent, PushEvent
+from batchhub.connectors.models import Connector, InAppEvent, PushEvent
+from batchhub.connectors.services import connector_create, connector_key_create, storage_save
 from batchhub.core.data.bulk import sink_for_connection
 from batchhub.core.roles import CSM
 from batchhub.demo import world
@@ -169,8 +171,10 @@ def _world_ensure(report: SeedReport) -> dict[str, Project]:
         for slug in spec.project_slugs:
             project_grant_partner(actor=None, project=projects[slug], partner=partner)
 
+    users: dict[str, User] = {}
     for login in world.LOGINS:
-        if User.objects.filter(username=login.username).exists():
+        if (user := User.objects.filter(username=login.username).first()) is not None:
+            users[login.username] = user
             continue
         user = user_create(
             actor=None,
@@ -186,7 +190,36 @@ def _world_ensure(report: SeedReport) -> dict[str, Project]:
             user.is_staff = user.is_superuser = True
             user.save(update_fields=["is_staff", "is_superuser"])
         created["users"] = created.get("users", 0) + 1
+        users[login.username] = user
+
+    for spec in world.PARTNERS:
+        actor = next((users[login.username] for login in world.LOGINS if login.partner == spec.name), None)
+        for slug in spec.project_slugs:
+            _connector_ensure(partners[spec.name], projects[slug], spec, actor, created)
     return projects
+
+
+def _connector_ensure(partner: Partner, project: Project, spec: world.DemoPartner, actor, created: dict) -> None:
+    """The partner's connector on a granted project, with one key, a local-folder destination under
+    var/exports/<partner-slug>/ and a local-folder source under var/imports/<partner-slug>/."""
+    name = world.connector_name(spec.name)
+    connector = Connector.objects.filter(partner=partner, project=project, name=name).first()
+    if connector is None:
+        connector = connector_create(
+            actor=actor, partner=partner, project=project, kind=spec.kind, name=name,
+            features=world.CONNECTOR_FEATURES[spec.kind],
+        )  # fmt: skip
+        created["connectors"] = created.get("connectors", 0) + 1
+    if not connector.keys.filter(revoked_at__isnull=True).exists():
+        connector_key_create(actor=actor, connector=connector, name="Demo key")
+    folder = slugify(spec.name)
+    for direction, path in (("destination", f"exports/{folder}"), ("source", f"imports/{folder}")):
+        existing = (connector.destinations if direction == "destination" else connector.sources).exists()
+        if not existing:
+            storage_save(
+                actor=actor, connector=connector, direction=direction, location=None, name=f"Local {direction}",
+                kind="local", settings={"path": path}, secrets={}, pattern="*.csv" if direction == "source" else None,
+            )  # fmt: skip
 
 
 # -- the population: profiles, their events and installations, last week's raw events -----------------------

@@ -31,6 +31,20 @@ class DemoPartner:
     project_slugs: tuple[str, ...]
 
 
+# The inbound features each kind of demo partner's connector uses.
+CONNECTOR_FEATURES = {
+    "marketing_automation": ["custom_data", "trigger_events", "custom_audiences", "transactional"],
+    "analytics_attribution": ["custom_data", "trigger_events"],
+    "cdp_dmp": ["custom_data", "custom_audiences", "gdpr"],
+    "location": ["trigger_events"],
+}
+
+
+def connector_name(partner: str) -> str:
+    """Each demo partner's connector on each project granted to it."""
+    return f"{partner} sync"
+
+
 @dataclass(frozen=True)
 class DemoLogin:
     username: str

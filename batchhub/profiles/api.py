@@ -15,6 +15,7 @@ from ninja import Path
 
 from batchhub.api.auth import ApiCaller
 from batchhub.api.errors import APP_FAMILY, PROJECT_FAMILY, ApiError
+from batchhub.api.features import CUSTOM_DATA, INBOUND_FEATURES, TRIGGER_EVENTS
 from batchhub.api.limits import rate_bucket_take
 from batchhub.api.pipeline import APP_VERSION, PROJECT_VERSION, Accepted, ApiRouter, Stored, accept_write
 from batchhub.profiles.ingest import rules
@@ -47,6 +48,7 @@ def custom_data_user(request, custom_id: str, version: str = APP_VERSION, api_ke
     return accept_write(
         request,
         route="custom_data.user",
+        feature=CUSTOM_DATA,
         check=lambda body, now: ("profiles.custom_data", [rules.custom_data_check(custom_id, body)], None),
     )
 
@@ -63,6 +65,7 @@ def custom_data_user_delete(request, custom_id: str, version: str = APP_VERSION,
     return accept_write(
         request,
         route="custom_data.delete",
+        feature=CUSTOM_DATA,
         check=lambda body, now: (
             "profiles.custom_data_delete",
             [rules.custom_id_check(custom_id, "custom user id")],
@@ -84,6 +87,7 @@ def custom_data_bulk(request, version: str = APP_VERSION, api_key: str = Path(..
     return accept_write(
         request,
         route="custom_data.bulk",
+        feature=CUSTOM_DATA,
         check=lambda body, now: ("profiles.custom_data", rules.custom_data_bulk_check(body), None),
     )
 
@@ -100,6 +104,7 @@ def custom_data_bulk_delete(request, version: str = APP_VERSION, api_key: str = 
     return accept_write(
         request,
         route="custom_data.bulk_delete",
+        feature=CUSTOM_DATA,
         check=lambda body, now: ("profiles.custom_data_delete", rules.custom_ids_check(body), None),
         accepted_status=200,
     )
@@ -127,7 +132,7 @@ def _events_single(custom_id: str):
     name="events_user",
 )
 def events_user(request, custom_id: str, version: str = APP_VERSION, api_key: str = Path(...)):
-    return accept_write(request, route="events.user", check=_events_single(custom_id))
+    return accept_write(request, route="events.user", feature=TRIGGER_EVENTS, check=_events_single(custom_id))
 
 
 @app_router.write(
@@ -141,6 +146,7 @@ def events_bulk(request, version: str = APP_VERSION, api_key: str = Path(...)):
     return accept_write(
         request,
         route="events.bulk",
+        feature=TRIGGER_EVENTS,
         check=lambda body, now: ("profiles.events", rules.events_bulk_check(body, now), None),
         fast=_events_bulk_as_it_came,
     )
@@ -160,6 +166,8 @@ project_router = ApiRouter(PROJECT_FAMILY, tags=["Profile API (per project)"])
 def _profile_check(limit: int, *, route: str, request: HttpRequest):
     def check(body, now):
         caller: ApiCaller = request.auth
+        if isinstance(body, list) and any(isinstance(item, dict) and item.get("events") for item in body):
+            caller.feature_require(TRIGGER_EVENTS, INBOUND_FEATURES[TRIGGER_EVENTS])
         if isinstance(body, list) and 0 < len(body) <= limit:
             # Batch counts profiles, not calls: a token bucket per project and route (429 with Retry-After).
             per_second, burst = settings.API_PROFILE_RATES[route]
@@ -185,7 +193,10 @@ def _profile_check(limit: int, *, route: str, request: HttpRequest):
 def profiles_update(request, version: str = PROJECT_VERSION):
     route = "profiles.update"
     return accept_write(
-        request, route=route, check=_profile_check(rules.MAX_PROFILE_UPDATES, route=route, request=request)
+        request,
+        route=route,
+        feature=CUSTOM_DATA,
+        check=_profile_check(rules.MAX_PROFILE_UPDATES, route=route, request=request),
     )
 
 
@@ -200,5 +211,8 @@ def profiles_update(request, version: str = PROJECT_VERSION):
 def profiles_mass_update(request, version: str = PROJECT_VERSION):
     route = "profiles.mass_update"
     return accept_write(
-        request, route=route, check=_profile_check(rules.MAX_PROFILE_MASS_UPDATES, route=route, request=request)
+        request,
+        route=route,
+        feature=CUSTOM_DATA,
+        check=_profile_check(rules.MAX_PROFILE_MASS_UPDATES, route=route, request=request),
     )

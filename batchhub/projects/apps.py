@@ -7,10 +7,11 @@ class ProjectsConfig(AppConfig):
     label = "projects"
 
     def ready(self) -> None:
-        from batchhub.projects.models import App, Project, RestApiKey
+        from batchhub.projects.models import App, Project, ProjectGrant, RestApiKey
         from batchhub.projects.signals import credentials_changed_relay
 
-        for model in (App, Project, RestApiKey):
+        # a grant opens a project to its partner's connector keys
+        for model in (App, Project, ProjectGrant, RestApiKey):
             post_save.connect(
                 credentials_changed_relay, sender=model, dispatch_uid=f"credentials:save:{model.__name__}"
             )

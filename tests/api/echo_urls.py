@@ -17,7 +17,9 @@ router = ApiRouter(APP_FAMILY, tags=["echo"])
 
 @router.write("POST", "/{version}/{api_key}/echo", body=dict, summary="Echo", name="echo")
 def echo(request, version: str = APP_VERSION, api_key: str = Path(...)):
-    return accept_write(request, route="tests.echo", check=lambda body, now: ("tests.echo", [body], None))
+    return accept_write(
+        request, route="tests.echo", feature="custom_data", check=lambda body, now: ("tests.echo", [body], None)
+    )
 
 
 api.add_router("", router)

@@ -10,7 +10,14 @@ from dataclasses import dataclass
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from tests.factories import ProfileFactory, RestApiKeyFactory
+from tests.factories import (
+    ConnectorFactory,
+    ConnectorKeyFactory,
+    DestinationFactory,
+    ProfileFactory,
+    RestApiKeyFactory,
+    SourceFactory,
+)
 
 pytestmark = pytest.mark.portable
 
@@ -18,7 +25,9 @@ pytestmark = pytest.mark.portable
 @dataclass(frozen=True)
 class Route:
     method: str
-    kwargs: str  # what the URL names: "", "project", "rest_key", "profile", "grant", "api_call", "retention_run"
+    # what the URL names: "", "project", "rest_key", "profile", "grant", "api_call", "retention_run", "connector",
+    # "connector_key", "destination", "source" (a connector is the granted partner's, on the project)
+    kwargs: str
     allowed: tuple[str, ...]  # roles that may use it on a project they can see
     public: bool = False  # reachable without logging in
     ok: int = 200  # what an allowed user gets
@@ -26,6 +35,7 @@ class Route:
 
 STAFF = ("csm", "privacy_admin")
 ALL = ("csm", "privacy_admin", "partner")
+OWNER = ("partner",)  # the connector's own partner only
 
 ROUTES: dict[str, Route] = {
     "dashboard:home": Route("GET", "", ALL),
@@ -56,7 +66,27 @@ ROUTES: dict[str, Route] = {
     "core:retention_start": Route("POST", "", ("csm",), ok=302),
     "core:retention_progress": Route("GET", "retention_run", ("csm",)),
     "healthz": Route("GET", "", ALL, public=True),
+    "connectors:list": Route("GET", "", ALL),
+    "connectors:create": Route("GET", "", OWNER),
+    "connectors:panel": Route("GET", "project", ALL),
+    "connectors:detail": Route("GET", "connector", ALL),  # a privacy admin sees the summary only
+    "connectors:edit": Route("GET", "connector", OWNER),
+    "connectors:pause": Route("POST", "connector", ("csm", "partner"), ok=302),
+    "connectors:resume": Route("POST", "connector", ("csm", "partner"), ok=302),
+    "connectors:delete": Route("GET", "connector", OWNER),
+    "connectors:key_create": Route("POST", "connector", OWNER, ok=302),
+    "connectors:key_rotate": Route("POST", "connector_key", OWNER, ok=302),
+    "connectors:key_revoke": Route("POST", "connector_key", OWNER, ok=302),
+    "connectors:destination_create": Route("GET", "connector", OWNER),
+    "connectors:destination_edit": Route("GET", "destination", OWNER),
+    "connectors:destination_test": Route("POST", "destination", OWNER, ok=302),
+    "connectors:destination_delete": Route("POST", "destination", OWNER, ok=302),
+    "connectors:source_create": Route("GET", "connector", OWNER),
+    "connectors:source_edit": Route("GET", "source", OWNER),
+    "connectors:source_test": Route("POST", "source", OWNER, ok=302),
+    "connectors:source_delete": Route("POST", "source", OWNER, ok=302),
 }
+CONNECTOR_KWARGS = ("connector", "connector_key", "destination", "source")
 
 
 def _named_routes(resolver=None, namespace: str = "") -> set[str]:
@@ -81,13 +111,18 @@ def test_every_url_is_in_the_matrix():
 
 def _url(name: str, route: Route, project, partner) -> str:
     profile = ProfileFactory(project=project)
+    connector = ConnectorFactory(project=project, partner=partner)
     kwargs = {
+        "connector": {"code": connector.code},
+        "connector_key": {"code": connector.code, "key_code": ConnectorKeyFactory(connector=connector).code},
+        "destination": {"code": connector.code, "storage_code": DestinationFactory(connector=connector).code},
+        "source": {"code": connector.code, "storage_code": SourceFactory(connector=connector).code},
         "": {},
         "project": {"code": project.code},
         "rest_key": {"code": project.code, "key_code": RestApiKeyFactory(customer=project.customer).code},
         "profile": {"code": project.code, "profile_code": profile.code},
         "grant": {"code": project.code, "partner_code": partner.code},
-        "api_call": {"code": project.code, "token": _api_call(project).token},
+        "api_call": {"code": project.code, "token": _api_call(project, connector).token},
         "retention_run": {"run_id": _retention_run().pk},
     }[route.kwargs]
     return reverse(name, kwargs=kwargs)
@@ -99,7 +134,8 @@ def _retention_run():
     return RetentionRun.objects.create()
 
 
-def _api_call(project):
+def _api_call(project, connector):
+    """A call made with the partner's connector's key: the partner sees it (a CSM sees every call)."""
     import uuid
 
     from django.utils import timezone
@@ -107,7 +143,12 @@ def _api_call(project):
     from batchhub.api.models import ApiCall
 
     return ApiCall.objects.create(
-        project=project, route="events.user", status_code=202, token=uuid.uuid4(), created_at=timezone.now()
+        project=project,
+        connector=connector,
+        route="events.user",
+        status_code=202,
+        token=uuid.uuid4(),
+        created_at=timezone.now(),
     )
 
 
@@ -194,3 +235,31 @@ def test_a_partner_sees_only_its_own_grant(client, project, partner, partner_use
     response = client.get(reverse("projects:detail", kwargs={"code": project.code}))
     assert "Pushwave" in response.text
     assert "Competitor Inc" not in response.text
+
+
+@pytest.mark.parametrize("name", sorted(n for n, r in ROUTES.items() if "csm" not in r.allowed and r.kwargs))
+def test_csm_cannot_use_a_partners_own_routes(client, name, project, partner, csm, settings, tmp_path):
+    """A CSM sees every connector and may pause it, but configures none: keys, storage and edits are the partner's."""
+    settings.STORAGE_LOCAL_ROOT = tmp_path
+    route = ROUTES[name]
+    client.force_login(csm)
+    response = _call(client, route, _url(name, route, project, partner))
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize("name", sorted(n for n, r in ROUTES.items() if r.kwargs in CONNECTOR_KWARGS))
+def test_another_partner_on_the_same_project_cannot_reach_the_connector(client, name, project, partner):
+    """Two partners granted the same project: neither sees nor changes the other's connectors, keys or storage."""
+    from batchhub.connectors.models import Connector, ConnectorKey
+    from tests.factories import GrantFactory, PartnerFactory, UserFactory
+
+    rival = PartnerFactory(name="Competitor Inc")
+    GrantFactory(project=project, partner=rival)
+    route = ROUTES[name]
+    url = _url(name, route, project, partner)
+    before = list(Connector.objects.values_list("status", "name")), ConnectorKey.objects.filter(revoked_at=None).count()
+    client.force_login(UserFactory.partner_user(partner=rival, username="rival"))
+    response = _call(client, route, url)
+    assert response.status_code == 404
+    after = list(Connector.objects.values_list("status", "name")), ConnectorKey.objects.filter(revoked_at=None).count()
+    assert after == before

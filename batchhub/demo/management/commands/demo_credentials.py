@@ -11,7 +11,10 @@ from batchhub.demo.queries import DemoWorldMissing, demo_credentials
 
 
 class Command(BaseCommand):
-    help = "Print the demo logins per role and the demo apps' API keys, secrets shown (demo only)."
+    help = (
+        "Print the demo logins per role, the demo apps' API keys and the partners' connectors with their keys, "
+        "secrets shown (demo only)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -50,6 +53,22 @@ class Command(BaseCommand):
                             ("platform", "platform"),
                             ("live_api_key", "live API key"),
                             ("sdk_api_key", "SDK API key"),
+                        ],
+                    )
+                )
+            )
+        if credentials["connectors"]:
+            self.stdout.write("")
+            self.stdout.write("Partners' connectors (their own API keys: the connector's project and features only)")
+            self.stdout.write(
+                "\n".join(
+                    text_table(
+                        credentials["connectors"],
+                        [
+                            ("partner", "partner"),
+                            ("project", "project"),
+                            ("code", "connector code"),
+                            ("api_key", "API key"),
                         ],
                     )
                 )

@@ -1,0 +1,272 @@
+"""Forms of connectors and of their destinations and sources: every value checked here, before any service or
+transport sees it. Credentials are write-only: a blank field keeps what is stored."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from django import forms
+
+from batchhub.api.features import INBOUND_FEATURES
+from batchhub.connectors.models import Connector, StorageKind
+from batchhub.core.storage.base import TransportError, remote_name
+from batchhub.core.storage.network import address_allowed
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-_]{1,61}[a-z0-9]$")
+_HOST = re.compile(r"^[A-Za-z0-9.\-:\[\]]{1,253}$")
+
+
+class ConnectorForm(forms.Form):
+    name = forms.CharField(max_length=120, help_text="How you and the customer's CSM will recognise it.")
+    kind = forms.ChoiceField(choices=Connector.Kind.choices, label="Integration kind")
+    features = forms.MultipleChoiceField(
+        choices=list(INBOUND_FEATURES.items()),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Inbound features it uses",
+        help_text="Its API keys can call these and nothing else.",
+    )
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        if not name or _CONTROL.search(name):
+            raise forms.ValidationError("Give a name without control characters.")
+        return name
+
+
+class ConnectorCreateForm(ConnectorForm):
+    project = forms.ChoiceField(choices=(), help_text="One of the projects granted to your organisation.")
+
+    field_order = ["project", "name", "kind", "features"]
+
+    def __init__(self, *args, projects=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.projects = {str(project.code): project for project in projects}
+        self.fields["project"].choices = [(code, project.name) for code, project in self.projects.items()]
+
+    def clean_project(self):
+        return self.projects[self.cleaned_data["project"]]  # ChoiceField already refused anything else
+
+
+class PauseForm(forms.Form):
+    reason = forms.CharField(max_length=300, required=False, help_text="Shown on the connector page.")
+
+
+class KeyForm(forms.Form):
+    name = forms.CharField(max_length=80, help_text="What uses it, e.g. “production sync”.")
+
+
+# ---- destinations and sources ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    label: str
+    secret: bool = False
+    required: bool = False
+    textarea: bool = False
+    help: str = ""
+    kind: str = "text"  # text | port | host | bucket | path | url | prefix
+
+
+_HOST_FIELDS = [
+    Field("host", "Host", required=True, kind="host", help="Public host name or address of your server."),
+    Field("port", "Port", kind="port"),
+    Field("username", "User name", required=True),
+]
+KIND_FIELDS: dict[str, list[Field]] = {
+    StorageKind.LOCAL: [
+        Field("path", "Folder", required=True, kind="path", help="A folder under BatchHub's storage root."),
+    ],
+    StorageKind.S3: [
+        Field("bucket", "Bucket", required=True, kind="bucket"),
+        Field("prefix", "Prefix", kind="prefix", help="Folder inside the bucket, e.g. batch/exports/"),
+        Field("region", "Region", help="e.g. eu-west-1"),
+        Field("endpoint_url", "Endpoint URL", kind="url", help="Only for S3-compatible stores; empty for AWS."),
+        Field("access_key_id", "Access key id", secret=True, required=True),
+        Field("secret_access_key", "Secret access key", secret=True, required=True),
+    ],
+    StorageKind.GCS: [
+        Field("bucket", "Bucket", required=True, kind="bucket"),
+        Field("prefix", "Prefix", kind="prefix"),
+        Field(
+            "service_account_json",
+            "Service account key (JSON)",
+            secret=True,
+            required=True,
+            textarea=True,
+            help="The JSON key file of a service account that may write to the bucket.",
+        ),
+    ],
+    StorageKind.SFTP: [
+        *_HOST_FIELDS,
+        Field("path", "Remote folder", kind="prefix"),
+        Field(
+            "host_key",
+            "Server host key",
+            required=True,
+            textarea=True,
+            help="The server's public key line (as in known_hosts, e.g. “ssh-ed25519 AAAA…”) or its SHA256 "
+            "fingerprint. Unknown or changed keys are refused.",
+        ),
+        Field("password", "Password", secret=True),
+        Field("private_key", "Private key", secret=True, textarea=True, help="OpenSSH or PEM; instead of a password."),
+        Field("private_key_passphrase", "Private key passphrase", secret=True),
+    ],
+    StorageKind.FTP: [
+        *_HOST_FIELDS,
+        Field("path", "Remote folder", kind="prefix"),
+        Field("password", "Password", secret=True, required=True),
+    ],
+    StorageKind.FTPS: [
+        *_HOST_FIELDS,
+        Field("path", "Remote folder", kind="prefix"),
+        Field(
+            "ca_pem",
+            "Pinned CA certificate (PEM)",
+            textarea=True,
+            help="Optional: the CA that signed the server's certificate, if not a public one.",
+        ),
+        Field("password", "Password", secret=True, required=True),
+    ],
+    StorageKind.HTTP: [
+        Field("url", "URL", required=True, kind="url", help="https://… of the file to download."),
+        Field("username", "Basic auth user", secret=True),
+        Field("password", "Basic auth password", secret=True),
+        Field("header_name", "Header name", secret=True, help="e.g. Authorization"),
+        Field("header_value", "Header value", secret=True),
+    ],
+}
+SOURCE_KINDS = list(StorageKind.choices)
+DESTINATION_KINDS = [(value, label) for value, label in StorageKind.choices if value != StorageKind.HTTP]
+
+
+def _refused_literal(host: str) -> bool:
+    """A host given as an address (or `localhost`) that the SSRF guard would refuse: said at once, on the form.
+    Names are resolved, and checked again, when a connection is made."""
+    bare = host.strip("[]")
+    if bare.lower() == "localhost" or bare.lower().endswith(".localhost"):
+        bare = "127.0.0.1"
+    try:
+        ipaddress.ip_address(bare)
+    except ValueError:
+        return False
+    return not address_allowed(bare)
+
+
+class StorageForm(forms.Form):
+    """A destination's or source's form for one kind (the kind's fields are added from KIND_FIELDS)."""
+
+    name = forms.CharField(max_length=120)
+
+    def __init__(self, *args, kind: str, direction: str, location=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.kind, self.direction, self.location = kind, direction, location
+        stored_secrets = location.credentials_dict() if location is not None and location.kind == kind else {}
+        if location is not None:
+            self.fields["name"].initial = location.name
+        if direction == "source":
+            self.fields["pattern"] = forms.CharField(
+                max_length=255,
+                initial=location.pattern if location is not None else "*.csv",
+                help_text="Which files, a glob under the location: *.csv, audiences/*.txt",
+            )
+        self.spec = KIND_FIELDS[kind]
+        for spec in self.spec:
+            if spec.secret:
+                stored = stored_secrets.get(spec.name)
+                widget = forms.Textarea(attrs={"rows": 3, "autocomplete": "off"}) if spec.textarea else None
+                widget = widget or forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"})
+                shown = f"Stored: ••••{stored[-4:]}. Leave blank to keep it." if stored and len(stored) > 12 else ""
+                shown = shown or ("Stored. Leave blank to keep it." if stored else spec.help)
+                field = forms.CharField(
+                    label=spec.label, required=spec.required and not stored, widget=widget, help_text=shown,
+                    strip=False, max_length=20000,
+                )  # fmt: skip
+            elif spec.kind == "port":
+                field = forms.IntegerField(label=spec.label, required=False, min_value=1, max_value=65535)
+            else:
+                widget = forms.Textarea(attrs={"rows": 3}) if spec.textarea else None
+                field = forms.CharField(
+                    label=spec.label, required=spec.required, widget=widget, help_text=spec.help, max_length=4000
+                )
+            if not spec.secret and location is not None and location.kind == kind:
+                field.initial = location.location.get(spec.name)
+            self.fields[spec.name] = field
+
+    def _check(self, spec: Field, value):
+        if value in (None, ""):
+            return value
+        if isinstance(value, str) and "\x00" in value:
+            raise forms.ValidationError("NUL characters are not allowed.")
+        if spec.secret or spec.kind == "port":
+            return value
+        value = value.strip()
+        if spec.kind == "host":
+            if not _HOST.match(value):
+                raise forms.ValidationError("Give a host name or an IP address, without scheme or path.")
+            if _refused_literal(value):
+                raise forms.ValidationError("That address is private or internal: BatchHub does not connect to it.")
+        elif spec.kind == "bucket" and not _BUCKET.match(value):
+            raise forms.ValidationError("Bucket names are 3 to 63 lower-case letters, digits, dots, dashes.")
+        elif spec.kind in ("path", "prefix"):
+            if value.startswith("/") and spec.kind == "path":
+                raise forms.ValidationError("Give a folder relative to the storage root.")
+            stripped = value.strip("/")
+            if stripped:
+                try:
+                    remote_name(stripped)
+                except TransportError as error:
+                    raise forms.ValidationError(error.message) from None
+        elif spec.kind == "url":
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise forms.ValidationError("Give a full http:// or https:// URL.")
+            if _refused_literal(parts.hostname):
+                raise forms.ValidationError("That address is private or internal: BatchHub does not connect to it.")
+        elif _CONTROL.search(value.replace("\n", "").replace("\r", "").replace("\t", "")):
+            raise forms.ValidationError("Control characters are not allowed.")
+        return value
+
+    def clean(self):
+        cleaned = super().clean()
+        for spec in self.spec:
+            if spec.name in cleaned:
+                try:
+                    cleaned[spec.name] = self._check(spec, cleaned[spec.name])
+                except forms.ValidationError as error:
+                    self.add_error(spec.name, error)
+        if self.kind == StorageKind.GCS and cleaned.get("service_account_json"):
+            try:
+                info = json.loads(cleaned["service_account_json"])
+            except ValueError:
+                info = None
+            if not isinstance(info, dict) or "client_email" not in info or "private_key" not in info:
+                self.add_error("service_account_json", "Paste the whole JSON key file of a service account.")
+        if self.kind == StorageKind.SFTP and not self.errors:
+            stored = self.location.credentials_dict() if self.location and self.location.kind == self.kind else {}
+            if not (cleaned.get("password") or cleaned.get("private_key") or stored):
+                self.add_error("password", "Give a password or a private key.")
+        if self.kind == StorageKind.HTTP and bool(cleaned.get("username")) != bool(cleaned.get("password")):
+            stored = self.location.credentials_dict() if self.location and self.location.kind == self.kind else {}
+            if not stored.get("username"):
+                self.add_error("password", "Basic auth needs both a user and a password.")
+        pattern = cleaned.get("pattern")
+        if pattern is not None and ("\x00" in pattern or ".." in pattern.split("/") or pattern.startswith("/")):
+            self.add_error("pattern", "The pattern must stay inside the location (no “..”, no leading “/”).")
+        return cleaned
+
+    def settings_and_secrets(self) -> tuple[dict, dict]:
+        plain, secret = {}, {}
+        for spec in self.spec:
+            value = self.cleaned_data.get(spec.name)
+            if value in (None, ""):
+                continue
+            (secret if spec.secret else plain)[spec.name] = value
+        return plain, secret

@@ -1,0 +1,302 @@
+"""Writes of connectors: the connector, its keys, its destinations and sources. Every change is audited (secrets
+only as "(secret changed)"); saving a connector or a key makes the API forget the keys it holds (apps.ready)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import logging
+import uuid
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from batchhub.api.features import INBOUND_FEATURES
+from batchhub.connectors.models import Connector, ConnectorKey, Destination, Source, StorageLocation
+from batchhub.core.audit.record import SECRET_CHANGED, audit_record, model_snapshot, snapshot_diff
+from batchhub.core.secrets.crypto import Secret
+from batchhub.core.services import api_key_revoke, api_key_rotate
+from batchhub.core.storage.base import ErrorClass, TransportError, transport_open
+from batchhub.projects.models import Project, ProjectGrant
+
+logger = logging.getLogger(__name__)
+_AUDITED = ["name", "kind", "features", "status", "paused_reason"]
+
+
+def _audit(actor, action: str, connector: Connector, changes: dict | None = None, *, obj=None, what: str = "") -> None:
+    audit_record(
+        actor=actor,
+        action=action,
+        obj=obj or connector,
+        object_repr=(what or f"connector {connector.name} of {connector.partner.name}")[:200],
+        project=connector.project,
+        changes=changes or {},
+    )
+
+
+def _features_clean(features) -> list[str]:
+    unknown = set(features) - set(INBOUND_FEATURES)
+    if unknown:
+        raise ValidationError({"features": f"Unknown features: {', '.join(sorted(unknown))}."})
+    return [feature for feature in INBOUND_FEATURES if feature in set(features)]
+
+
+@transaction.atomic
+def connector_create(*, actor, partner, project: Project, kind: str, name: str, features) -> Connector:
+    """A partner's new connector on a project granted to it."""
+    if not ProjectGrant.objects.filter(project=project, partner=partner).exists():
+        raise PermissionDenied("This project is not granted to your organisation.")
+    connector = Connector(
+        partner=partner,
+        project=project,
+        kind=kind,
+        name=name.strip(),
+        features=_features_clean(features),
+        created_by=actor if actor and actor.is_authenticated else None,
+    )
+    connector.full_clean(exclude=["features"])
+    try:
+        with transaction.atomic():
+            connector.save()
+    except IntegrityError:
+        raise ValidationError({"name": "You already have a connector of this name on this project."}) from None
+    _audit(actor, "connector.create", connector, snapshot_diff({}, model_snapshot(connector, _AUDITED)))
+    return connector
+
+
+@transaction.atomic
+def connector_update(*, actor, connector: Connector, kind: str, name: str, features) -> Connector:
+    connector = Connector.objects.select_for_update().select_related("partner", "project").get(pk=connector.pk)
+    before = model_snapshot(connector, _AUDITED)
+    connector.kind, connector.name, connector.features = kind, name.strip(), _features_clean(features)
+    connector.full_clean(exclude=["features"], validate_unique=False)
+    try:
+        with transaction.atomic():
+            connector.save()
+    except IntegrityError:
+        raise ValidationError({"name": "You already have a connector of this name on this project."}) from None
+    changes = snapshot_diff(before, model_snapshot(connector, _AUDITED))
+    if changes:
+        _audit(actor, "connector.update", connector, changes)
+    return connector
+
+
+@transaction.atomic
+def connector_pause(*, actor, connector: Connector, reason: str = "") -> bool:
+    """Pause: its keys are refused and its jobs wait. False if it was paused already."""
+    connector = Connector.objects.select_for_update().select_related("partner", "project").get(pk=connector.pk)
+    if connector.is_paused:
+        return False
+    before = model_snapshot(connector, _AUDITED)
+    connector.status, connector.paused_reason = Connector.Status.PAUSED, reason.strip()[:300]
+    connector.save(update_fields=["status", "paused_reason", "updated_at"])
+    _audit(actor, "connector.pause", connector, snapshot_diff(before, model_snapshot(connector, _AUDITED)))
+    return True
+
+
+@transaction.atomic
+def connector_resume(*, actor, connector: Connector) -> bool:
+    connector = Connector.objects.select_for_update().select_related("partner", "project").get(pk=connector.pk)
+    if not connector.is_paused:
+        return False
+    before = model_snapshot(connector, _AUDITED)
+    # its health is read again from its next runs
+    connector.status, connector.paused_reason = Connector.Status.HEALTHY, ""
+    connector.save(update_fields=["status", "paused_reason", "updated_at"])
+    _audit(actor, "connector.resume", connector, snapshot_diff(before, model_snapshot(connector, _AUDITED)))
+    return True
+
+
+@transaction.atomic
+def connector_delete(*, actor, connector: Connector) -> None:
+    """Delete the connector with its keys, destinations and sources; its past API calls stay, unattributed."""
+    connector = Connector.objects.select_for_update().select_related("partner", "project").get(pk=connector.pk)
+    _audit(actor, "connector.delete", connector, snapshot_diff(model_snapshot(connector, _AUDITED), {}))
+    connector.delete()
+
+
+# ---- keys ---------------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def connector_key_create(*, actor, connector: Connector, name: str) -> tuple[ConnectorKey, Secret]:
+    """A new key of the connector; returns it with its secret (shown once)."""
+    key = ConnectorKey(
+        connector=connector,
+        name=name.strip()[:80] or "API key",
+        created_by=actor if actor and actor.is_authenticated else None,
+    )
+    key.save()
+    _audit(
+        actor,
+        "connectorkey.create",
+        connector,
+        {"name": [None, key.name], "secret": [None, SECRET_CHANGED]},
+        obj=key,
+        what=f"key {key.name} of connector {connector.name}",
+    )
+    return key, key.secret
+
+
+def connector_key_rotate(*, actor, key: ConnectorKey, overlap: dt.timedelta) -> Secret:
+    with transaction.atomic():
+        key, new_key = api_key_rotate(actor=actor, key=key, overlap=overlap)
+        _audit(
+            actor,
+            "connectorkey.rotate",
+            key.connector,
+            {
+                "secret": [SECRET_CHANGED, SECRET_CHANGED],
+                "old key works until": [None, (key.expires_at or key.revoked_at).isoformat(timespec="minutes")],
+            },
+            obj=key,
+            what=f"key {key.name} of connector {key.connector.name}",
+        )
+    return new_key.secret
+
+
+def connector_key_revoke(*, actor, key: ConnectorKey) -> bool:
+    with transaction.atomic():
+        revoked = api_key_revoke(key)
+        if revoked is not None:
+            _audit(
+                actor,
+                "connectorkey.revoke",
+                revoked.connector,
+                {"revoked": [False, True]},
+                obj=revoked,
+                what=f"key {revoked.name} of connector {revoked.connector.name}",
+            )
+    return revoked is not None
+
+
+# ---- destinations and sources ----------------------------------------------------------------------------------
+
+
+def _location_model(direction: str) -> type[StorageLocation]:
+    return {"destination": Destination, "source": Source}[direction]
+
+
+@transaction.atomic
+def storage_save(
+    *,
+    actor,
+    connector: Connector,
+    direction: str,
+    location: StorageLocation | None,
+    name: str,
+    kind: str,
+    settings: dict,
+    secrets: dict,
+    pattern: str | None = None,
+) -> StorageLocation:
+    """Create or change a destination or source. `secrets` holds only the credentials typed in this time: a blank
+    one keeps what was stored (write-only fields); changing the kind drops the old credentials."""
+    model = _location_model(direction)
+    if location is None:
+        location = model(connector=connector)
+        before: dict = {}
+        kept: dict = {}
+    else:
+        location = model.objects.select_for_update().get(pk=location.pk, connector=connector)
+        before = {"name": location.name, "kind": location.kind, **location.location}
+        if direction == "source":
+            before["pattern"] = location.pattern
+        kept = location.credentials_dict() if location.kind == kind else {}
+    before_settings = {k: v for k, v in before.items() if k not in ("name", "kind", "pattern")}
+    merged = {**kept, **{key: value for key, value in secrets.items() if value}}
+    location.name, location.kind, location.location = name.strip(), kind, settings
+    location.credentials = json.dumps(merged) if merged else ""
+    if direction == "source" and pattern is not None:
+        location.pattern = pattern
+    changed_where = location.pk is None or before.get("kind") != kind or settings != before_settings
+    if changed_where or secrets:  # a test of what was there says nothing of what is now
+        location.last_test_ok, location.last_tested_at, location.last_test_error = None, None, {}
+    try:
+        with transaction.atomic():
+            location.save()
+    except IntegrityError:
+        raise ValidationError({"name": f"This connector already has a {direction} of this name."}) from None
+    after = {"name": location.name, "kind": location.kind, **location.location}
+    if direction == "source":
+        after["pattern"] = location.pattern
+    changes = snapshot_diff(before, after)
+    for secret_name in sorted(set(merged) | set(kept)):
+        if merged.get(secret_name) != kept.get(secret_name):
+            changes[secret_name] = [SECRET_CHANGED if secret_name in kept else None, SECRET_CHANGED]
+    _audit(
+        actor,
+        f"{direction}.{'create' if not before else 'update'}",
+        connector,
+        changes,
+        obj=location,
+        what=f"{direction} {location.name} of connector {connector.name}",
+    )
+    return location
+
+
+@transaction.atomic
+def storage_delete(*, actor, connector: Connector, location: StorageLocation) -> None:
+    direction = "source" if isinstance(location, Source) else "destination"
+    _audit(
+        actor,
+        f"{direction}.delete",
+        connector,
+        {"name": [location.name, None], "kind": [location.kind, None]},
+        obj=location,
+        what=f"{direction} {location.name} of connector {connector.name}",
+    )
+    location.delete()
+
+
+PROBE_CONTENT = b"BatchHub connection test: this file is deleted right after it is written.\n"
+
+
+def storage_test(*, actor, location: StorageLocation) -> dict:
+    """Try the location now. A destination: write a small probe file, read it back, delete it. A source: list what
+    its pattern matches. Records and returns {"ok", "files" (source), "error" {class, code, message}}."""
+    result: dict = {"ok": False, "files": [], "error": {}}
+    try:
+        with transport_open(location.kind, location.location, location.credentials_dict()) as transport:
+            if isinstance(location, Source):
+                result["files"] = transport.list(location.pattern or "*")[:50]
+            else:
+                name = f".batchhub-probe-{uuid.uuid4().hex}.txt"
+                transport.write(name, io.BytesIO(PROBE_CONTENT))
+                with transport.open_read(name) as stream:
+                    read_back = stream.read(len(PROBE_CONTENT) + 1)
+                transport.delete(name)
+                if read_back != PROBE_CONTENT:
+                    raise TransportError(
+                        ErrorClass.FIX_ON_YOUR_SIDE,
+                        "probe_mismatch",
+                        "The test file read back differs from what was written: check that nothing rewrites "
+                        "files in this folder.",
+                    )
+        result["ok"] = True
+    except TransportError as error:
+        result["error"] = error.as_dict()
+    except Exception:  # a bug of ours: classified as such, never a 500 for the partner
+        result["error"] = TransportError(
+            ErrorClass.PLATFORM,
+            "platform",
+            "Something went wrong on our side while testing. Retrying will not help; we have been notified.",
+        ).as_dict()
+        logger.exception("storage test of %s %s failed", location.kind, location.code)
+    now = timezone.now()
+    location.last_tested_at, location.last_test_ok, location.last_test_error = now, result["ok"], result["error"]
+    fields = ["last_tested_at", "last_test_ok", "last_test_error"]
+    if result["ok"]:
+        location.last_success_at = now
+        fields.append("last_success_at")
+    type(location).objects.filter(pk=location.pk).update(**{field: getattr(location, field) for field in fields})
+    audit_record(
+        actor=actor,
+        action=f"{'source' if isinstance(location, Source) else 'destination'}.test",
+        obj=location,
+        project=location.connector.project,
+        changes={"result": [None, "ok" if result["ok"] else result["error"].get("code", "failed")]},
+    )
+    return result

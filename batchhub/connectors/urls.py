@@ -1,0 +1,42 @@
+from django.urls import path
+
+from batchhub.connectors import views
+
+app_name = "connectors"
+
+urlpatterns = [
+    path("connectors/", views.connector_list, name="list"),
+    path("connectors/new/", views.connector_create, name="create"),
+    path("connectors/<uuid:code>/", views.connector_detail, name="detail"),
+    path("connectors/<uuid:code>/edit/", views.connector_edit, name="edit"),
+    path("connectors/<uuid:code>/pause/", views.connector_pause, name="pause"),
+    path("connectors/<uuid:code>/resume/", views.connector_resume, name="resume"),
+    path("connectors/<uuid:code>/delete/", views.connector_delete, name="delete"),
+    path("connectors/<uuid:code>/keys/", views.key_create, name="key_create"),
+    path("connectors/<uuid:code>/keys/<uuid:key_code>/rotate/", views.key_rotate, name="key_rotate"),
+    path("connectors/<uuid:code>/keys/<uuid:key_code>/revoke/", views.key_revoke, name="key_revoke"),
+    path("projects/<uuid:code>/connectors/", views.project_panel, name="panel"),
+]
+for _direction in ("destination", "source"):
+    _extra = {"direction": _direction}
+    urlpatterns += [
+        path(f"connectors/<uuid:code>/{_direction}s/new/", views.storage_edit, _extra, name=f"{_direction}_create"),
+        path(
+            f"connectors/<uuid:code>/{_direction}s/<uuid:storage_code>/",
+            views.storage_edit,
+            _extra,
+            name=f"{_direction}_edit",
+        ),
+        path(
+            f"connectors/<uuid:code>/{_direction}s/<uuid:storage_code>/test/",
+            views.storage_test,
+            _extra,
+            name=f"{_direction}_test",
+        ),
+        path(
+            f"connectors/<uuid:code>/{_direction}s/<uuid:storage_code>/delete/",
+            views.storage_delete,
+            _extra,
+            name=f"{_direction}_delete",
+        ),
+    ]

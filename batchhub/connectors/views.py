@@ -1,0 +1,339 @@
+"""Screens of connectors: lists, the connector page, its keys, destinations and sources (with their Test)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from batchhub.connectors import services
+from batchhub.connectors.forms import (
+    DESTINATION_KINDS,
+    KIND_FIELDS,
+    SOURCE_KINDS,
+    ConnectorCreateForm,
+    ConnectorForm,
+    KeyForm,
+    PauseForm,
+    StorageForm,
+)
+from batchhub.connectors.queries import (
+    connector_activity,
+    connector_can_change,
+    connector_can_pause,
+    connector_can_see_details,
+    connector_get_for_user,
+    connector_key_get,
+    connector_keys,
+    connector_list_rows,
+    destination_get,
+    projects_for_new_connector,
+    source_get,
+)
+from batchhub.core.roles import PARTNER, has_role
+from batchhub.core.secrets.reveal import no_store, reveal_once_pop, reveal_once_stash
+from batchhub.projects.forms import RestKeyRotateForm
+from batchhub.projects.panels import panel_get_for_user, panel_render
+from batchhub.projects.queries import project_get_for_user
+
+
+def _connector_for_change(request: HttpRequest, code):
+    connector = connector_get_for_user(request.user, code)
+    if not connector_can_change(request.user, connector):
+        raise Http404("No such connector")  # what others may not change, they are not told exists as changeable
+    return connector
+
+
+@login_required
+@require_GET
+def connector_list(request: HttpRequest) -> HttpResponse:
+    connectors = list(connector_list_rows(request.user))
+    return render(
+        request,
+        "connectors/connector_list.html",
+        {"connectors": connectors, "can_create": has_role(request.user, PARTNER)},
+    )
+
+
+@login_required
+@require_GET
+def project_panel(request: HttpRequest, code) -> HttpResponse:
+    """The project page's "Connectors" panel: the project's connectors the user may see."""
+    panel = panel_get_for_user(request.user, "connectors")
+    project = project_get_for_user(request.user, code)
+    context = {
+        "connectors": list(connector_list_rows(request.user, project=project)),
+        "can_create": has_role(request.user, PARTNER),
+    }
+    return panel_render(
+        request, panel=panel, project=project, template="connectors/project_panel.html", context=context
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def connector_create(request: HttpRequest) -> HttpResponse:
+    projects = list(projects_for_new_connector(request.user))
+    if not has_role(request.user, PARTNER):
+        raise Http404("No such page")
+    form = ConnectorCreateForm(
+        request.POST or None, projects=projects, initial={"project": request.GET.get("project", "")}
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            connector = services.connector_create(
+                actor=request.user,
+                partner=request.user.partner,
+                project=data["project"],
+                kind=data["kind"],
+                name=data["name"],
+                features=data["features"],
+            )
+        except ValidationError as exc:
+            _errors_to_form(form, exc)
+        except PermissionDenied as exc:
+            form.add_error("project", str(exc))
+        else:
+            messages.success(request, f"Connector {connector.name} created. Give it an API key below.")
+            return redirect("connectors:detail", code=connector.code)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "connectors/connector_form.html", {"form": form, "projects": projects}, status=status)
+
+
+def _errors_to_form(form, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc)
+
+
+@login_required
+@require_GET
+def connector_detail(request: HttpRequest, code) -> HttpResponse:
+    connector = connector_get_for_user(request.user, code)
+    details = connector_can_see_details(request.user, connector)
+    context = {
+        "connector": connector,
+        "can_change": connector_can_change(request.user, connector),
+        "can_pause": connector_can_pause(request.user, connector),
+        "details": details,
+        "revealed": reveal_once_pop(request, owner=str(connector.code)),
+    }
+    if details:
+        context.update(
+            keys=connector_keys(connector),
+            key_form=KeyForm(),
+            rotate_form=RestKeyRotateForm(auto_id=False),
+            pause_form=PauseForm(),
+            api_activity=connector_activity(connector),
+            destinations=list(connector.destinations.order_by("name")),
+            sources=list(connector.sources.order_by("name")),
+        )
+    return no_store(render(request, "connectors/connector_detail.html", context))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def connector_edit(request: HttpRequest, code) -> HttpResponse:
+    connector = _connector_for_change(request, code)
+    initial = {"name": connector.name, "kind": connector.kind, "features": connector.features}
+    form = ConnectorForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.connector_update(actor=request.user, connector=connector, **form.cleaned_data)
+        except ValidationError as exc:
+            _errors_to_form(form, exc)
+        else:
+            messages.success(request, "Connector saved.")
+            return redirect("connectors:detail", code=connector.code)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "connectors/connector_form.html", {"form": form, "connector": connector}, status=status)
+
+
+@login_required
+@require_POST
+def connector_pause(request: HttpRequest, code) -> HttpResponse:
+    connector = connector_get_for_user(request.user, code)
+    if not connector_can_pause(request.user, connector):
+        raise Http404("No such connector")
+    form = PauseForm(request.POST)
+    reason = form.cleaned_data["reason"] if form.is_valid() else ""
+    if services.connector_pause(actor=request.user, connector=connector, reason=reason):
+        messages.warning(request, f"{connector.name} is paused: its API keys are refused and its jobs wait.")
+    return redirect("connectors:detail", code=connector.code)
+
+
+@login_required
+@require_POST
+def connector_resume(request: HttpRequest, code) -> HttpResponse:
+    connector = connector_get_for_user(request.user, code)
+    if not connector_can_pause(request.user, connector):
+        raise Http404("No such connector")
+    if services.connector_resume(actor=request.user, connector=connector):
+        messages.success(request, f"{connector.name} is running again.")
+    return redirect("connectors:detail", code=connector.code)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def connector_delete(request: HttpRequest, code) -> HttpResponse:
+    connector = _connector_for_change(request, code)
+    if request.method == "POST":
+        project = connector.project
+        services.connector_delete(actor=request.user, connector=connector)
+        messages.success(request, f"Connector {connector.name} deleted: its keys no longer work.")
+        return redirect("projects:detail", code=project.code)
+    return render(request, "connectors/connector_confirm_delete.html", {"connector": connector})
+
+
+# ---- keys ---------------------------------------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def key_create(request: HttpRequest, code) -> HttpResponse:
+    connector = _connector_for_change(request, code)
+    form = KeyForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give the key a name (up to 80 characters).")
+        return redirect("connectors:detail", code=connector.code)
+    key, secret = services.connector_key_create(actor=request.user, connector=connector, name=form.cleaned_data["name"])
+    reveal_once_stash(
+        request, owner=str(connector.code), label=f"API key “{key.name}” of {connector.name}", secret=secret
+    )
+    messages.success(request, f"API key “{key.name}” created.")
+    return redirect("connectors:detail", code=connector.code)
+
+
+@login_required
+@require_POST
+def key_rotate(request: HttpRequest, code, key_code) -> HttpResponse:
+    connector = _connector_for_change(request, code)
+    key = connector_key_get(connector, key_code)
+    form = RestKeyRotateForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "; ".join(str(error) for errors in form.errors.values() for error in errors))
+        return redirect("connectors:detail", code=connector.code)
+    hours = form.cleaned_data["overlap_hours"]
+    try:
+        secret = services.connector_key_rotate(actor=request.user, key=key, overlap=dt.timedelta(hours=hours))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("connectors:detail", code=connector.code)
+    reveal_once_stash(request, owner=str(connector.code), label=f"New API key “{key.name}”", secret=secret)
+    if hours:
+        messages.warning(request, f"“{key.name}” was rotated: the old key keeps working for {hours} h.")
+    else:
+        messages.warning(request, f"“{key.name}” was rotated: the old key no longer works.")
+    return redirect("connectors:detail", code=connector.code)
+
+
+@login_required
+@require_POST
+def key_revoke(request: HttpRequest, code, key_code) -> HttpResponse:
+    connector = _connector_for_change(request, code)
+    key = connector_key_get(connector, key_code)
+    if services.connector_key_revoke(actor=request.user, key=key):
+        messages.warning(request, f"“{key.name}” was revoked: calls with it fail from now on.")
+    return redirect("connectors:detail", code=connector.code)
+
+
+# ---- destinations and sources --------------------------------------------------------------------------------
+
+
+def _storage_get(connector, direction: str, storage_code):
+    return (destination_get if direction == "destination" else source_get)(connector, storage_code)
+
+
+def _kinds(direction: str) -> list[tuple[str, str]]:
+    return DESTINATION_KINDS if direction == "destination" else SOURCE_KINDS
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def storage_edit(request: HttpRequest, code, direction: str, storage_code=None) -> HttpResponse:
+    """Create (no code) or change a destination or source. The kind comes from the query (a new one) or the stored
+    row; choosing another kind reloads the form with that kind's fields (htmx, or a plain GET)."""
+    connector = _connector_for_change(request, code)
+    location = _storage_get(connector, direction, storage_code) if storage_code else None
+    kinds = dict(_kinds(direction))
+    kind = request.POST.get("kind") or request.GET.get("kind") or (location.kind if location else "local")
+    if kind not in kinds:
+        kind = "local"
+    form = StorageForm(
+        request.POST if request.method == "POST" else None, kind=kind, direction=direction, location=location
+    )
+    if request.method == "POST" and form.is_valid():
+        plain, secrets = form.settings_and_secrets()
+        try:
+            location = services.storage_save(
+                actor=request.user,
+                connector=connector,
+                direction=direction,
+                location=location,
+                name=form.cleaned_data["name"],
+                kind=kind,
+                settings=plain,
+                secrets=secrets,
+                pattern=form.cleaned_data.get("pattern"),
+            )
+        except ValidationError as exc:
+            _errors_to_form(form, exc)
+        else:
+            messages.success(request, f"{direction.capitalize()} {location.name} saved. Test it below.")
+            return redirect(f"connectors:{direction}_edit", code=connector.code, storage_code=location.code)
+    context = {
+        "connector": connector,
+        "direction": direction,
+        "location": location,
+        "form": form,
+        "kind": kind,
+        "kinds": kinds.items(),
+        "fields_of_kind": [spec.name for spec in KIND_FIELDS[kind]],
+    }
+    template = "connectors/storage_form.html#storage-fields" if request.htmx and request.method == "GET" else None
+    response = render(request, template or "connectors/storage_form.html", context)
+    patch_vary_headers(response, ["HX-Request"])
+    if request.method == "POST":
+        response.status_code = 400
+    return no_store(response)
+
+
+@login_required
+@require_POST
+def storage_test(request: HttpRequest, code, direction: str, storage_code) -> HttpResponse:
+    """Try the destination or source now; htmx swaps in the result, a plain form gets the page back with it."""
+    connector = _connector_for_change(request, code)
+    location = _storage_get(connector, direction, storage_code)
+    result = services.storage_test(actor=request.user, location=location)
+    if request.htmx:
+        response = render(
+            request,
+            "connectors/_storage_test_result.html",
+            {"result": result, "direction": direction, "location": location},
+        )
+        patch_vary_headers(response, ["HX-Request"])
+        return response
+    if result["ok"]:
+        messages.success(request, f"Test of {location.name} passed.")
+    else:
+        messages.error(request, f"Test of {location.name} failed: {result['error'].get('message', '')}")
+    return redirect(f"connectors:{direction}_edit", code=connector.code, storage_code=location.code)
+
+
+@login_required
+@require_POST
+def storage_delete(request: HttpRequest, code, direction: str, storage_code) -> HttpResponse:
+    connector = _connector_for_change(request, code)
+    location = _storage_get(connector, direction, storage_code)
+    services.storage_delete(actor=request.user, connector=connector, location=location)
+    messages.success(request, f"{direction.capitalize()} {location.name} deleted.")
+    return redirect("connectors:detail", code=connector.code)
