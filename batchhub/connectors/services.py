@@ -56,7 +56,7 @@ def connector_create(*, actor, partner, project: Project, kind: str, name: str, 
         features=_features_clean(features),
         created_by=actor if actor and actor.is_authenticated else None,
     )
-    connector.full_clean(exclude=["features"])
+    connector.full_clean(exclude=["features"], validate_unique=False, validate_constraints=False)
     try:
         with transaction.atomic():
             connector.save()
@@ -71,7 +71,7 @@ def connector_update(*, actor, connector: Connector, kind: str, name: str, featu
     connector = Connector.objects.select_for_update().select_related("partner", "project").get(pk=connector.pk)
     before = model_snapshot(connector, _AUDITED)
     connector.kind, connector.name, connector.features = kind, name.strip(), _features_clean(features)
-    connector.full_clean(exclude=["features"], validate_unique=False)
+    connector.full_clean(exclude=["features"], validate_unique=False, validate_constraints=False)
     try:
         with transaction.atomic():
             connector.save()
