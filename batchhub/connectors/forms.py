@@ -21,6 +21,13 @@ _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-_]{1,61}[a-z0-9]$")
 _HOST = re.compile(r"^[A-Za-z0-9.\-:\[\]]{1,253}$")
 
 
+class SecretTextarea(forms.Textarea):
+    """A credential typed in a text area: like a password field, never rendered back (not even on a form error)."""
+
+    def format_value(self, value):
+        return None
+
+
 class ConnectorForm(forms.Form):
     name = forms.CharField(max_length=120, help_text="How you and the customer's CSM will recognise it.")
     kind = forms.ChoiceField(choices=Connector.Kind.choices, label="Integration kind")
@@ -181,7 +188,7 @@ class StorageForm(forms.Form):
         for spec in self.spec:
             if spec.secret:
                 stored = stored_secrets.get(spec.name)
-                widget = forms.Textarea(attrs={"rows": 3, "autocomplete": "off"}) if spec.textarea else None
+                widget = SecretTextarea(attrs={"rows": 3, "autocomplete": "off"}) if spec.textarea else None
                 widget = widget or forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"})
                 shown = f"Stored: ••••{stored[-4:]}. Leave blank to keep it." if stored and len(stored) > 12 else ""
                 shown = shown or ("Stored. Leave blank to keep it." if stored else spec.help)
