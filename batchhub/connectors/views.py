@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -53,12 +54,30 @@ def _connector_for_change(request: HttpRequest, code):
 @login_required
 @require_GET
 def connector_list(request: HttpRequest) -> HttpResponse:
-    connectors = list(connector_list_rows(request.user))
-    return render(
-        request,
-        "connectors/connector_list.html",
-        {"connectors": connectors, "can_create": has_role(request.user, PARTNER)},
-    )
+    """Every connector the user sees, by project then partner; staff filter them by partner and project."""
+    rows = connector_list_rows(request.user)
+    partner, project = _code_or_blank(request.GET.get("partner")), _code_or_blank(request.GET.get("project"))
+    connectors = rows
+    if partner:
+        connectors = connectors.filter(partner__code=partner)
+    if project:
+        connectors = connectors.filter(project__code=project)
+    context = {
+        "connectors": list(connectors[:500]),
+        "can_create": has_role(request.user, PARTNER),
+        "partners": sorted({(name, str(code)) for name, code in rows.values_list("partner__name", "partner__code")}),
+        "projects": sorted({(name, str(code)) for name, code in rows.values_list("project__name", "project__code")}),
+        "partner": partner,
+        "project": project,
+    }
+    return render(request, "connectors/connector_list.html", context)
+
+
+def _code_or_blank(value: str | None) -> str:
+    try:
+        return str(uuid.UUID(value or ""))
+    except ValueError:
+        return ""
 
 
 @login_required
