@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from batchhub.accounts.models import Partner, User
 from batchhub.campaigns.models import Campaign
-from batchhub.connectors.models import InAppEvent, PushEvent
+from batchhub.connectors.models import Connector, ConnectorKey, Destination, InAppEvent, PushEvent, Source
 from batchhub.core.models import AuditEvent
 from batchhub.core.roles import CSM, PARTNER, PRIVACY_ADMIN
 from batchhub.demo import world
@@ -36,7 +36,7 @@ def seed(profiles: int = 300, **options) -> str:
 def world_counts() -> dict[str, int]:
     models = (
         Project, App, ProjectGrant, Partner, User, Campaign, Profile, ProfileEvent, Installation,
-        PushEvent, InAppEvent, AuditEvent,
+        PushEvent, InAppEvent, AuditEvent, Connector, ConnectorKey, Destination, Source,
     )  # fmt: skip
     return {model.__name__: model.objects.count() for model in models}
 
@@ -247,3 +247,31 @@ def test_the_same_seed_generates_the_same_rows():
 
     assert generate("2026:acme-retail:0") == generate("2026:acme-retail:0")
     assert generate("2026:acme-retail:0")[0] != generate("2027:acme-retail:0")[0]
+
+
+def test_each_demo_partner_has_a_connector_with_a_key_and_local_folders_on_each_granted_project(client):
+    seed(0)
+    out = StringIO()
+    call_command("demo_credentials", "--json", stdout=out)
+    listed = json.loads(out.getvalue())["connectors"]
+    expected = {(spec.name, slug) for spec in world.PARTNERS for slug in spec.project_slugs}
+    assert {
+        (c.partner.name, c.project.slug) for c in Connector.objects.select_related("partner", "project")
+    } == expected
+    assert len(listed) == len(expected)
+    for entry in listed:
+        connector = Connector.objects.select_related("partner", "project").get(code=entry["code"])
+        folder = connector.partner.name.lower()
+        assert connector.destinations.get().location == {"path": f"exports/{folder}"}
+        source = connector.sources.get()
+        assert (source.location, source.kind) == ({"path": f"imports/{folder}"}, "local")
+        assert connector.features == world.CONNECTOR_FEATURES[connector.kind]
+        # the printed key works on the REST API, for its connector's project
+        app = connector.project.apps.first()
+        response = client.post(
+            f"/1.0/{app.live_api_key}/events/users/demo-user",
+            json.dumps({"events": [{"name": "opened"}]}),
+            content_type="application/json",
+            headers={"X-Authorization": entry["api_key"]},
+        )
+        assert response.status_code == 202, response.content
