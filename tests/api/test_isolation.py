@@ -57,3 +57,55 @@ def test_own_keys_are_accepted_everywhere(api, name):
     method, path, body = OPERATIONS[name]
     response = api.project_call(path, body) if name in PROJECT_OPERATIONS else api.app_call(method, path, body)
     assert response.status_code == (200 if method == "DELETE" else 202), response.content
+
+
+# what each route needs a connector to have enabled
+ROUTE_FEATURES = {
+    "custom_data_user": "custom_data",
+    "custom_data_user_delete": "custom_data",
+    "custom_data_bulk": "custom_data",
+    "custom_data_bulk_delete": "custom_data",
+    "events_user": "trigger_events",
+    "events_bulk": "trigger_events",
+    "profiles_update": "custom_data",
+    "profiles_mass_update": "custom_data",
+}
+
+
+def _connector_key(project, features) -> str:
+    from batchhub.connectors.models import Connector, ConnectorKey
+    from tests.factories import GrantFactory, PartnerFactory
+
+    partner = PartnerFactory()
+    GrantFactory(project=project, partner=partner)
+    connector = Connector.objects.create(partner=partner, project=project, kind="cdp_dmp", name="c", features=features)
+    return ConnectorKey.objects.create(connector=connector, name="k").secret.reveal()
+
+
+def _call(api, name: str, rest_key: str):
+    method, path, body = OPERATIONS[name]
+    if name in PROJECT_OPERATIONS:
+        return api.project_call(path, body, rest_key=rest_key)
+    return api.app_call(method, path, body, rest_key=rest_key)
+
+
+def test_every_api_route_names_its_feature():
+    assert set(ROUTE_FEATURES) == set(OPERATIONS)
+
+
+@pytest.mark.parametrize("name", sorted(OPERATIONS))
+def test_another_projects_connector_key_is_refused_everywhere(api, other_app, name):
+    response = _call(api, name, _connector_key(other_app.project, list(set(ROUTE_FEATURES.values()))))
+    assert response.status_code == 401
+    assert not ApiCall.objects.exists() and not Profile.objects.exists()
+
+
+@pytest.mark.parametrize("name", sorted(OPERATIONS))
+def test_a_connector_key_is_accepted_with_the_routes_feature_only(api, name):
+    feature = ROUTE_FEATURES[name]
+    response = _call(api, name, _connector_key(api.app.project, [feature]))
+    assert response.status_code in (200, 202), response.content
+    others = [other for other in set(ROUTE_FEATURES.values()) if other != feature] + ["gdpr"]
+    refused = _call(api, name, _connector_key(api.app.project, others))
+    assert refused.status_code == (400 if name in PROJECT_OPERATIONS else 403)
+    assert ApiCall.objects.filter(error_code="API_MISUSE").count() == 1
