@@ -1,0 +1,252 @@
+"""The local folder transport: a folder under `STORAGE_LOCAL_ROOT` (the embedded default, `var/`, for the demo and a
+single-machine install).
+
+Neither the folder nor any file name can leave the root: names go through `remote_name`, every path is resolved
+(following symlinks) and must stay inside the folder, and files are opened without following a final symlink.
+A write goes to a hidden temporary file beside its target (`.<name>.<random>.part`, never listed), is fsynced, and
+is renamed over the target: a reader sees the old file or the new one whole, never half of it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import errno
+import fnmatch
+import logging
+import os
+import stat
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import IO
+
+from django.conf import settings as django_settings
+
+from batchhub.core.storage.base import (
+    ErrorClass,
+    RemoteFile,
+    Transport,
+    TransportError,
+    remote_name,
+    transport_kind,
+)
+from batchhub.core.storage.common import ClassifiedReader, SourceFailed, pattern_prefix, source_chunks
+
+logger = logging.getLogger(__name__)
+
+_PART_SUFFIX = ".part"
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def _is_temporary(file_name: str) -> bool:
+    return file_name.startswith(".") and file_name.endswith(_PART_SUFFIX)
+
+
+def _outside() -> TransportError:
+    return TransportError(
+        ErrorClass.FIX_ON_YOUR_SIDE,
+        "bad_path",
+        "File names must stay inside the configured folder (a link leading out of it is not followed).",
+    )
+
+
+def local_error(exc: OSError, name: str) -> TransportError:
+    """An OSError met on `name`, classified; the message names the file as the partner knows it (relative)."""
+    shown = name[:200]
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return TransportError(
+            ErrorClass.FIX_ON_YOUR_SIDE,
+            "disk_full",
+            f"The disk holding the folder is full (or its quota is used up) while writing {shown}. Free some space; "
+            "retrying will not help until then.",
+        )
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return TransportError(
+            ErrorClass.FIX_ON_YOUR_SIDE,
+            "permission_denied",
+            f"BatchHub is not allowed to access {shown} in the folder. Give it read and write access to the folder; "
+            "retrying will not help until then.",
+        )
+    if exc.errno == errno.ENOENT:
+        return TransportError(
+            ErrorClass.FIX_ON_YOUR_SIDE,
+            "file_not_found",
+            f"There is no file {shown} in the folder. Check the name; retrying will not help.",
+        )
+    if exc.errno in (errno.EISDIR, errno.ENOTDIR, errno.ENOTEMPTY, errno.EEXIST):
+        return TransportError(
+            ErrorClass.FIX_ON_YOUR_SIDE,
+            "not_a_file",
+            f"A folder stands where the file {shown} should be (or a file where a folder should be). Rename or "
+            "remove it; retrying will not help.",
+        )
+    if exc.errno == errno.ELOOP:  # a final symlink met by O_NOFOLLOW: put there after the path was checked
+        return _outside()
+    if exc.errno == errno.ENAMETOOLONG:
+        return TransportError(ErrorClass.FIX_ON_YOUR_SIDE, "bad_path", f"The file name {shown} is too long.")
+    logger.warning("local storage: unexpected %s (errno %s) on a file", type(exc).__name__, exc.errno)
+    return TransportError(
+        ErrorClass.PLATFORM,
+        "io_failed",
+        f"An unexpected error occurred on {shown} in the local folder. This is ours to fix; retrying will not help.",
+    )
+
+
+class LocalTransport(Transport):
+    kind = "local"
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder  # resolved, inside the root
+
+    def _path(self, name: str) -> Path:
+        path = (self.folder / remote_name(name)).resolve()
+        if not path.is_relative_to(self.folder) or path == self.folder:
+            raise _outside()
+        return path
+
+    def _relative(self, path: Path) -> str:
+        return path.relative_to(self.folder).as_posix()
+
+    def list(self, pattern: str = "*") -> list[RemoteFile]:
+        start = pattern_prefix(pattern).rpartition("/")[0]
+        top = self._path(start) if start else self.folder
+        found = []
+        try:
+            for directory, folders, files in os.walk(top, onerror=_walk_error):
+                folders.sort()
+                for file_name in files:
+                    if _is_temporary(file_name):
+                        continue
+                    path = Path(directory, file_name)
+                    relative = self._relative(path)
+                    if not fnmatch.fnmatchcase(relative, pattern):
+                        continue
+                    try:
+                        info = path.lstat()
+                    except FileNotFoundError:  # deleted while listing
+                        continue
+                    if not stat.S_ISREG(info.st_mode):  # symlinks and devices are not files of the folder
+                        continue
+                    modified_at = dt.datetime.fromtimestamp(info.st_mtime, tz=dt.UTC)
+                    found.append(RemoteFile(name=relative, size=info.st_size, modified_at=modified_at))
+        except OSError as exc:
+            raise local_error(exc, pattern) from None
+        return sorted(found, key=lambda item: item.name)
+
+    @contextmanager
+    def open_read(self, name: str) -> Iterator[IO[bytes]]:
+        path = self._path(name)
+        try:
+            fd = os.open(path, _READ_FLAGS)
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                os.close(fd)
+                raise OSError(errno.EISDIR, "not a regular file")
+        except OSError as exc:
+            raise local_error(exc, name) from None
+        stream = ClassifiedReader(os.fdopen(fd, "rb"), lambda exc: _read_error(exc, name))
+        try:
+            yield stream
+        finally:
+            stream.close()
+
+    def write(self, name: str, stream: IO[bytes]) -> int:
+        path = self._path(name)
+        temporary = None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.parent.resolve().is_relative_to(self.folder):  # a link put there meanwhile
+                raise _outside()
+            fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=_PART_SUFFIX, dir=path.parent)
+            written = 0
+            with os.fdopen(fd, "wb") as out:
+                for chunk in source_chunks(stream):
+                    out.write(chunk)
+                    written += len(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temporary, path)
+            temporary = None
+            _directory_sync(path.parent)
+            return written
+        except SourceFailed as failed:
+            raise failed.original from None
+        except OSError as exc:
+            raise local_error(exc, name) from None
+        finally:
+            if temporary is not None:
+                with suppress(OSError):
+                    os.unlink(temporary)
+
+    def delete(self, name: str) -> None:
+        """Deletes `name`; a file already gone is not an error (a retried job may delete twice)."""
+        path = self._path(name)
+        try:
+            if stat.S_ISDIR(path.lstat().st_mode):
+                raise OSError(errno.EISDIR, "a folder")
+            path.unlink()
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise local_error(exc, name) from None
+
+    def move(self, name: str, to: str) -> None:
+        source, target = self._path(name), self._path(to)
+        try:
+            if not stat.S_ISREG(source.lstat().st_mode):
+                raise OSError(errno.EISDIR, "not a regular file")
+        except OSError as exc:
+            raise local_error(exc, name) from None
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if not target.parent.resolve().is_relative_to(self.folder):
+                raise _outside()
+            os.replace(source, target)
+            _directory_sync(target.parent)
+        except OSError as exc:
+            raise local_error(exc, to) from None
+
+    def close(self) -> None:
+        pass
+
+
+def _walk_error(exc: OSError) -> None:
+    if exc.errno != errno.ENOENT:  # a folder not there (yet) holds nothing to list
+        raise exc
+
+
+def _read_error(exc: Exception, name: str) -> TransportError:
+    if isinstance(exc, OSError):
+        return local_error(exc, name)
+    logger.warning("local storage: unexpected %s while reading", type(exc).__name__)
+    return TransportError(
+        ErrorClass.PLATFORM, "io_failed", "An unexpected error occurred while reading a file. This is ours to fix."
+    )
+
+
+def _directory_sync(directory: Path) -> None:
+    """Makes a rename durable (the directory entry itself is flushed); best effort where not supported."""
+    with suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def local_folder(path: object) -> Path:
+    """The configured folder, resolved: under `STORAGE_LOCAL_ROOT`, never the root itself nor outside it."""
+    root = Path(django_settings.STORAGE_LOCAL_ROOT).resolve()
+    if not isinstance(path, str) or not path.strip("/"):
+        raise TransportError(
+            ErrorClass.FIX_ON_YOUR_SIDE, "bad_path", "The folder must be given (a path such as exports/pushwave)."
+        )
+    folder = (root / remote_name(path)).resolve()
+    if not folder.is_relative_to(root) or folder == root:
+        raise _outside()
+    return folder
+
+
+@transport_kind("local")
+def local_open(settings: Mapping, secrets: Mapping) -> LocalTransport:
+    return LocalTransport(local_folder(settings.get("path")))
