@@ -11,6 +11,7 @@ import pytest
 from batchhub.core.storage.base import ErrorClass, TransportError, transport_open
 from tests.core.storage import contract
 from tests.core.storage.contract import MB, GeneratedStream
+from tests.core.storage.failures import FailingStream
 
 pytestmark = pytest.mark.portable
 
@@ -31,22 +32,6 @@ def local(root):
 @pytest.fixture
 def folder(root):
     return root / "exports" / "pushwave"
-
-
-class FailingStream(io.RawIOBase):
-    """Gives `good` bytes, then raises `error`: a source that breaks halfway."""
-
-    def __init__(self, good: int, error: BaseException) -> None:
-        self.source, self.error = GeneratedStream(good), error
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        count = self.source.readinto(buffer)
-        if count == 0:
-            raise self.error
-        return count
 
 
 def all_files(path) -> list[str]:
