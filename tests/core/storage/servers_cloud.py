@@ -147,9 +147,19 @@ class ScriptedServer:
     url: str = ""
     cut_after: int | None = None  # send only this many bytes of the body, then drop the connection
 
+    queued: list = field(default_factory=list)  # answers given once each, in order, before the standing one
+
     def answer(self, status: int, body: bytes | str = b"", **headers: str) -> None:
+        """The standing answer to every request."""
         self.status, self.body = status, body.encode() if isinstance(body, str) else body
         self.headers = {name.replace("_", "-"): value for name, value in headers.items()}
+
+    def queue(self, status: int, body: bytes | str = b"", cut_after: int | None = None, **headers: str) -> None:
+        """An answer to the next request not yet answered from the queue."""
+        body = body.encode() if isinstance(body, str) else body
+        self.queued.append(
+            (status, body, {name.replace("_", "-"): value for name, value in headers.items()}, cut_after)
+        )
 
 
 @pytest.fixture
@@ -163,17 +173,26 @@ def scripted_http_server():
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             scripted.requests.append((self.command, self.path, dict(self.headers), body))
-            self.send_response(scripted.status)
-            for name, value in scripted.headers.items():
+            if scripted.queued:
+                status, answer, headers, cut_after = scripted.queued.pop(0)
+            else:
+                status, answer, headers, cut_after = (
+                    scripted.status,
+                    scripted.body,
+                    scripted.headers,
+                    scripted.cut_after,
+                )
+            self.send_response(status)
+            for name, value in headers.items():
                 self.send_header(name, value)
-            self.send_header("Content-Length", str(len(scripted.body)))
+            self.send_header("Content-Length", str(len(answer)))
             self.end_headers()
             if self.command == "HEAD":
                 return
-            if scripted.cut_after is None:
-                self.wfile.write(scripted.body)
+            if cut_after is None:
+                self.wfile.write(answer)
                 return
-            self.wfile.write(scripted.body[: scripted.cut_after])
+            self.wfile.write(answer[:cut_after])
             self.wfile.flush()
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
