@@ -10,6 +10,7 @@ the secret key, the access key id in full, nor the server's own text.
 
 from __future__ import annotations
 
+import datetime as dt
 import fnmatch
 import functools
 import logging
@@ -59,7 +60,6 @@ _TRANSIENT_CODES = {
     "ServiceUnavailable",
     "InternalError",
     "RequestTimeout",
-    "RequestTimeTooSkewed",
     "Throttling",
     "ThrottlingException",
     "TooManyRequests",
@@ -101,7 +101,8 @@ class S3Transport(Transport):
                 for item in page.get("Contents", ()):
                     name = item["Key"][len(self.prefix) :]
                     if name and not name.endswith("/") and fnmatch.fnmatchcase(name, pattern):
-                        found.append(RemoteFile(name=name, size=item["Size"], modified_at=item["LastModified"]))
+                        modified_at = item["LastModified"].astimezone(dt.UTC)
+                        found.append(RemoteFile(name=name, size=item["Size"], modified_at=modified_at))
         except Exception as exc:
             error = self._error(exc)
             raise error from (exc if error.error_class is ErrorClass.PLATFORM else None)

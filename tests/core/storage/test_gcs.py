@@ -79,6 +79,14 @@ def test_it_passes_the_contract(gcs):
     contract.check_move(gcs)
 
 
+def test_an_empty_file_is_written_and_read_back(gcs):
+    assert gcs.write("empty/none.csv", io.BytesIO(b"")) == 0
+    assert [(item.name, item.size) for item in gcs.list("empty/*")] == [("empty/none.csv", 0)]
+    with gcs.open_read("empty/none.csv") as stream:
+        assert stream.read() == b""
+    gcs.delete("empty/none.csv")
+
+
 def test_it_streams_50_mb_in_bounded_memory(gcs):
     contract.check_large_streamed(gcs)
 

@@ -43,6 +43,14 @@ def test_it_passes_the_contract(local):
     contract.check_move(local)
 
 
+def test_an_empty_file_is_written_and_read_back(local):
+    assert local.write("empty/none.csv", io.BytesIO(b"")) == 0
+    assert [(item.name, item.size) for item in local.list("empty/*")] == [("empty/none.csv", 0)]
+    with local.open_read("empty/none.csv") as stream:
+        assert stream.read() == b""
+    local.delete("empty/none.csv")
+
+
 def test_it_streams_50_mb_in_bounded_memory(local):
     contract.check_large_streamed(local)
 

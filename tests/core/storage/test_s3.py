@@ -59,6 +59,14 @@ def test_it_passes_the_contract(s3):
     contract.check_move(s3)
 
 
+def test_an_empty_file_is_written_and_read_back(s3):
+    assert s3.write("empty/none.csv", io.BytesIO(b"")) == 0
+    assert [(item.name, item.size) for item in s3.list("empty/*")] == [("empty/none.csv", 0)]
+    with s3.open_read("empty/none.csv") as stream:
+        assert stream.read() == b""
+    s3.delete("empty/none.csv")
+
+
 def test_it_streams_50_mb_in_bounded_memory(s3):
     contract.check_large_streamed(s3)
 
