@@ -173,7 +173,9 @@ class GCSTransport(Transport):
         try:
             writer.terminate()
         except Exception as exc:
-            logger.warning("gcs: an unfinished upload could not be cancelled (%s); it expires by itself", type(exc))
+            logger.warning(
+                "gcs: an unfinished upload could not be cancelled (%s); it expires by itself", type(exc).__name__
+            )
 
     def delete(self, name: str) -> None:
         """Deletes `name`; a file already gone is not an error (a retried job may delete twice), a missing bucket
@@ -187,6 +189,8 @@ class GCSTransport(Transport):
 
     def move(self, name: str, to: str) -> None:
         """Rewrites on the server side (in several calls for a large object), then deletes the original."""
+        if self._key(name) == self._key(to):  # a rewrite onto itself then a delete would lose the file
+            return
         source = self._bucket.blob(self._key(name))
         target = self._bucket.blob(self._key(to))
         token = None

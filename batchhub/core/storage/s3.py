@@ -189,6 +189,8 @@ class S3Transport(Transport):
     def move(self, name: str, to: str) -> None:
         """Copies on the server side (multipart for large objects), then deletes the original."""
         source, target = self._key(name), self._key(to)
+        if source == target:  # S3 refuses a copy onto itself; a delete after it would lose the file
+            return
         config = TransferConfig(
             multipart_threshold=512 * MiB, multipart_chunksize=512 * MiB, use_threads=False, max_concurrency=1
         )

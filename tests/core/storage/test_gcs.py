@@ -193,6 +193,14 @@ def test_a_missing_file_is_fix_on_your_side(gcs):
     assert failure(lambda: gcs.move("missing/a.csv", "done/a.csv")).code == "file_not_found"
 
 
+def test_a_move_onto_itself_keeps_the_file(gcs):
+    gcs.write("same/a.csv", io.BytesIO(b"kept"))
+    gcs.move("same/a.csv", "same/./a.csv")
+    with gcs.open_read("same/a.csv") as stream:
+        assert stream.read() == b"kept"
+    gcs.delete("same/a.csv")
+
+
 def test_deleting_a_file_already_gone_is_not_an_error(gcs):
     gcs.delete("never-there.csv")
 

@@ -165,6 +165,14 @@ def test_a_missing_file_is_fix_on_your_side(local):
     assert caught.value.code == "file_not_found"
 
 
+def test_a_move_onto_itself_keeps_the_file(local):
+    local.write("same/a.csv", io.BytesIO(b"kept"))
+    local.move("same/a.csv", "same/./a.csv")
+    with local.open_read("same/a.csv") as stream:
+        assert stream.read() == b"kept"
+    local.delete("same/a.csv")
+
+
 def test_deleting_a_file_already_gone_is_not_an_error(local):
     local.delete("never-there.csv")
 

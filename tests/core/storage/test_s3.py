@@ -162,6 +162,14 @@ def test_a_missing_file_is_fix_on_your_side(s3):
     assert failure(lambda: s3.move("missing/a.csv", "done/a.csv")).code == "file_not_found"
 
 
+def test_a_move_onto_itself_keeps_the_file(s3):
+    s3.write("same/a.csv", io.BytesIO(b"kept"))
+    s3.move("same/a.csv", "same/./a.csv")
+    with s3.open_read("same/a.csv") as stream:
+        assert stream.read() == b"kept"
+    s3.delete("same/a.csv")
+
+
 def test_deleting_a_file_already_gone_is_not_an_error(s3):
     s3.delete("never-there.csv")
 
