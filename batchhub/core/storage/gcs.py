@@ -62,10 +62,25 @@ _BUCKET = re.compile(r"^[a-z0-9][a-z0-9._\-]{1,220}[a-z0-9]$")
 _TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
 
 
+class _TimedSession(AuthorizedSession):
+    """The client's HTTP session: every request has our timeout, even one the client sends without (cancelling an
+    upload would wait 120 s), the token's refresh too; no redirect is followed (it could lead to an address the
+    SSRF guard never saw)."""
+
+    def __init__(self, credentials, timeout: float) -> None:
+        super().__init__(credentials, refresh_timeout=timeout)
+        self.default_timeout = timeout
+        self.max_redirects = 0
+
+    def request(self, method, url, data=None, headers=None, max_allowed_time=None, timeout=None, **kwargs):
+        timeout = self.default_timeout if timeout is None else timeout
+        return super().request(method, url, data, headers, max_allowed_time, timeout=timeout, **kwargs)
+
+
 class GCSTransport(Transport):
     kind = "gcs"
 
-    def __init__(self, client: storage.Client, session: AuthorizedSession, bucket: str, prefix: str) -> None:
+    def __init__(self, client: storage.Client, session: _TimedSession, bucket: str, prefix: str) -> None:
         self._client, self._session = client, session
         self.bucket_name, self.prefix = bucket, prefix
         self._bucket = client.bucket(bucket)
@@ -303,6 +318,13 @@ def gcs_error(exc: Exception, *, bucket: str) -> TransportError:
         return _transient() if getattr(exc, "retryable", False) else _auth_refused()
     if isinstance(exc, auth_errors.TransportError):  # the token endpoint could not be reached
         return _transient("connection_failed")
+    if isinstance(exc, requests.exceptions.TooManyRedirects):
+        return TransportError(
+            ErrorClass.FIX_ON_YOUR_SIDE,
+            "redirected",
+            "The storage endpoint answered with a redirect, which BatchHub does not follow. Give the endpoint's own "
+            "address in the settings; retrying will not help.",
+        )
     if isinstance(exc, requests.exceptions.SSLError):
         return TransportError(
             ErrorClass.FIX_ON_YOUR_SIDE,
@@ -382,9 +404,7 @@ def gcs_open(settings: Mapping, secrets: Mapping) -> GCSTransport:
         credentials, project = AnonymousCredentials(), None
     else:
         raise _bad_credentials("it is missing")
-    timeout = django_settings.STORAGE_TIMEOUT_SECONDS
-    session = AuthorizedSession(credentials, refresh_timeout=timeout)
-    session.max_redirects = 0  # a redirect could lead to an address the SSRF guard never saw
+    session = _TimedSession(credentials, django_settings.STORAGE_TIMEOUT_SECONDS)
     try:
         client = storage.Client(
             # a project given keeps the client from looking one up (on the metadata server, among others)

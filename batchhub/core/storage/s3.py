@@ -55,6 +55,7 @@ _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 _AUTH_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidClientTokenId", "InvalidToken", "ExpiredToken"}
 _DENIED_CODES = {"AccessDenied", "AllAccessDisabled", "AccountProblem", "403", "Forbidden"}
 _NOT_FOUND_CODES = {"NoSuchKey", "404", "NotFound"}
+_REDIRECT_CODES = {"PermanentRedirect", "TemporaryRedirect", "301", "302", "307", "308"}
 _TRANSIENT_CODES = {
     "SlowDown",
     "ServiceUnavailable",
@@ -214,6 +215,8 @@ def s3_error(exc: Exception, *, bucket: str, name: str | None, key_shown: str) -
     if isinstance(exc, TransportError):
         return exc
     shown = (name or "")[:200]
+    if isinstance(exc, Redirected):
+        exc = boto_errors.ClientError({"Error": {"Code": "PermanentRedirect"}}, "redirected")
     if isinstance(exc, boto_errors.ClientError):
         error = exc.response.get("Error", {})
         code = str(error.get("Code", ""))
@@ -246,6 +249,14 @@ def s3_error(exc: Exception, *, bucket: str, name: str | None, key_shown: str) -
                 "file_not_found",
                 f"There is no file {shown} in bucket {bucket} (or the bucket itself does not exist). Check the "
                 "name; retrying will not help.",
+            )
+        if code in _REDIRECT_CODES or status in (301, 302, 303, 307, 308):
+            return TransportError(
+                ErrorClass.FIX_ON_YOUR_SIDE,
+                "redirected",
+                f"S3 sent the request for bucket {bucket} elsewhere (another region or endpoint), which BatchHub "
+                "does not follow. Check the bucket's region and the endpoint in the settings; retrying will not "
+                "help.",
             )
         if code in _TRANSIENT_CODES or status in (429, 500, 502, 503, 504):
             return TransportError(
@@ -367,4 +378,18 @@ def s3_open(settings: Mapping, secrets: Mapping) -> S3Transport:
     except Exception as exc:
         logger.warning("s3: client not created (%s)", type(exc).__name__)
         raise _platform() from None
+    if endpoint_url:
+        client.meta.events.register_first("needs-retry.s3", _redirect_refused)
     return S3Transport(client, bucket, prefix, access_key_id)
+
+
+class Redirected(Exception):
+    """An S3-compatible endpoint answered with a redirect."""
+
+
+def _redirect_refused(response=None, **kwargs) -> None:
+    """Stops at a redirect from an S3-compatible endpoint. botocore would ask the bucket's region with HEAD requests
+    that the same redirect answers again, recursing until Python's limit (about 80 requests, measured); AWS's own
+    endpoints name the region, and keep botocore's handling."""
+    if response is not None and response[0] is not None and 300 <= response[0].status_code < 400:
+        raise Redirected

@@ -171,6 +171,16 @@ def test_server_answers_are_classified(settings, scripted_http_server, status, e
             assert "server text" not in error.message
 
 
+def test_a_redirect_is_not_followed(settings, scripted_http_server, refusing_port):
+    settings.STORAGE_TIMEOUT_SECONDS = 0.5
+    elsewhere = f"http://127.0.0.1:{refusing_port}/storage/v1/b/{BUCKET}/o"  # followed, it would be refused
+    scripted_http_server.answer(302, "", location=elsewhere)
+    with transport_open("gcs", gcs_settings(scripted_http_server.url), {}) as transport:
+        for call in (transport.list, lambda: transport.write("a.csv", io.BytesIO(b"x"))):
+            error = failure(call)
+            assert (error.error_class, error.code) == (ErrorClass.FIX_ON_YOUR_SIDE, "redirected")
+
+
 def test_a_missing_bucket_is_fix_on_your_side(gcs_server, gcs_admin):
     with transport_open("gcs", gcs_settings(gcs_server, bucket="no-such-bucket"), {}) as transport:
         for call in (

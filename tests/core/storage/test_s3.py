@@ -203,6 +203,7 @@ def s3_error_body(code: str) -> str:
         (400, "RequestTimeout", ErrorClass.TRANSIENT, "server_busy"),
         (403, "AccessDenied", ErrorClass.FIX_ON_YOUR_SIDE, "permission_denied"),
         (404, "NoSuchBucket", ErrorClass.FIX_ON_YOUR_SIDE, "bucket_missing"),
+        (301, "PermanentRedirect", ErrorClass.FIX_ON_YOUR_SIDE, "redirected"),
         (400, "SomethingNobodyExpected", ErrorClass.PLATFORM, "unexpected"),
     ],
 )
@@ -213,6 +214,16 @@ def test_server_answers_are_classified(settings, scripted_http_server, secrets, 
         error = failure(transport.list)
     assert (error.error_class, error.code) == (error_class, ours)
     assert error.message != "m" and "SomethingNobodyExpected" not in error.message  # never the server's own text
+
+
+def test_a_redirect_is_not_followed(settings, scripted_http_server, refusing_port, secrets):
+    settings.STORAGE_TIMEOUT_SECONDS = 0.5
+    scripted_http_server.answer(302, "", location=f"http://127.0.0.1:{refusing_port}/{BUCKET}")
+    with transport_open("s3", s3_settings(scripted_http_server.url), secrets) as transport:
+        for call in (transport.list, lambda: transport.write("a.csv", io.BytesIO(b"x"))):
+            error = failure(call)
+            assert (error.error_class, error.code) == (ErrorClass.FIX_ON_YOUR_SIDE, "redirected")
+    assert len(scripted_http_server.requests) == 2  # one each: no storm of HEAD requests asking for the region
 
 
 def test_a_read_cut_halfway_is_transient(settings, scripted_http_server, secrets):
