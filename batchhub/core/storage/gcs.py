@@ -53,8 +53,9 @@ from batchhub.core.storage.common import (
 logger = logging.getLogger(__name__)
 
 # A resumable upload sends chunks of this size (a multiple of 256 KiB); a ranged read fetches this much at a time.
-# The client holds about two copies of a chunk while it works on one: 8 MiB keeps a 50 MB transfer well under 24 MB
-# of Python allocations.
+# The client holds about two copies of an upload chunk and three of a read chunk. Measured on 50 MB through the
+# emulator (Python allocations): writing peaks at 17.0 MiB with 8 MiB chunks (33.9 with 16), reading at 11.8 MiB
+# with 4 MiB chunks (23.8 with 8: at the contract's 24 MB bound).
 UPLOAD_CHUNK = 8 * MiB
 READ_CHUNK = 4 * MiB
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"  # noqa: S105 - an address, not a secret
