@@ -71,7 +71,8 @@ class ClassifiedReader(io.RawIOBase):
         except TransportError:
             raise
         except Exception as exc:
-            raise self._classify(exc) from None
+            error = self._classify(exc)
+            raise error from (exc if error.error_class is ErrorClass.PLATFORM else None)  # ours: kept to fix it
 
     def readinto(self, buffer) -> int:
         data = self.read(len(buffer))

@@ -192,6 +192,8 @@ class LocalTransport(Transport):
 
     def move(self, name: str, to: str) -> None:
         source, target = self._path(name), self._path(to)
+        if source == target:
+            return
         try:
             if not stat.S_ISREG(source.lstat().st_mode):
                 raise OSError(errno.EISDIR, "not a regular file")

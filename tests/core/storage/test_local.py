@@ -11,6 +11,7 @@ import pytest
 from batchhub.core.storage.base import ErrorClass, TransportError, transport_open
 from tests.core.storage import contract
 from tests.core.storage.contract import MB, GeneratedStream
+from tests.core.storage.failures import FailingStream
 
 pytestmark = pytest.mark.portable
 
@@ -33,22 +34,6 @@ def folder(root):
     return root / "exports" / "pushwave"
 
 
-class FailingStream(io.RawIOBase):
-    """Gives `good` bytes, then raises `error`: a source that breaks halfway."""
-
-    def __init__(self, good: int, error: BaseException) -> None:
-        self.source, self.error = GeneratedStream(good), error
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        count = self.source.readinto(buffer)
-        if count == 0:
-            raise self.error
-        return count
-
-
 def all_files(path) -> list[str]:
     return sorted(str(p.relative_to(path)) for p in path.rglob("*") if not p.is_dir())
 
@@ -56,6 +41,14 @@ def all_files(path) -> list[str]:
 def test_it_passes_the_contract(local):
     contract.check_write_list_read(local)
     contract.check_move(local)
+
+
+def test_an_empty_file_is_written_and_read_back(local):
+    assert local.write("empty/none.csv", io.BytesIO(b"")) == 0
+    assert [(item.name, item.size) for item in local.list("empty/*")] == [("empty/none.csv", 0)]
+    with local.open_read("empty/none.csv") as stream:
+        assert stream.read() == b""
+    local.delete("empty/none.csv")
 
 
 def test_it_streams_50_mb_in_bounded_memory(local):
@@ -170,6 +163,14 @@ def test_a_missing_file_is_fix_on_your_side(local):
     with pytest.raises(TransportError) as caught:
         local.move("missing.csv", "done/missing.csv")
     assert caught.value.code == "file_not_found"
+
+
+def test_a_move_onto_itself_keeps_the_file(local):
+    local.write("same/a.csv", io.BytesIO(b"kept"))
+    local.move("same/a.csv", "same/./a.csv")
+    with local.open_read("same/a.csv") as stream:
+        assert stream.read() == b"kept"
+    local.delete("same/a.csv")
 
 
 def test_deleting_a_file_already_gone_is_not_an_error(local):
