@@ -260,6 +260,11 @@ CELERY_BEAT_SCHEDULER = "batchhub.core.jobs.beat:DatabaseScheduler"  # django-ce
 CELERY_TASK_QUEUES = tuple(Queue(name) for name in ("api", "imports", "exports", "lifecycle", "default"))
 CELERY_TASK_DEFAULT_QUEUE = "default"
 
+# Storage clients log request headers (an S3 Authorization header names the access key id) and connection details at
+# DEBUG: they never log below WARNING, whatever LOG_LEVEL says.
+_STORAGE_CLIENT_LOGGERS = (
+    "botocore", "boto3", "s3transfer", "urllib3", "paramiko", "google", "httpx", "httpcore", "asyncssh", "pyftpdlib",
+)  # fmt: skip
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -267,7 +272,10 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact_secrets"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        **{name: {"level": "WARNING"} for name in _STORAGE_CLIENT_LOGGERS},
+    },
 }
 
 # Profile list: rows per page (keyset pagination).
