@@ -1,3 +1,3 @@
 """Imports every transport module so that each registers its kind."""
 
-from batchhub.core.storage import ftp, sftp  # noqa: F401
+from batchhub.core.storage import ftp, http, sftp  # noqa: F401

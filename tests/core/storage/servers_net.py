@@ -15,14 +15,34 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["ftp_server", "ftps_server", "ftps_wrong_name_server", "sftp_server", "tls_authority"]
+__all__ = [
+    "ftp_server",
+    "ftps_server",
+    "ftps_wrong_name_server",
+    "http_server",
+    "https_server",
+    "sftp_server",
+    "tls_authority",
+]
 
 USER = "partner"
 PASSWORD = "pass-4e1b"  # the right password of every server's user
 # A user whose SFTP server lacks OpenSSH's posix-rename extension (plain rename, which never replaces a file).
 SFTP_LEGACY_USER = "legacy"
+HEADER_NAME, HEADER_VALUE = "X-Api-Key", "key-9c1d"  # the HTTP server's header credential
+CSV = b"a;b;c\n1;2;3\n"  # what the HTTP server's files hold
+LAST_MODIFIED = "Wed, 21 Oct 2026 07:28:00 GMT"
+LARGE_SIZE = 50 * 1024 * 1024
+# A public-looking name the tests resolve (monkeypatched getaddrinfo) to a private address.
+PRIVATE_LOOKING_HOST = "files.partner-cdn.example"
 # A user whose FTP server knows neither MLSD nor a rename onto an existing file.
 FTP_LEGACY_USER = "legacy"
+HEADER_NAME, HEADER_VALUE = "X-Api-Key", "key-9c1d"  # the HTTP server's header credential
+CSV = b"a;b;c\n1;2;3\n"  # what the HTTP server's files hold
+LAST_MODIFIED = "Wed, 21 Oct 2026 07:28:00 GMT"
+LARGE_SIZE = 50 * 1024 * 1024
+# A public-looking name the tests resolve (monkeypatched getaddrinfo) to a private address.
+PRIVATE_LOOKING_HOST = "files.partner-cdn.example"
 
 
 def port_free() -> int:
@@ -264,3 +284,122 @@ def ftps_wrong_name_server(tmp_path_factory, tls_authority) -> Iterator[FtpServe
     certificate = authority.issue_cert("ftp.example.test")
     with _ftp_serving(_tls_handler(root, certificate, tmp_path_factory.mktemp("ftps-wrong-cert"))) as port:
         yield FtpServer(port=port, root=root, ca_pem=authority.cert_pem.bytes().decode())
+
+
+# --- HTTP and HTTPS: pytest-httpserver (werkzeug) -----------------------------------------------------------------
+
+
+@dataclass
+class HttpServer:
+    server: object  # pytest_httpserver.HTTPServer
+    scheme: str
+    port: int
+    host: str = "127.0.0.1"
+
+    def url(self, path: str, host: str | None = None) -> str:
+        return f"{self.scheme}://{host or self.host}:{self.port}{path}"
+
+
+def _http_routes(server, port: int) -> None:
+    """The paths every HTTP test reads: a file, the same behind basic and header credentials, busy and failing
+    servers, redirects (same origin, another origin, a private address, a loop), a server without HEAD, a slow and a
+    truncated body, and 50 MB streamed from a generator."""
+    import base64
+
+    from werkzeug.wrappers import Response
+
+    from tests.core.storage.contract import GeneratedStream
+
+    basic = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    plain = {"Content-Type": "text/csv", "Last-Modified": LAST_MODIFIED}
+
+    def route(path: str, handler) -> None:
+        server.expect_request(path).respond_with_handler(handler)
+
+    def csv(_request):
+        return Response(CSV, headers=plain)
+
+    def basic_only(request):
+        return csv(request) if request.headers.get("Authorization") == basic else Response(b"", status=401)
+
+    def header_only(request):
+        return csv(request) if request.headers.get(HEADER_NAME) == HEADER_VALUE else Response(b"", status=403)
+
+    def redirect(location: str):
+        return lambda _request: Response(b"", status=302, headers={"Location": location})
+
+    def without_credentials(request):
+        leaked = "Authorization" in request.headers or HEADER_NAME in request.headers
+        return Response(b"credentials leaked", status=400) if leaked else csv(request)
+
+    def no_head(request):
+        return Response(b"", status=405) if request.method == "HEAD" else csv(request)
+
+    def slow(request):
+        time.sleep(1.5)
+        return csv(request)
+
+    def truncated(_request):
+        return Response(iter([b"x" * 10]), headers={"Content-Length": "1000"}, direct_passthrough=True)
+
+    def large(_request):
+        def body():
+            stream = GeneratedStream(LARGE_SIZE)
+            while chunk := stream.read(64 * 1024):
+                yield chunk
+
+        headers = {"Content-Length": str(LARGE_SIZE), "Content-Type": "application/octet-stream"}
+        return Response(body(), headers=headers, direct_passthrough=True)
+
+    route("/files/export.csv", csv)
+    route("/basic/export.csv", basic_only)
+    route("/header/export.csv", header_only)
+    route("/busy/export.csv", lambda _request: Response(b"", status=429, headers={"Retry-After": "30"}))
+    route("/down/export.csv", lambda _request: Response(b"", status=503))
+    route("/missing/export.csv", lambda _request: Response(b"", status=404))
+    route("/redirect/same/export.csv", redirect("/basic/export.csv"))
+    route("/redirect/other-origin/export.csv", redirect(f"http://localhost:{port}/credentials-free/export.csv"))
+    route("/credentials-free/export.csv", without_credentials)
+    route("/redirect/private/export.csv", redirect(f"http://{PRIVATE_LOOKING_HOST}:{port}/files/export.csv"))
+    route("/redirect/ten/export.csv", redirect("http://10.0.0.1/export.csv"))
+    route("/redirect/metadata/export.csv", redirect("http://169.254.169.254/latest/meta-data/"))
+    route("/redirect/loop/export.csv", redirect("/redirect/loop/export.csv"))
+    route("/redirect/ftp/export.csv", redirect("ftp://127.0.0.1/export.csv"))
+    route("/no-head/export.csv", no_head)
+    route("/slow/export.csv", slow)
+    route("/truncated/data.bin", truncated)
+    route("/large/data.bin", large)
+
+
+@contextmanager
+def _http_serving(scheme: str, ssl_context=None) -> Iterator[HttpServer]:
+    from pytest_httpserver import HTTPServer
+
+    server = HTTPServer(host="127.0.0.1", port=0, ssl_context=ssl_context, threaded=True)
+    server.start()
+    port = server.port
+    _http_routes(server, port)
+    port_wait(port)
+    try:
+        yield HttpServer(server=server, scheme=scheme, port=port)
+    finally:
+        server.clear()
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def http_server() -> Iterator[HttpServer]:
+    with _http_serving("http") as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def https_server(tls_authority) -> Iterator[HttpServer]:
+    """HTTPS with a certificate for localhost and 127.0.0.1 from `tls_authority`'s first CA."""
+    import ssl
+
+    authority, _other = tls_authority
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("localhost", "127.0.0.1").configure_cert(context)
+    with _http_serving("https", context) as server:
+        yield server
