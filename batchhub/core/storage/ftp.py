@@ -227,7 +227,7 @@ class FtpTransport(Transport):
         except BaseException as exc:
             with suppress(Exception):
                 ftp.close()
-            if isinstance(exc, TransportError | PASS_THROUGH) or not isinstance(exc, Exception):
+            if isinstance(exc, (TransportError, *PASS_THROUGH)) or not isinstance(exc, Exception):
                 raise
             raise _error(exc, shown_host, "open the FTP session") from None
 
@@ -363,7 +363,7 @@ class FtpTransport(Transport):
             self._discard(temporary)
             if isinstance(exc, SourceFailed):
                 raise exc.original from None
-            if isinstance(exc, TransportError | PASS_THROUGH) or not isinstance(exc, Exception):
+            if isinstance(exc, (TransportError, *PASS_THROUGH)) or not isinstance(exc, Exception):
                 raise
             raise _error(exc, self._host, f"write {shown(name)}") from None
         return total

@@ -294,7 +294,7 @@ class SftpTransport(Transport):
             if ssh is not None:
                 ssh.close()
             sock.close()
-            if isinstance(exc, TransportError | PASS_THROUGH) or not isinstance(exc, Exception):
+            if isinstance(exc, (TransportError, *PASS_THROUGH)) or not isinstance(exc, Exception):
                 raise
             raise _error(exc, shown_host, "open the SFTP session") from None
 
@@ -427,7 +427,7 @@ class SftpTransport(Transport):
             raise failed.original from None
         except BaseException as exc:
             self._discard(temporary)
-            if isinstance(exc, TransportError | PASS_THROUGH) or not isinstance(exc, Exception):
+            if isinstance(exc, (TransportError, *PASS_THROUGH)) or not isinstance(exc, Exception):
                 raise
             raise _error(exc, self._host, f"write {shown(name)}") from None
         return total

@@ -8,6 +8,7 @@ import asyncio
 import socket
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -176,6 +177,15 @@ class FtpServer:
         return {**values, **overrides}
 
 
+def _pyftpdlib_handlers():
+    """pyftpdlib's handlers, imported without the warning that asyncore and asynchat (which it uses) are deprecated."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from pyftpdlib import handlers
+
+    return handlers
+
+
 def _ftp_handler(base, root: Path, **attributes):
     import os
 
@@ -199,7 +209,8 @@ def _ftp_handler(base, root: Path, **attributes):
                 return None
             return super().ftp_RNTO(path)
 
-    for name, value in {"authorizer": authorizer, "timeout": 30, **attributes}.items():
+    # No 3-second pause after a refused login (pyftpdlib's default): the tests refuse many.
+    for name, value in {"authorizer": authorizer, "timeout": 30, "auth_failed_timeout": 0.01, **attributes}.items():
         setattr(Handler, name, value)
     return Handler
 
@@ -232,7 +243,7 @@ def _ftp_serving(handler) -> Iterator[int]:
 def ftp_server(tmp_path_factory) -> Iterator[FtpServer]:
     """Plain FTP. Its passive replies announce 127.0.0.2, where nothing listens: a client that followed the
     announced address instead of the control connection's peer would fail every transfer."""
-    from pyftpdlib.handlers import FTPHandler
+    FTPHandler = _pyftpdlib_handlers().FTPHandler
 
     root = tmp_path_factory.mktemp("ftp")
     (root / "upload").mkdir()
@@ -249,7 +260,7 @@ def tls_authority():
 
 
 def _tls_handler(root: Path, certificate, folder: Path):
-    from pyftpdlib.handlers import TLS_FTPHandler
+    TLS_FTPHandler = _pyftpdlib_handlers().TLS_FTPHandler
 
     path = folder / "server.pem"
     certificate.private_key_and_cert_chain_pem.write_to_path(str(path))
