@@ -202,6 +202,13 @@ def _error(exc: BaseException, host: str, action: str) -> TransportError:
             f"The SFTP server did not let BatchHub {action} (permission denied). Give the user the rights it needs; "
             "retrying will not help until then.",
         )
+    if isinstance(exc, paramiko.SFTPError):
+        return TransportError(
+            ErrorClass.FIX_ON_YOUR_SIDE,
+            "protocol_error",
+            f"The SFTP server {host} answered in a way the SFTP protocol does not allow when BatchHub tried to "
+            f"{action}. Check the server's software; retrying will not help.",
+        )
     if isinstance(exc, EOFError | paramiko.SSHException | ConnectionError):
         return TransportError(
             ErrorClass.TRANSIENT,
@@ -247,7 +254,9 @@ class SftpTransport(Transport):
         username = setting_text(settings, "username", "user name")
         folder = setting_text(settings, "path", "remote folder", required=False)
         folder = folder.rstrip("/") or ("/" if folder.startswith("/") else ".")
-        pin = host_key_pin(settings.get("host_key") or "")
+        # No pin: the connection goes as far as the server's key, shown in the error for the partner to check and
+        # pin (never trusted on first use, no credential sent).
+        pin = host_key_pin(settings["host_key"]) if str(settings.get("host_key") or "").strip() else None
         password = secret_text(secrets, "password")
         key_text = secret_text(secrets, "private_key")
         if password is None and key_text is None:
@@ -299,9 +308,17 @@ class SftpTransport(Transport):
             raise _error(exc, shown_host, "open the SFTP session") from None
 
     @staticmethod
-    def _host_key_check(ssh: paramiko.Transport, pin: str, host: str) -> None:
+    def _host_key_check(ssh: paramiko.Transport, pin: str | None, host: str) -> None:
         key = ssh.get_remote_server_key()
         fingerprint = _fingerprint_of_blob(key.asbytes())
+        if pin is None:
+            raise TransportError(
+                ErrorClass.FIX_ON_YOUR_SIDE,
+                "host_key_missing",
+                f"The SFTP server's host key is not pinned: BatchHub connects only to a server whose key it knows. "
+                f"The server {host} presented {_presented(key)}; check that fingerprint with the server's "
+                "administrator (`ssh-keygen -l -f` on its host key), then pin it. BatchHub sent no credential.",
+            )
         if not hmac.compare_digest(fingerprint.encode(), pin.encode()):
             raise TransportError(
                 ErrorClass.FIX_ON_YOUR_SIDE,
@@ -379,6 +396,11 @@ class SftpTransport(Transport):
             base = entry.filename
             if base in (".", "..") or not part_matches(base, parts[0]):
                 continue
+            if stat.S_ISLNK(entry.st_mode or 0):  # judged by what it points at; a dangling link is no file
+                try:
+                    entry = self._sftp.stat(posixpath.join(folder, base))
+                except FileNotFoundError:
+                    continue
             is_folder = stat.S_ISDIR(entry.st_mode or 0)
             if len(parts) > 1:
                 if is_folder:

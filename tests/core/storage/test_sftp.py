@@ -56,16 +56,23 @@ def test_it_signs_in_with_an_unencrypted_private_key(sftp_server):
 
 
 def test_it_lists_relative_names_in_subfolders_only_when_the_pattern_names_them(sftp_server):
+    folder = sftp_server.root / "upload"
     with sftp(sftp_server) as transport:
         transport.write("top.csv", io.BytesIO(b"1\n"))
         transport.write("listing/inner.csv", io.BytesIO(b"22\n"))
         transport.write("listing/deeper/deep.csv", io.BytesIO(b"333\n"))
+        (folder / "listing" / "linked.csv").symlink_to(folder / "listing" / "deeper" / "deep.csv")
+        (folder / "listing" / "dangling.csv").symlink_to(folder / "nowhere.csv")
         assert "top.csv" in {item.name for item in transport.list("*.csv")}
         assert not any("/" in item.name for item in transport.list("*"))
-        assert [(item.name, item.size) for item in transport.list("listing/*.csv")] == [("listing/inner.csv", 3)]
+        assert [(item.name, item.size) for item in transport.list("listing/*.csv")] == [
+            ("listing/inner.csv", 3),
+            ("listing/linked.csv", 4),
+        ]
         assert [item.name for item in transport.list("listing/*/*.csv")] == ["listing/deeper/deep.csv"]
-        for name in ("top.csv", "listing/inner.csv", "listing/deeper/deep.csv"):
+        for name in ("top.csv", "listing/inner.csv", "listing/deeper/deep.csv", "listing/linked.csv"):
             transport.delete(name)
+        (folder / "listing" / "dangling.csv").unlink()
 
 
 # --- writes are visible only when whole --------------------------------------------------------------------------
@@ -180,8 +187,13 @@ def test_another_host_key_is_refused_before_any_credential_is_sent(sftp_server, 
     canary_absent(error, caplog)
 
 
-def test_a_missing_pin_is_refused_without_connecting(sftp_server):
-    fix_on_your_side(refused(sftp_server, {"host_key": ""}), "host_key_missing")
+def test_a_missing_pin_is_refused_with_the_key_the_server_presented_and_no_credential_sent(sftp_server, caplog):
+    caplog.set_level(logging.DEBUG)
+    error = refused(sftp_server, {"host_key": ""}, password=CANARY)
+    fix_on_your_side(error, "host_key_missing")
+    assert host_key_fingerprint(sftp_server.host_key) in error.message
+    assert not [record for record in caplog.records if "Beginning auth" in record.getMessage()]
+    canary_absent(error, caplog)
 
 
 # --- failures, classified --------------------------------------------------------------------------------------
