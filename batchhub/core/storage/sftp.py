@@ -21,6 +21,7 @@ import posixpath
 import socket
 import stat
 import struct
+from collections import deque
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from typing import IO
@@ -28,6 +29,7 @@ from typing import IO
 import paramiko
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from paramiko.sftp import CMD_DATA, CMD_READ, CMD_STATUS, int64
 
 from batchhub.core.storage.base import ErrorClass, RemoteFile, Transport, TransportError, remote_name, transport_kind
 from batchhub.core.storage.network import connect_checked
@@ -50,9 +52,10 @@ from batchhub.core.storage.servers import (
     unexpected,
 )
 
-# Read requests in flight during a streamed read: 64 x 32 KiB = 2 MiB ahead of the reader, never the whole file
-# (an unbounded prefetch lets a fast server queue the file in memory on either side).
-PREFETCH_REQUESTS = 64
+# Read requests in flight during a streamed read: 64 x 32 KiB = 2 MiB ahead of the reader (OpenSSH's sftp keeps 64
+# too), never the whole file.
+PIPELINE_REQUESTS = 64
+_BLOCK = 32 * 1024  # bytes per read request (paramiko's and most servers' largest)
 
 _FINGERPRINT_PREFIX = "SHA256:"
 
@@ -415,15 +418,13 @@ class SftpTransport(Transport):
         action = f"read {shown(name)}"
         try:
             remote = self._sftp.open(path, "rb")
-            remote.prefetch(remote.stat().st_size, max_concurrent_requests=PREFETCH_REQUESTS)
+            download = _PipelinedRead(self._sftp, remote, remote.stat().st_size, self._host)
         except (TransportError, *PASS_THROUGH):
             raise
         except Exception as exc:
             raise _error(exc, self._host, action) from None
 
-        reader = buffered(
-            ChunkReader(remote.read, lambda exc: _error(exc, self._host, action), lambda _whole: remote.close())
-        )
+        reader = buffered(ChunkReader(download.read, lambda exc: _error(exc, self._host, action), download.close))
         try:
             yield reader
         except BaseException:
@@ -523,3 +524,67 @@ class SftpTransport(Transport):
         if self._sftp is not None:
             with suppress(Exception):
                 self._sftp.remove(temporary)
+
+
+class _PipelinedRead:
+    """A remote file read in order with up to PIPELINE_REQUESTS read requests in flight, over paramiko's request
+    primitives (those its own SFTPFile uses).
+
+    Not `SFTPFile.prefetch()`: its thread never ends when a read stops before the end of the file (paramiko#2454; it
+    spins in the worker for good, one more at each such read), and with a cap on the requests in flight it can stop
+    using what it fetched while fetching the rest of the file into memory (paramiko#2519). Here nothing runs in the
+    background: requests are sent as the reader consumes, answers that come early are kept until their turn."""
+
+    def __init__(self, sftp: paramiko.SFTPClient, remote: paramiko.SFTPFile, size: int | None, host: str) -> None:
+        self._sftp, self._remote, self._size, self._host = sftp, remote, size, host
+        self._pending: deque[tuple[int, int, int]] = deque()  # (request number, offset, length), oldest first
+        self._arrived: dict[int, tuple[int, paramiko.Message]] = {}
+        self._requested = 0
+
+    def _async_response(self, kind: int, message: paramiko.Message, number: int) -> None:
+        """Called by paramiko with an answer to one of our requests read while waiting for another."""
+        self._arrived[number] = (kind, message)
+
+    def _send(self, offset: int, length: int, *, is_next: bool = False) -> None:
+        number = self._sftp._async_request(self, CMD_READ, self._remote.handle, int64(offset), int(length))
+        (self._pending.appendleft if is_next else self._pending.append)((number, offset, length))
+
+    def read(self, _size: int) -> bytes:
+        if self._size is None:  # a server that gives no size: one request at a time
+            return self._remote.read(_BLOCK)
+        while len(self._pending) < PIPELINE_REQUESTS and self._requested < self._size:
+            length = min(_BLOCK, self._size - self._requested)
+            self._send(self._requested, length)
+            self._requested += length
+        if not self._pending:
+            return b""
+        number, offset, length = self._pending.popleft()
+        try:
+            if number in self._arrived:
+                kind, message = self._arrived.pop(number)
+                if kind == CMD_STATUS:
+                    self._sftp._convert_status(message)
+            else:
+                kind, message = self._sftp._read_response(number)
+        except EOFError:  # SFTP's end of file before the size the file had when opened
+            raise TransportError(
+                ErrorClass.TRANSIENT,
+                "file_changed",
+                f"The file became shorter on the SFTP server {self._host} while BatchHub read it (it is being "
+                "rewritten); it will be read again.",
+            ) from None
+        if kind != CMD_DATA:
+            raise paramiko.SFTPError("Expected data")
+        data = message.get_string()
+        if not data:
+            raise paramiko.SFTPError("Empty data")
+        if len(data) < length:  # a server may answer less than asked: the rest is asked for next
+            self._send(offset + len(data), length - len(data), is_next=True)
+        return data
+
+    def close(self, _whole: bool) -> None:
+        try:
+            self._remote.close()  # answers still due come first, handed to _async_response
+        finally:
+            self._pending.clear()
+            self._arrived.clear()

@@ -75,6 +75,32 @@ def test_it_lists_relative_names_in_subfolders_only_when_the_pattern_names_them(
         (folder / "listing" / "dangling.csv").unlink()
 
 
+def test_reading_part_of_a_file_leaves_the_session_usable_and_no_thread_behind(sftp_server):
+    before = set(threading.enumerate())
+    with sftp(sftp_server) as transport:
+        transport.write("partial.bin", contract.GeneratedStream(8 * contract.MB))
+        with transport.open_read("partial.bin") as stream:
+            assert len(stream.read(1000)) == 1000
+        assert [item.size for item in transport.list("partial.bin")] == [8 * contract.MB]
+        transport.delete("partial.bin")
+        ssh = transport._ssh
+    ssh.join(5)
+    assert set(threading.enumerate()) <= before
+
+
+def test_a_file_that_shrinks_while_it_is_read_is_transient(sftp_server):
+    with sftp(sftp_server) as transport:
+        transport.write("shrinking.bin", contract.GeneratedStream(8 * contract.MB))
+        with pytest.raises(TransportError) as raised, transport.open_read("shrinking.bin") as stream:
+            stream.read(100 * 1024)
+            with open(sftp_server.root / "upload" / "shrinking.bin", "r+b") as local:
+                local.truncate(contract.MB)
+            while stream.read(256 * 1024):
+                pass
+        transient(raised.value, "file_changed")
+        transport.delete("shrinking.bin")
+
+
 # --- writes are visible only when whole --------------------------------------------------------------------------
 
 
@@ -296,10 +322,10 @@ def test_private_and_internal_hosts_are_refused(sftp_server, settings, host):
 
 
 def test_the_connection_is_closed_with_the_job(sftp_server):
-    before = threading.active_count()
+    before = set(threading.enumerate())
     with sftp(sftp_server) as transport:
         ssh = transport._ssh
         assert ssh.is_active()
     assert not ssh.is_active()
     ssh.join(5)  # paramiko's reader thread ends with it
-    assert threading.active_count() <= before
+    assert set(threading.enumerate()) <= before
