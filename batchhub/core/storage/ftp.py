@@ -132,6 +132,13 @@ def _error(exc: BaseException, host: str, action: str, *, missing_is_not_found: 
             f"The FTP server {host} refused to {action} ({code or 'an error reply'}): a full disk, a quota or a "
             "command it does not support. Check the server; retrying will not help until it is fixed.",
         )
+    if isinstance(exc, UnicodeError):
+        return TransportError(
+            ErrorClass.FIX_ON_YOUR_SIDE,
+            "bad_encoding",
+            f"The FTP server {host} sent text that is not UTF-8 (file names in another encoding) when BatchHub "
+            f"tried to {action}. Rename the files or set the server to UTF-8; retrying will not help.",
+        )
     if isinstance(exc, ssl.SSLError):
         return TransportError(
             ErrorClass.TRANSIENT,
@@ -185,11 +192,10 @@ def ftps_open(settings: Mapping, secrets: Mapping) -> FtpsTransport:
 
 class FtpTransport(Transport):
     kind = "ftp"
-    is_tls = False
 
-    def __init__(self, ftp: ftplib.FTP, host: str, folder: str) -> None:
+    def __init__(self, ftp: ftplib.FTP, host: str) -> None:
         self._ftp: ftplib.FTP | None = ftp
-        self._host, self._folder = host, folder
+        self._host = host
         self._has_mlsd = True
         self._is_binary = False  # listings switch the session to ASCII (TYPE A); transfers and SIZE need TYPE I
 
@@ -206,6 +212,8 @@ class FtpTransport(Transport):
         if "\r" in folder or "\n" in folder:
             raise settings_invalid("The remote folder holds a line break: remove it.")
         password = secret_text(secrets, "password") or ""
+        if "\r" in password or "\n" in password:  # ftplib would refuse to send it, with the line in its message
+            raise settings_invalid("The password holds a line break, which FTP cannot send: remove it.")
         timeout = timeout_seconds()
         shown_host = host[:100]
         ftp = cls._client(settings, timeout)
@@ -223,7 +231,7 @@ class FtpTransport(Transport):
                         f"The folder {shown(folder)} does not exist on the FTP server {shown_host} (or this user "
                         "cannot open it). Create it or correct the path; retrying will not help.",
                     ) from None
-            return cls(ftp, shown_host, folder or ".")
+            return cls(ftp, shown_host)
         except BaseException as exc:
             with suppress(Exception):
                 ftp.close()
@@ -455,7 +463,6 @@ class FtpTransport(Transport):
 
 class FtpsTransport(FtpTransport):
     kind = "ftps"
-    is_tls = True
 
     @classmethod
     def _client(cls, settings: Mapping, timeout: float) -> ftplib.FTP:

@@ -308,12 +308,13 @@ class HttpTransport(Transport):
                     target = url.join(location)
                 except (httpx.InvalidURL, ValueError, TypeError):
                     target = None
-                if target is None or target.scheme not in ("http", "https") or not target.host:
+                is_downgrade = url.scheme == "https" and target is not None and target.scheme == "http"
+                if target is None or target.scheme not in ("http", "https") or not target.host or is_downgrade:
                     raise TransportError(
                         ErrorClass.FIX_ON_YOUR_SIDE,
                         "bad_redirect",
-                        f"The server {host} redirected BatchHub to an address it cannot follow. Give the final URL "
-                        "of the file; retrying will not help.",
+                        f"The server {host} redirected BatchHub to an address it does not follow (not http(s), or "
+                        "from https down to plain http). Give the final https URL of the file; retrying will not help.",
                     )
                 if not _keeps_credentials(url, target):
                     headers = {}

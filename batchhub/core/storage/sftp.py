@@ -353,7 +353,13 @@ class SftpTransport(Transport):
                 f"The SFTP server {host} does not accept this way of signing in (it accepts: {allowed}). Give the "
                 "credential it expects; retrying will not help.",
             ) from None
-        except paramiko.AuthenticationException:
+        except paramiko.AuthenticationException as exc:
+            if "timeout" in str(exc).lower():  # the server did not answer the sign-in in time (only classified)
+                raise TransportError(
+                    ErrorClass.TRANSIENT,
+                    "timeout",
+                    f"The SFTP server {host} did not answer the sign-in in time; it will be retried.",
+                ) from None
             raise TransportError(
                 ErrorClass.FIX_ON_YOUR_SIDE,
                 "auth_refused",

@@ -376,6 +376,7 @@ def _http_routes(server, port: int) -> None:
     route("/redirect/metadata/export.csv", redirect("http://169.254.169.254/latest/meta-data/"))
     route("/redirect/loop/export.csv", redirect("/redirect/loop/export.csv"))
     route("/redirect/ftp/export.csv", redirect("ftp://127.0.0.1/export.csv"))
+    route("/redirect/plain/export.csv", redirect(f"http://127.0.0.1:{port}/files/export.csv"))  # from https: down
     route("/no-head/export.csv", no_head)
     route("/slow/export.csv", slow)
     route("/truncated/data.bin", truncated)

@@ -136,6 +136,13 @@ def test_a_wrong_password_is_fix_on_your_side_and_never_shown(kind, server, capl
     canary_absent(error, caplog)
 
 
+def test_a_password_ftp_cannot_send_is_refused_without_showing_it(ftp_server, caplog):
+    caplog.set_level(logging.DEBUG)
+    error = refused("ftp", ftp_server, password=f"{CANARY}\r\nDELE important.csv")
+    fix_on_your_side(error, "settings_invalid")
+    canary_absent(error, caplog)
+
+
 def test_plain_ftp_to_a_server_requiring_tls_says_to_choose_ftps(ftps_server, caplog):
     caplog.set_level(logging.DEBUG)
     error = refused("ftp", ftps_server, {"ca_pem": ""}, password=CANARY)

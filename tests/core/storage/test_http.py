@@ -167,6 +167,12 @@ def test_a_redirect_to_another_scheme_is_refused(http_server):
     fix_on_your_side(read_error(http_server.url("/redirect/ftp/export.csv")), "bad_redirect")
 
 
+def test_a_redirect_from_https_down_to_http_is_refused(https_server, tls_authority):
+    authority, _other = tls_authority
+    url = https_server.url("/redirect/plain/export.csv")
+    fix_on_your_side(read_error(url, ca_pem=authority.cert_pem.bytes().decode()), "bad_redirect")
+
+
 # --- the SSRF guard ----------------------------------------------------------------------------------------------
 
 
