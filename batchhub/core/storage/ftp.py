@@ -217,6 +217,7 @@ class FtpTransport(Transport):
         timeout = timeout_seconds()
         shown_host = host[:100]
         ftp = cls._client(settings, timeout)
+        ftp.set_pasv(True)  # always: the data connection goes from us to the control connection's peer
         try:
             ftp.connect(host, port, timeout)
             cls._secure(ftp, shown_host)

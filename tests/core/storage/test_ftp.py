@@ -10,6 +10,7 @@ import socket
 
 import pytest
 
+from batchhub.core.secrets.crypto import Secret
 from batchhub.core.storage import ftp as ftp_module
 from batchhub.core.storage.base import ErrorClass, TransportError, transport_open
 from tests.core.storage import contract
@@ -53,6 +54,12 @@ def test_it_passes_the_contract(kind, server):
 def test_it_streams_50_mb_both_ways_in_bounded_memory(kind, server):
     with connect(kind, server) as transport:
         contract.check_large_streamed(transport, size=50 * contract.MB, bound=24 * contract.MB)
+
+
+def test_it_takes_the_password_as_a_decrypted_secret(ftps_server):
+    settings = ftps_server.settings()
+    with transport_open("ftps", settings, {"password": Secret(PASSWORD)}) as transport:
+        assert transport.list("nothing-*") == []
 
 
 def test_it_ignores_the_passive_address_the_server_announces(ftp_server):
