@@ -60,15 +60,16 @@ class _GuardedBackend(httpcore.SyncBackend):
         for _family, _kind, _proto, _name, address in host_resolve(host, port):
             try:
                 return super().connect_tcp(address[0], port, timeout, local_address, socket_options)
-            except httpcore.ConnectTimeout as exc:
-                last = exc
-            except httpcore.ConnectError as exc:
+            except (httpcore.ConnectTimeout, httpcore.ConnectError) as exc:
                 last = exc
         raise connection_error(host, TimeoutError() if isinstance(last, httpcore.ConnectTimeout) else last)
 
 
 class _GuardedTransport(httpx.HTTPTransport):
-    """httpx's transport over a connection pool whose network backend is `_GuardedBackend`."""
+    """httpx's transport over a connection pool whose network backend is `_GuardedBackend`.
+
+    httpx takes no network backend, so its pool (`_pool`, what `handle_request` uses) is replaced by one built the
+    same way with ours. Should httpx stop using it, the tests that refuse loopback and count DNS lookups fail."""
 
     def __init__(self, ssl_context: ssl.SSLContext) -> None:
         super().__init__(verify=ssl_context, trust_env=False, retries=0)
