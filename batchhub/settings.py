@@ -262,7 +262,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 
 # Storage clients log request headers (an S3 Authorization header names the access key id) and connection details at
 # DEBUG: they never log below WARNING, whatever LOG_LEVEL says.
-_STORAGE_CLIENT_LOGGERS = (
+STORAGE_CLIENT_LOGGERS = (
     "botocore", "boto3", "s3transfer", "urllib3", "paramiko", "google", "httpx", "httpcore", "asyncssh", "pyftpdlib",
 )  # fmt: skip
 LOGGING = {
@@ -274,7 +274,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
-        **{name: {"level": "WARNING"} for name in _STORAGE_CLIENT_LOGGERS},
+        **{name: {"level": "WARNING"} for name in STORAGE_CLIENT_LOGGERS},
     },
 }
 

@@ -166,3 +166,52 @@ def test_a_long_name_without_spaces_wraps_instead_of_widening_the_page(page, liv
         assert width <= page.viewport_size["width"], (url, width, wide)
     page.goto(f"{live_server.url}/projects/{project.code}/")
     screenshot("long-name")
+
+
+def test_partner_creates_a_connector_a_key_and_a_destination_whose_test_fails_with_a_classified_error(
+    page, live_server, partner_user, project, csm, screenshot, settings, tmp_path
+):
+    import socket
+
+    from batchhub.connectors.models import ConnectorKey
+
+    settings.STORAGE_LOCAL_ROOT = tmp_path
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    _login(page, live_server, "pushwave")
+    expect(page.get_by_role("heading", name="Your connectors")).to_be_visible()
+    page.get_by_role("button", name="New connector").first.click()
+    page.get_by_label("Name").fill("Pushwave CRM sync")
+    page.get_by_label("Integration kind").select_option("marketing_automation")
+    page.get_by_label(re.compile("^Custom data")).check()
+    page.get_by_label(re.compile("^Trigger events")).check()
+    page.get_by_role("button", name="Create connector").click()
+    expect(page.get_by_role("heading", name=re.compile("Pushwave CRM sync"))).to_be_visible()
+
+    page.get_by_text("New API key").click()
+    page.locator("form[action$='/keys/']").get_by_label("Name").fill("production")
+    page.get_by_role("button", name="Create key").click()
+    key = ConnectorKey.objects.get(name="production").secret.reveal()
+    expect(page.get_by_test_id("revealed-secret")).to_have_text(key)
+    screenshot("connector-page")
+
+    page.get_by_role("button", name="Add a destination").click()
+    page.get_by_label("Storage kind").select_option("ftps")
+    expect(page.get_by_label("Pinned CA certificate (PEM)")).to_be_visible()  # htmx swapped in the FTPS fields
+    page.get_by_label("Name").fill("Partner FTPS")
+    page.get_by_label("Host").fill("127.0.0.1")
+    page.get_by_label("Port").fill(str(port))
+    page.get_by_label("User name").fill("batch")
+    page.get_by_label("Password").fill("ftps-password-1")
+    page.get_by_role("button", name="Save").click()
+    page.get_by_test_id("storage-test").click()
+    outcome = page.get_by_test_id("test-outcome")
+    expect(outcome).to_have_attribute("data-outcome", "transient")
+    expect(outcome).to_contain_text("temporary problem")
+    assert "ftps-password-1" not in page.content()
+    screenshot("destination-test-failed")
+
+    page.goto(f"{live_server.url}/")
+    expect(page.get_by_role("link", name="Pushwave CRM sync")).to_be_visible()
+    screenshot("partner-home")

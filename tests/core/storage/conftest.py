@@ -1,4 +1,22 @@
 """Real storage servers on loopback, each started once per test session (their modules hold the fixtures)."""
 
+import logging
+
+import pytest
+from django.conf import settings
+
 from tests.core.storage.servers_cloud import *  # noqa: F403
 from tests.core.storage.servers_net import *  # noqa: F403
+
+
+@pytest.fixture(autouse=True)
+def _storage_clients_log_everything():
+    """Settings keep the storage clients' loggers at WARNING; the tests open them fully, so that a secret in any
+    line a library could write (were someone to lower the level) is caught."""
+    loggers = {name: logging.getLogger(name) for name in settings.STORAGE_CLIENT_LOGGERS}
+    levels = {name: logger.level for name, logger in loggers.items()}
+    for logger in loggers.values():
+        logger.setLevel(logging.NOTSET)
+    yield
+    for name, logger in loggers.items():
+        logger.setLevel(levels[name])

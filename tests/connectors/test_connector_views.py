@@ -1,0 +1,275 @@
+"""Connector screens through their views: a partner configures its connectors on granted projects, a CSM sees and
+pauses them, destinations and sources are saved with write-only credentials and tested with classified errors."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from django.urls import reverse
+
+from batchhub.api.models import ApiCall
+from batchhub.connectors.models import Connector, Destination, Source
+from batchhub.core.models import AuditEvent
+from tests.factories import ConnectorFactory, DestinationFactory, GrantFactory, PartnerFactory
+
+pytestmark = pytest.mark.portable
+
+
+@pytest.fixture
+def storage_root(settings, tmp_path):
+    settings.STORAGE_LOCAL_ROOT = tmp_path
+    return tmp_path
+
+
+@pytest.fixture
+def connector(project, partner):
+    return ConnectorFactory(project=project, partner=partner, name="CRM sync")
+
+
+def test_a_partner_creates_a_connector_on_a_granted_project_only(client, partner_user, project, other_project):
+    client.force_login(partner_user)
+    page = client.get(reverse("connectors:create"))
+    assert project.name in page.text and other_project.name not in page.text
+    response = client.post(
+        reverse("connectors:create"),
+        {"project": str(project.code), "name": "CRM sync", "kind": "cdp_dmp", "features": ["custom_data", "gdpr"]},
+    )
+    connector = Connector.objects.get(name="CRM sync")
+    assert response.status_code == 302 and response["Location"] == reverse("connectors:detail", args=[connector.code])
+    assert connector.partner == partner_user.partner and connector.features == ["custom_data", "gdpr"]
+    assert AuditEvent.objects.filter(action="connector.create", object_code=str(connector.code)).exists()
+    refused = client.post(
+        reverse("connectors:create"), {"project": str(other_project.code), "name": "Sneaky", "kind": "cdp_dmp"}
+    )
+    assert refused.status_code == 400 and not Connector.objects.filter(name="Sneaky").exists()
+
+
+def test_a_duplicate_name_or_an_unknown_feature_is_a_form_error(client, partner_user, project, connector):
+    client.force_login(partner_user)
+    url = reverse("connectors:create")
+    response = client.post(url, {"project": str(project.code), "name": "CRM sync", "kind": "cdp_dmp"})
+    assert response.status_code == 400 and "already have a connector of this name" in response.text
+    response = client.post(url, {"project": str(project.code), "name": "X", "kind": "cdp_dmp", "features": ["nope"]})
+    assert response.status_code == 400 and Connector.objects.count() == 1
+
+
+def test_the_key_is_revealed_once_then_masked(client, partner_user, connector):
+    client.force_login(partner_user)
+    client.post(reverse("connectors:key_create", args=[connector.code]), {"name": "production"})
+    secret = connector.keys.get().secret.reveal()
+    first = client.get(reverse("connectors:detail", args=[connector.code]))
+    assert secret in first.text
+    second = client.get(reverse("connectors:detail", args=[connector.code]))
+    assert secret not in second.text and secret[-4:] in second.text
+    assert "no-store" in second["Cache-Control"]
+
+
+def test_a_csm_pauses_any_connector_but_configures_none(client, csm, connector):
+    client.force_login(csm)
+    page = client.get(reverse("connectors:detail", args=[connector.code]))
+    assert "Pause" in page.text and reverse("connectors:edit", args=[connector.code]) not in page.text
+    client.post(reverse("connectors:pause", args=[connector.code]), {"reason": "flooding"})
+    connector.refresh_from_db()
+    assert connector.status == "paused" and connector.paused_reason == "flooding"
+    assert client.post(reverse("connectors:key_create", args=[connector.code]), {"name": "x"}).status_code == 404
+    assert not connector.keys.exists()
+
+
+def test_a_privacy_admin_sees_the_summary_not_the_keys_or_calls(client, privacy_admin, connector):
+    key = connector.keys.create(name="production")
+    client.force_login(privacy_admin)
+    listing = client.get(reverse("connectors:list"))
+    assert connector.name in listing.text
+    page = client.get(reverse("connectors:detail", args=[connector.code]))
+    assert page.status_code == 200 and connector.name in page.text
+    assert key.secret.reveal()[-4:] not in page.text and "API activity" not in page.text
+
+
+def test_partners_see_only_their_own_connectors_calls(client, project, partner, partner_user, connector):
+    rival = PartnerFactory(name="Competitor Inc")
+    GrantFactory(project=project, partner=rival)
+    rival_connector = ConnectorFactory(project=project, partner=rival, name="Rival sync")
+    from django.utils import timezone
+
+    for owner, route in ((connector, "custom_data.user"), (rival_connector, "events.bulk"), (None, "events.user")):
+        ApiCall.objects.create(
+            project=project, connector=owner, route=route, status_code=400, error_code="MALFORMED_PARAMETER",
+            error_message=f"bad call of {owner or 'the customer'}", created_at=timezone.now(),
+        )  # fmt: skip
+    client.force_login(partner_user)
+    panel = client.get(reverse("api_calls:activity", args=[project.code]))
+    assert "custom_data.user" in panel.text
+    assert "events.bulk" not in panel.text and "events.user" not in panel.text
+    own = client.get(reverse("connectors:detail", args=[connector.code]))
+    assert "custom_data.user" in own.text and "events.bulk" not in own.text
+    assert client.get(reverse("connectors:detail", args=[rival_connector.code])).status_code == 404
+    customer_call = ApiCall.objects.get(route="events.user")
+    customer_call.token = __import__("uuid").uuid4()
+    customer_call.save()
+    url = reverse("api_calls:detail", kwargs={"code": project.code, "token": customer_call.token})
+    assert client.get(url).status_code == 404
+
+
+def test_the_partner_home_lists_its_connectors_first(client, partner_user, connector):
+    client.force_login(partner_user)
+    page = client.get(reverse("dashboard:home")).text
+    assert "Your connectors" in page and connector.name in page
+    assert page.index("Your connectors") < page.index("Projects granted to you")
+
+
+def test_deleting_a_connector_stops_its_keys_and_keeps_its_calls(client, partner_user, connector, project):
+    from django.utils import timezone
+
+    call = ApiCall.objects.create(project=project, connector=connector, route="x", status_code=202,
+                                  created_at=timezone.now())  # fmt: skip
+    client.force_login(partner_user)
+    assert client.get(reverse("connectors:delete", args=[connector.code])).status_code == 200
+    response = client.post(reverse("connectors:delete", args=[connector.code]))
+    assert response.status_code == 302 and not Connector.objects.exists()
+    call.refresh_from_db()
+    assert call.connector_id is None
+
+
+# ---- destinations and sources ---------------------------------------------------------------------------
+
+
+def test_a_local_destination_is_saved_and_its_test_writes_reads_and_deletes_a_probe(
+    client, partner_user, connector, storage_root
+):
+    client.force_login(partner_user)
+    response = client.post(
+        reverse("connectors:destination_create", args=[connector.code]),
+        {"kind": "local", "name": "Local", "path": "exports/pushwave"},
+    )
+    destination = Destination.objects.get()
+    assert response.status_code == 302
+    result = client.post(reverse("connectors:destination_test", args=[connector.code, destination.code]),
+                         headers={"HX-Request": "true"})  # fmt: skip
+    assert result.status_code == 200 and 'data-outcome="ok"' in result.text
+    assert (storage_root / "exports" / "pushwave").is_dir()
+    assert list((storage_root / "exports" / "pushwave").iterdir()) == []  # the probe was deleted
+    destination.refresh_from_db()
+    assert destination.last_test_ok is True and destination.last_success_at is not None
+
+
+def test_a_source_test_lists_what_its_pattern_matches(client, partner_user, connector, storage_root):
+    folder = storage_root / "imports" / "pushwave"
+    folder.mkdir(parents=True)
+    (folder / "vip.csv").write_text("id\n1\n")
+    (folder / "notes.txt").write_text("x")
+    client.force_login(partner_user)
+    client.post(
+        reverse("connectors:source_create", args=[connector.code]),
+        {"kind": "local", "name": "Drop folder", "path": "imports/pushwave", "pattern": "*.csv"},
+    )
+    source = Source.objects.get()
+    result = client.post(reverse("connectors:source_test", args=[connector.code, source.code]),
+                         headers={"HX-Request": "true"})  # fmt: skip
+    assert "vip.csv" in result.text and "notes.txt" not in result.text
+
+
+def test_a_failed_test_shows_the_classified_error(client, partner_user, connector, storage_root):
+    with socket.socket() as closed:  # a port nobody listens on: connection refused
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    client.force_login(partner_user)
+    client.post(
+        reverse("connectors:destination_create", args=[connector.code]),
+        {"kind": "sftp", "name": "Partner SFTP", "host": "127.0.0.1", "port": port, "username": "batch",
+         "host_key": "SHA256:" + "A" * 43, "password": "s3cret-pass"},
+    )  # fmt: skip
+    destination = Destination.objects.get()
+    result = client.post(reverse("connectors:destination_test", args=[connector.code, destination.code]),
+                         headers={"HX-Request": "true"})  # fmt: skip
+    assert 'data-outcome="transient"' in result.text and "temporary problem" in result.text
+    plain = client.post(reverse("connectors:destination_test", args=[connector.code, destination.code]))
+    assert plain.status_code == 302  # without JavaScript: back to the form, the result in a message and on the page
+    assert "Test failed" in client.get(plain["Location"]).text
+
+
+@pytest.mark.parametrize(
+    ("fields", "error"),
+    [
+        ({"kind": "local", "path": "../../etc"}, "inside the configured folder"),
+        ({"kind": "local", "path": "/etc"}, "relative to the storage root"),
+        (
+            {
+                "kind": "s3",
+                "bucket": "ok-bucket",
+                "endpoint_url": "http://169.254.169.254/",
+                "access_key_id": "a",
+                "secret_access_key": "b",
+            },
+            "private or internal",
+        ),
+        (
+            {"kind": "sftp", "host": "10.0.0.1", "username": "u", "host_key": "k", "password": "p"},
+            "private or internal",
+        ),
+        ({"kind": "ftp", "host": "evil.example/x", "username": "u", "password": "p"}, "host name or an IP"),
+        ({"kind": "s3", "bucket": "Bad_Bucket!", "access_key_id": "a", "secret_access_key": "b"}, "Bucket names"),
+        ({"kind": "gcs", "bucket": "ok-bucket", "service_account_json": "{not json"}, "whole JSON key file"),
+        ({"kind": "sftp", "host": "sftp.example.com", "username": "u", "host_key": "k"}, "password or a private key"),
+        ({"kind": "local", "path": "exports/a\\x00b"}, "Null characters are not allowed"),
+    ],
+)
+def test_bad_storage_settings_are_form_errors_and_nothing_is_saved(client, partner_user, connector, fields, error,
+                                                                   settings):  # fmt: skip
+    settings.STORAGE_ALLOW_LOOPBACK = False
+    fields = {key: value.replace("\\x00", "\x00") if isinstance(value, str) else value for key, value in fields.items()}
+    client.force_login(partner_user)
+    response = client.post(reverse("connectors:destination_create", args=[connector.code]), {"name": "D", **fields})
+    assert response.status_code == 400
+    assert error in response.text
+    assert not Destination.objects.exists()
+
+
+def test_an_http_source_is_refused_as_a_destination(client, partner_user, connector):
+    client.force_login(partner_user)
+    response = client.post(reverse("connectors:destination_create", args=[connector.code]),
+                           {"kind": "http", "name": "D", "url": "https://files.example.com/a.csv"})  # fmt: skip
+    assert not Destination.objects.filter(kind="http").exists()
+    assert response.status_code in (302, 400)
+
+
+def test_credentials_are_write_only_a_blank_keeps_them(client, partner_user, connector):
+    client.force_login(partner_user)
+    url = reverse("connectors:destination_create", args=[connector.code])
+    client.post(url, {"kind": "ftps", "name": "FTPS", "host": "ftp.example.com", "username": "u",
+                      "password": "first-password-123"})  # fmt: skip
+    destination = Destination.objects.get()
+    edit = reverse("connectors:destination_edit", args=[connector.code, destination.code])
+    page = client.get(edit)
+    assert "first-password-123" not in page.text and "Leave blank to keep it" in page.text
+    client.post(edit, {"kind": "ftps", "name": "FTPS", "host": "ftp2.example.com", "username": "u", "password": ""})
+    destination.refresh_from_db()
+    assert destination.location["host"] == "ftp2.example.com"
+    assert destination.credentials_dict() == {"password": "first-password-123"}
+    audit = AuditEvent.objects.filter(action="destination.update").latest("pk")
+    assert "password" not in audit.changes  # kept: no change to record
+    client.post(edit, {"kind": "ftps", "name": "FTPS", "host": "ftp2.example.com", "username": "u",
+                       "password": "second-password-456"})  # fmt: skip
+    audit = AuditEvent.objects.filter(action="destination.update").latest("pk")
+    assert audit.changes["password"] == ["(secret changed)", "(secret changed)"]
+
+
+def test_changing_the_kind_swaps_the_fields_without_a_full_page(client, partner_user, connector):
+    client.force_login(partner_user)
+    url = reverse("connectors:destination_create", args=[connector.code])
+    fragment = client.get(url, {"kind": "s3"}, headers={"HX-Request": "true"})
+    assert "<html" not in fragment.text and 'name="bucket"' in fragment.text and 'name="path"' not in fragment.text
+    page = client.get(url, {"kind": "sftp"})
+    assert "<html" in page.text and 'name="host_key"' in page.text
+
+
+def test_another_partners_destination_is_unreachable_through_ones_own_connector(client, partner_user, connector,
+                                                                                 project):  # fmt: skip
+    rival = PartnerFactory(name="Competitor Inc")
+    GrantFactory(project=project, partner=rival)
+    foreign = DestinationFactory(connector=ConnectorFactory(project=project, partner=rival))
+    client.force_login(partner_user)
+    url = reverse("connectors:destination_edit", args=[connector.code, foreign.code])
+    assert client.get(url).status_code == 404
+    assert client.post(reverse("connectors:destination_delete", args=[connector.code, foreign.code])).status_code == 404
+    assert Destination.objects.filter(pk=foreign.pk).exists()
