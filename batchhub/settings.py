@@ -225,6 +225,8 @@ PURGE_BACKLOG_WAIT_SECONDS = env.int("PURGE_BACKLOG_WAIT_SECONDS", default=1800)
 STORAGE_LOCAL_ROOT = Path(env.str("STORAGE_LOCAL_ROOT", default=str(BASE_DIR / "var")))
 STORAGE_ALLOW_LOOPBACK = env.bool("STORAGE_ALLOW_LOOPBACK", default=ENVIRONMENT == "test")
 STORAGE_TIMEOUT_SECONDS = env.float("STORAGE_TIMEOUT_SECONDS", default=30.0)
+# A destination's or source's Test on the dashboard runs in the web request: each call gets at most this long.
+STORAGE_TEST_TIMEOUT_SECONDS = env.float("STORAGE_TEST_TIMEOUT_SECONDS", default=8.0)
 if IS_PRODUCTION and STORAGE_ALLOW_LOOPBACK:
     raise ImproperlyConfigured("STORAGE_ALLOW_LOOPBACK is for the tests only")
 _visibility = {"visibility_timeout": 2 * CELERY_LONGEST_TASK_TIME_LIMIT + 600}

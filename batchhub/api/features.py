@@ -14,3 +14,10 @@ INBOUND_FEATURES: dict[str, str] = {
     TRANSACTIONAL: "Transactional sends",
     GDPR: "GDPR requests",
 }
+FEATURE_NAMES: dict[str, str] = {
+    CUSTOM_DATA: "Custom data",
+    TRIGGER_EVENTS: "Trigger events",
+    CUSTOM_AUDIENCES: "Custom audiences",
+    TRANSACTIONAL: "Transactional",
+    GDPR: "GDPR",
+}

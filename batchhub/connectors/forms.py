@@ -190,8 +190,7 @@ class StorageForm(forms.Form):
                 stored = stored_secrets.get(spec.name)
                 widget = SecretTextarea(attrs={"rows": 3, "autocomplete": "off"}) if spec.textarea else None
                 widget = widget or forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"})
-                shown = f"Stored: ••••{stored[-4:]}. Leave blank to keep it." if stored and len(stored) > 12 else ""
-                shown = shown or ("Stored. Leave blank to keep it." if stored else spec.help)
+                shown = "Stored (never shown again). Leave blank to keep it." if stored else spec.help
                 field = forms.CharField(
                     label=spec.label, required=spec.required and not stored, widget=widget, help_text=shown,
                     strip=False, max_length=20000,

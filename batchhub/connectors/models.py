@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from batchhub.api.features import INBOUND_FEATURES
+from batchhub.api.features import FEATURE_NAMES
 from batchhub.core.models import ApiKey
 from batchhub.core.secrets.fields import EncryptedTextField
 
@@ -73,7 +73,7 @@ class Connector(models.Model):
 
     @property
     def feature_labels(self) -> list[str]:
-        return [INBOUND_FEATURES[feature] for feature in self.features if feature in INBOUND_FEATURES]
+        return [FEATURE_NAMES[feature] for feature in self.features if feature in FEATURE_NAMES]
 
 
 class ConnectorKey(ApiKey):

@@ -9,6 +9,7 @@ import json
 import logging
 import uuid
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -18,7 +19,7 @@ from batchhub.connectors.models import Connector, ConnectorKey, Destination, Sou
 from batchhub.core.audit.record import SECRET_CHANGED, audit_record, model_snapshot, snapshot_diff
 from batchhub.core.secrets.crypto import Secret
 from batchhub.core.services import api_key_revoke, api_key_rotate
-from batchhub.core.storage.base import ErrorClass, TransportError, transport_open
+from batchhub.core.storage.base import ErrorClass, TransportError, storage_timeout_within, transport_open
 from batchhub.projects.models import Project, ProjectGrant
 
 logger = logging.getLogger(__name__)
@@ -188,7 +189,7 @@ def storage_save(
     location: StorageLocation | None,
     name: str,
     kind: str,
-    settings: dict,
+    location_settings: dict,
     secrets: dict,
     pattern: str | None = None,
 ) -> StorageLocation:
@@ -207,11 +208,11 @@ def storage_save(
         kept = location.credentials_dict() if location.kind == kind else {}
     before_settings = {k: v for k, v in before.items() if k not in ("name", "kind", "pattern")}
     merged = {**kept, **{key: value for key, value in secrets.items() if value}}
-    location.name, location.kind, location.location = name.strip(), kind, settings
+    location.name, location.kind, location.location = name.strip(), kind, location_settings
     location.credentials = json.dumps(merged) if merged else ""
     if direction == "source" and pattern is not None:
         location.pattern = pattern
-    changed_where = location.pk is None or before.get("kind") != kind or settings != before_settings
+    changed_where = location.pk is None or before.get("kind") != kind or location_settings != before_settings
     if changed_where or secrets:  # a test of what was there says nothing of what is now
         location.last_test_ok, location.last_tested_at, location.last_test_error = None, None, {}
     try:
@@ -259,7 +260,11 @@ def storage_test(*, actor, location: StorageLocation) -> dict:
     its pattern matches. Records and returns {"ok", "files" (source), "error" {class, code, message}}."""
     result: dict = {"ok": False, "files": [], "error": {}}
     try:
-        with transport_open(location.kind, location.location, location.credentials_dict()) as transport:
+        # within the web request's own limit: a server that hangs is told as a timeout, not a 503
+        with (
+            storage_timeout_within(settings.STORAGE_TEST_TIMEOUT_SECONDS),
+            transport_open(location.kind, location.location, location.credentials_dict()) as transport,
+        ):
             if isinstance(location, Source):
                 result["files"] = transport.list(location.pattern or "*")[:50]
             else:

@@ -300,7 +300,7 @@ def storage_edit(request: HttpRequest, code, direction: str, storage_code=None) 
                 location=location,
                 name=form.cleaned_data["name"],
                 kind=kind,
-                settings=plain,
+                location_settings=plain,
                 secrets=secrets,
                 pattern=form.cleaned_data.get("pattern"),
             )

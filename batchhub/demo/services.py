@@ -218,7 +218,8 @@ def _connector_ensure(partner: Partner, project: Project, spec: world.DemoPartne
         if not existing:
             storage_save(
                 actor=actor, connector=connector, direction=direction, location=None, name=f"Local {direction}",
-                kind="local", settings={"path": path}, secrets={}, pattern="*.csv" if direction == "source" else None,
+                kind="local", location_settings={"path": path}, secrets={},
+                pattern="*.csv" if direction == "source" else None,
             )  # fmt: skip
 
 

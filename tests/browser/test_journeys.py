@@ -184,8 +184,8 @@ def test_partner_creates_a_connector_a_key_and_a_destination_whose_test_fails_wi
     page.get_by_role("button", name="New connector").first.click()
     page.get_by_label("Name").fill("Pushwave CRM sync")
     page.get_by_label("Integration kind").select_option("marketing_automation")
-    page.get_by_label(re.compile("^Custom data")).check()
-    page.get_by_label(re.compile("^Trigger events")).check()
+    page.get_by_role("checkbox", name=re.compile("Custom data")).check()
+    page.get_by_role("checkbox", name=re.compile("Trigger events")).check()
     page.get_by_role("button", name="Create connector").click()
     expect(page.get_by_role("heading", name=re.compile("Pushwave CRM sync"))).to_be_visible()
 
@@ -199,8 +199,8 @@ def test_partner_creates_a_connector_a_key_and_a_destination_whose_test_fails_wi
     page.get_by_role("button", name="Add a destination").click()
     page.get_by_label("Storage kind").select_option("ftps")
     expect(page.get_by_label("Pinned CA certificate (PEM)")).to_be_visible()  # htmx swapped in the FTPS fields
-    page.get_by_label("Name").fill("Partner FTPS")
-    page.get_by_label("Host").fill("127.0.0.1")
+    page.get_by_label("Name", exact=True).fill("Partner FTPS")
+    page.get_by_role("textbox", name=re.compile("^Host")).fill("127.0.0.1")
     page.get_by_label("Port").fill(str(port))
     page.get_by_label("User name").fill("batch")
     page.get_by_label("Password").fill("ftps-password-1")

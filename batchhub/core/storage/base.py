@@ -9,12 +9,19 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import logging
 import posixpath
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import IO, ClassVar
+from typing import IO, ClassVar, TypeVar
+
+from django.conf import settings as django_settings
+
+logger = logging.getLogger(__name__)
 
 
 class ErrorClass(enum.StrEnum):
@@ -135,3 +142,50 @@ def transport_open(kind: str, settings: Mapping, secrets: Mapping) -> Transport:
     except KeyError:
         raise TransportError(ErrorClass.PLATFORM, "unknown_kind", f"Unknown storage kind {kind!r}.") from None
     return factory(settings, secrets)
+
+
+# ---- timeouts and retries ---------------------------------------------------------------------------------
+
+_TIMEOUT: ContextVar[float | None] = ContextVar("storage_timeout", default=None)
+
+
+def storage_timeout() -> float:
+    """Seconds every network call may take (connect, each read or write): STORAGE_TIMEOUT_SECONDS, or less inside
+    `storage_timeout_within` (a Test on the dashboard must answer within the web request's own limit)."""
+    override = _TIMEOUT.get()
+    return float(django_settings.STORAGE_TIMEOUT_SECONDS if override is None else override)
+
+
+@contextmanager
+def storage_timeout_within(seconds: float) -> Iterator[None]:
+    token = _TIMEOUT.set(min(float(seconds), float(django_settings.STORAGE_TIMEOUT_SECONDS)))
+    try:
+        yield
+    finally:
+        _TIMEOUT.reset(token)
+
+
+R = TypeVar("R")
+
+
+def transient_retry(
+    operation: Callable[[], R],
+    *,
+    attempts: int = 3,
+    first_delay: float = 2.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> R:
+    """Run `operation`, again after a transient `TransportError` (waiting `first_delay`, then twice as long each
+    time), at most `attempts` times in all. A failure of another class is raised at once: retrying cannot help."""
+    delay = first_delay
+    for attempt in range(1, attempts + 1):
+        try:
+            return operation()
+        except TransportError as error:
+            if not error.retryable or attempt == attempts:
+                raise
+            logger.warning("storage: %s (%s), attempt %d of %d, retried in %.0f s", error.code, error.error_class,
+                           attempt, attempts, delay)  # fmt: skip
+            sleep(delay)
+            delay *= 2
+    raise AssertionError("unreachable")

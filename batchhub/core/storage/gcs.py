@@ -37,6 +37,7 @@ from batchhub.core.storage.base import (
     Transport,
     TransportError,
     remote_name,
+    storage_timeout,
     transport_kind,
 )
 from batchhub.core.storage.common import (
@@ -85,7 +86,7 @@ class GCSTransport(Transport):
         self._client, self._session = client, session
         self.bucket_name, self.prefix = bucket, prefix
         self._bucket = client.bucket(bucket)
-        self._timeout = django_settings.STORAGE_TIMEOUT_SECONDS
+        self._timeout = storage_timeout()
         # transient failures are retried briefly here; longer outages are the job's retry with backoff
         self._retry = DEFAULT_RETRY.with_delay(initial=0.5, maximum=4.0).with_timeout(self._timeout)
 
@@ -405,7 +406,7 @@ def gcs_open(settings: Mapping, secrets: Mapping) -> GCSTransport:
         credentials, project = AnonymousCredentials(), None
     else:
         raise _bad_credentials("it is missing")
-    session = _TimedSession(credentials, django_settings.STORAGE_TIMEOUT_SECONDS)
+    session = _TimedSession(credentials, storage_timeout())
     try:
         client = storage.Client(
             # a project given keeps the client from looking one up (on the metadata server, among others)

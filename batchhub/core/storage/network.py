@@ -13,7 +13,7 @@ import socket
 
 from django.conf import settings
 
-from batchhub.core.storage.base import ErrorClass, TransportError
+from batchhub.core.storage.base import ErrorClass, TransportError, storage_timeout
 
 _METADATA_HOSTS = {"metadata.google.internal", "metadata", "instance-data"}
 
@@ -64,7 +64,7 @@ def host_resolve(host: str, port: int) -> list[tuple]:
 
 def connect_checked(host: str, port: int, timeout: float | None = None) -> socket.socket:
     """A TCP connection to `host`, made to an address checked by `host_resolve` (tried in order)."""
-    timeout = settings.STORAGE_TIMEOUT_SECONDS if timeout is None else timeout
+    timeout = storage_timeout() if timeout is None else timeout
     last: OSError | None = None
     for family, kind, proto, _name, address in host_resolve(host, port):
         sock = socket.socket(family, kind, proto)

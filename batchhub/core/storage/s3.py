@@ -25,7 +25,6 @@ import boto3
 import botocore.exceptions as boto_errors
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
-from django.conf import settings as django_settings
 
 from batchhub.core.secrets.crypto import mask
 from batchhub.core.storage.base import (
@@ -34,6 +33,7 @@ from batchhub.core.storage.base import (
     Transport,
     TransportError,
     remote_name,
+    storage_timeout,
     transport_kind,
 )
 from batchhub.core.storage.common import (
@@ -356,7 +356,7 @@ def s3_open(settings: Mapping, secrets: Mapping) -> S3Transport:
     region = settings.get("region") or "us-east-1"
     if not isinstance(region, str) or not re.fullmatch(r"[a-z0-9-]{1,32}", region):
         raise TransportError(ErrorClass.FIX_ON_YOUR_SIDE, "bad_settings", "The region is not a valid S3 region.")
-    timeout = django_settings.STORAGE_TIMEOUT_SECONDS
+    timeout = storage_timeout()
     config = Config(
         connect_timeout=timeout,
         read_timeout=timeout,

@@ -12,10 +12,9 @@ from collections.abc import Callable, Mapping
 from typing import IO
 
 from celery.exceptions import SoftTimeLimitExceeded
-from django.conf import settings
 
 from batchhub.core.secrets.crypto import Secret
-from batchhub.core.storage.base import ErrorClass, TransportError, remote_name
+from batchhub.core.storage.base import ErrorClass, TransportError, remote_name, storage_timeout
 
 # Bytes per read and write: big enough for throughput, small enough that a 50 MB file never sits in memory.
 CHUNK_SIZE = 256 * 1024
@@ -28,7 +27,7 @@ PASS_THROUGH = (SoftTimeLimitExceeded,)
 
 
 def timeout_seconds() -> float:
-    return float(settings.STORAGE_TIMEOUT_SECONDS)
+    return storage_timeout()
 
 
 def settings_invalid(message: str) -> TransportError:
