@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from batchhub.api.models import ApiCall
 from batchhub.campaigns.models import Campaign
-from batchhub.connectors.models import InAppEvent, PushEvent
+from batchhub.connectors.models import Connector, ConnectorKey, Destination, InAppEvent, PushEvent, Source
 from batchhub.core.models import AuditEvent
 from batchhub.profiles.models import AppCustomData, Installation, Profile, ProfileEvent, PurgeRun
 from batchhub.projects import services
@@ -252,7 +252,7 @@ def test_the_plan_finds_every_table_and_empties_pointing_tables_first():
     plan = list(services.deletion_plan(Project))
     assert set(plan) == {
         App, Profile, ProfileEvent, Installation, AppCustomData, PushEvent, InAppEvent,
-        Campaign, RestApiKey, ProjectGrant, ApiCall, PurgeRun,
+        Campaign, RestApiKey, ProjectGrant, ApiCall, PurgeRun, Connector, ConnectorKey, Destination, Source,
     }  # fmt: skip
 
     def before(first, then):
@@ -261,6 +261,7 @@ def test_the_plan_finds_every_table_and_empties_pointing_tables_first():
     assert before(ProfileEvent, Profile) and before(Installation, Profile)  # Installation.profile is SET_NULL
     assert before(PushEvent, Installation) and before(Installation, App)
     assert before(ApiCall, App)  # ApiCall.app is SET_NULL: no update of every API call
+    assert before(ApiCall, Connector) and before(ConnectorKey, Connector)  # ApiCall.connector is SET_NULL too
 
 
 def test_a_customer_goes_with_its_projects(
