@@ -13,7 +13,7 @@ import hmac
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from django.conf import settings
@@ -194,7 +194,6 @@ class KeySource:
     name: str
     find: Callable[[str], KeyRow | None]
     used: Callable[[int, dt.datetime], None]
-    extra: dict = field(default_factory=dict)
 
 
 _KEY_SOURCES: dict[str, KeySource] = {}
@@ -255,9 +254,14 @@ def _authenticate(
     now = timezone.now()
     cached_target = cache.get(identifier) if identifier else None
     cached_key = _KEY_CACHE.get(digest) if digest else None
-    # Counted only for a key that opens the target (as cached): another tenant's key, or a revoked one, never
-    # spends this target's calls.
-    if cached_target is not None and cached_key is not None and cached_key[1].opens(cached_target[1], presented, now):
+    # Counted only for a key that opens the target (as cached): another tenant's key, a revoked one or a paused
+    # connector's never spends this target's calls.
+    if (
+        cached_target is not None
+        and cached_key is not None
+        and not cached_key[1].paused
+        and cached_key[1].opens(cached_target[1], presented, now)
+    ):
         scope = ApiCaller(cached_target[1].project_id, cached_target[1].app_id).scope
         count, version = rate_window_count(scope, also_read=CREDENTIALS_VERSION_KEY)
         counted = (scope, count)
@@ -281,17 +285,17 @@ def _authenticate(
             hmac.compare_digest(_DUMMY_KEY.encode(), (presented or "").encode("utf-8", "surrogatepass"))
         _auth_failed(request, family=family, project_id=target.project_id if target else None, identifier=identifier)
         return None
+    if key.paused:  # refused before it is counted: a connector paused for flooding spends none of the customer's calls
+        raise ApiError(
+            "API_MISUSE",
+            "This API key's connector is paused: its partner or the customer's CSM can resume it on the dashboard.",
+        )
     caller = ApiCaller(
         project_id=target.project_id, app_id=target.app_id, connector_id=key.connector_id, features=key.features
     )
     count = counted[1] if counted and counted[0] == caller.scope else rate_window_count(caller.scope)[0]
     rate_limit_enforce(count, per_minute=target.per_minute)
     _key_used(key, digest, now)
-    if key.paused:
-        raise ApiError(
-            "API_MISUSE",
-            "This API key's connector is paused: its partner or the customer's CSM can resume it on the dashboard.",
-        )
     return caller
 
 

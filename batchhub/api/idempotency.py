@@ -46,9 +46,11 @@ def idempotency_begin(*, scope: str, key: str, request_body: bytes) -> Replay | 
     return Replay(status=record.status_code, body=record.body)
 
 
-def idempotency_finish(record: IdempotencyRecord, *, status: int, body: object) -> None:
-    if status >= 500 or status == 429:
-        record.delete()  # a server error or a rate limit may be retried for real, with the same key
+def idempotency_finish(record: IdempotencyRecord, *, status: int, body: object, replayable: bool = True) -> None:
+    """Keep the answer for replays; a server error, a rate limit or an answer the caller can change (`replayable`
+    False: a feature its connector had not enabled) may be retried for real, with the same key."""
+    if status >= 500 or status == 429 or not replayable:
+        record.delete()
         return
     record.status_code = status
     record.body = json.dumps(body)

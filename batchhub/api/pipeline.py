@@ -144,7 +144,7 @@ def accept_write(
     request: HttpRequest,
     *,
     route: str,
-    feature: str,
+    feature: str | None,
     check: Check,
     needs_body: bool = True,
     fast: Callable[[bytes, dt.datetime], Accepted | None] | None = None,
@@ -155,7 +155,8 @@ def accept_write(
     `check(body, now)` returns (kind, operations, answer or None for the call's token) or raises ApiError;
     `fast(raw, now)` may return the same straight from the bytes, or None to leave the decision to `check`.
     `now` is the call's time, for both. `kind` names a registered applier. `feature` is the inbound feature the
-    route belongs to (api.features): a connector's key that lacks it gets 403 API_MISUSE, recorded like any refusal.
+    route belongs to (api.features): a connector's key that lacks it gets 403 API_MISUSE, recorded like any refusal
+    (None: `check` asks for the features the body needs, with `ApiCaller.feature_require`).
     Without an Idempotency-Key the call is one INSERT in autocommit (no transaction round trips).
     """
     caller: ApiCaller = request.auth
@@ -180,7 +181,8 @@ def accept_write(
             created_at=now,
         )
         try:
-            caller.feature_require(feature, INBOUND_FEATURES[feature])
+            if feature is not None:
+                caller.feature_require(feature, INBOUND_FEATURES[feature])
             accepted = fast(request.body, now) if fast is not None else None
             if accepted is None:
                 body = json_body(request.body) if needs_body or request.body else None
@@ -206,7 +208,8 @@ def accept_write(
         if status == accepted_status:
             api_calls_apply_soon(caller.project_id)
         if record is not None:
-            idempotency_finish(record, status=status, body=answer)
+            # a feature refused now may be enabled in a minute: that refusal is not replayed
+            idempotency_finish(record, status=status, body=answer, replayable=call.error_code != "API_MISUSE")
     response = JsonResponse(answer, status=status)
     if retry_after is not None:
         response["Retry-After"] = str(retry_after)

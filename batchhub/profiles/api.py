@@ -163,11 +163,23 @@ def _events_bulk_as_it_came(raw: bytes, now: dt.datetime) -> Accepted | None:
 project_router = ApiRouter(PROJECT_FAMILY, tags=["Profile API (per project)"])
 
 
+def _profile_features(body) -> list[str]:
+    """What a Profile API body needs of a connector's key: events need trigger events, anything else custom data
+    (a body of identifiers only, or malformed, custom data)."""
+    items = [item for item in body if isinstance(item, dict)] if isinstance(body, list) else []
+    needs = []
+    if not items or any(set(item) - {"identifiers", "events"} for item in items):
+        needs.append(CUSTOM_DATA)
+    if any(item.get("events") for item in items):
+        needs.append(TRIGGER_EVENTS)
+    return needs or [CUSTOM_DATA]
+
+
 def _profile_check(limit: int, *, route: str, request: HttpRequest):
     def check(body, now):
         caller: ApiCaller = request.auth
-        if isinstance(body, list) and any(isinstance(item, dict) and item.get("events") for item in body):
-            caller.feature_require(TRIGGER_EVENTS, INBOUND_FEATURES[TRIGGER_EVENTS])
+        for feature in _profile_features(body):
+            caller.feature_require(feature, INBOUND_FEATURES[feature])
         if isinstance(body, list) and 0 < len(body) <= limit:
             # Batch counts profiles, not calls: a token bucket per project and route (429 with Retry-After).
             per_second, burst = settings.API_PROFILE_RATES[route]
@@ -195,7 +207,7 @@ def profiles_update(request, version: str = PROJECT_VERSION):
     return accept_write(
         request,
         route=route,
-        feature=CUSTOM_DATA,
+        feature=None,  # the body says: attributes need custom data, events trigger events
         check=_profile_check(rules.MAX_PROFILE_UPDATES, route=route, request=request),
     )
 
@@ -213,6 +225,6 @@ def profiles_mass_update(request, version: str = PROJECT_VERSION):
     return accept_write(
         request,
         route=route,
-        feature=CUSTOM_DATA,
+        feature=None,  # the body says: attributes need custom data, events trigger events
         check=_profile_check(rules.MAX_PROFILE_MASS_UPDATES, route=route, request=request),
     )

@@ -135,3 +135,34 @@ def test_idempotency_keys_of_a_connector_are_its_own(api, owner):
     assert first.status_code == customer.status_code == 202
     assert first.json()["token"] != customer.json()["token"]  # not a replay of another caller's answer
     assert "Idempotent-Replayed" not in customer
+
+
+def test_a_paused_connector_spends_none_of_the_customer_s_rate_limit(api, owner, csm):
+    from batchhub.api.limits import rate_window_count
+
+    connector, _, secret = _connector(owner, api.app.project, ["custom_data"])
+    services.connector_pause(actor=csm, connector=connector, reason="flooding")
+    scope = f"app:{api.app.pk}"
+    before = rate_window_count(scope)[0]
+    for _ in range(3):
+        assert api.app_call("POST", "/data/users/alice", DATA, rest_key=secret).status_code == 403
+    assert rate_window_count(scope)[0] == before + 1  # only this look itself counted
+
+
+def test_a_refused_feature_is_not_replayed_under_its_idempotency_key(api, owner):
+    connector, _, secret = _connector(owner, api.app.project, ["custom_data"])
+    headers = {"Idempotency-Key": "retry-me"}
+    assert api.app_call("POST", "/events/users/alice", EVENTS, rest_key=secret, headers=headers).status_code == 403
+    services.connector_update(actor=owner, connector=connector, kind=connector.kind, name=connector.name,
+                              features=["custom_data", "trigger_events"])  # fmt: skip
+    retried = api.app_call("POST", "/events/users/alice", EVENTS, rest_key=secret, headers=headers)
+    assert retried.status_code == 202 and "Idempotent-Replayed" not in retried
+
+
+def test_profile_api_asks_for_the_features_the_body_needs(api, owner):
+    _, _, events_only = _connector(owner, api.app.project, ["trigger_events"])
+    events = [{"identifiers": {"custom_id": "bob"}, "events": [{"name": "opened"}]}]
+    assert api.project_call("/profiles/update", events, rest_key=events_only).status_code == 202
+    attributes = [{"identifiers": {"custom_id": "bob"}, "attributes": {"tier": "gold"}}]
+    refused = api.project_call("/profiles/update", attributes, rest_key=events_only)
+    assert refused.status_code == 400 and "Custom data" in refused.json()["error_message"]
