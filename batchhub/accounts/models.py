@@ -4,6 +4,7 @@ import uuid
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils.text import slugify
 
 
 class Partner(models.Model):
@@ -17,6 +18,8 @@ class Partner(models.Model):
 
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(max_length=120, unique=True)
+    # Names the partner's own folders (var/exports/<slug>/, var/imports/<slug>/): set once, unique, never reused.
+    slug = models.SlugField(max_length=60, unique=True, editable=False)
     kind = models.CharField(max_length=32, choices=Kind.choices)
     website = models.URLField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -26,6 +29,21 @@ class Partner(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs):
+        if not self.slug:
+            self.slug = partner_slug_free(self.name)
+        super().save(*args, **kwargs)
+
+
+def partner_slug_free(name: str) -> str:
+    """A slug of the name that no partner has: `pushwave`, else `pushwave-2`, `pushwave-3`…"""
+    base = slugify(name)[:50] or "partner"
+    slug, n = base, 1
+    while Partner.objects.filter(slug=slug).exists():
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
 
 
 class User(AbstractUser):

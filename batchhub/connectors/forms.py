@@ -12,9 +12,10 @@ from urllib.parse import urlsplit
 from django import forms
 
 from batchhub.api.features import INBOUND_FEATURES
-from batchhub.connectors.models import Connector, StorageKind
+from batchhub.connectors.models import SENSITIVE_SETTINGS, Connector, StorageKind
 from batchhub.core.storage.base import TransportError, remote_name
 from batchhub.core.storage.network import address_allowed
+from batchhub.core.storage.sftp import host_key_pin
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-_]{1,61}[a-z0-9]$")
@@ -89,7 +90,9 @@ _HOST_FIELDS = [
 ]
 KIND_FIELDS: dict[str, list[Field]] = {
     StorageKind.LOCAL: [
-        Field("path", "Folder", required=True, kind="path", help="A folder under BatchHub's storage root."),
+        Field(
+            "path", "Subfolder", kind="path", help="Optional: a folder inside your own folder of BatchHub's storage."
+        ),
     ],
     StorageKind.S3: [
         Field("bucket", "Bucket", required=True, kind="bucket"),
@@ -119,6 +122,7 @@ KIND_FIELDS: dict[str, list[Field]] = {
             "Server host key",
             required=True,
             textarea=True,
+            kind="host_key",
             help="The server's public key line (as in known_hosts, e.g. “ssh-ed25519 AAAA…”) or its SHA256 "
             "fingerprint. Unknown or changed keys are refused.",
         ),
@@ -143,7 +147,13 @@ KIND_FIELDS: dict[str, list[Field]] = {
         Field("password", "Password", secret=True, required=True),
     ],
     StorageKind.HTTP: [
-        Field("url", "URL", required=True, kind="url", help="https://… of the file to download."),
+        Field(
+            "url",
+            "URL",
+            required=True,
+            kind="url",
+            help="https://… of the file to download. Its query string (a signed URL's signature) is stored encrypted.",
+        ),
         Field("username", "Basic auth user", secret=True),
         Field("password", "Basic auth password", secret=True),
         Field("header_name", "Header name", secret=True, help="e.g. Authorization"),
@@ -185,9 +195,14 @@ class StorageForm(forms.Form):
                 help_text="Which files, a glob under the location: *.csv, audiences/*.txt",
             )
         self.spec = KIND_FIELDS[kind]
+        self.stored_secrets = stored_secrets
         for spec in self.spec:
             if spec.secret:
                 stored = stored_secrets.get(spec.name)
+                if stored and not spec.required:
+                    self.fields[f"clear_{spec.name}"] = forms.BooleanField(
+                        required=False, label=f"Remove the stored {spec.label.lower()}"
+                    )
                 widget = SecretTextarea(attrs={"rows": 3, "autocomplete": "off"}) if spec.textarea else None
                 widget = widget or forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"})
                 shown = "Stored (never shown again). Leave blank to keep it." if stored else spec.help
@@ -214,6 +229,11 @@ class StorageForm(forms.Form):
         if spec.secret or spec.kind == "port":
             return value
         value = value.strip()
+        if spec.kind == "host_key":
+            try:
+                return host_key_pin(value)
+            except TransportError as error:
+                raise forms.ValidationError(error.message) from None
         if spec.kind == "host":
             if not _HOST.match(value):
                 raise forms.ValidationError("Give a host name or an IP address, without scheme or path.")
@@ -251,7 +271,7 @@ class StorageForm(forms.Form):
         if self.kind == StorageKind.GCS and cleaned.get("service_account_json"):
             try:
                 info = json.loads(cleaned["service_account_json"])
-            except ValueError:
+            except (ValueError, RecursionError):  # a deeply nested document is no key file either
                 info = None
             if not isinstance(info, dict) or "client_email" not in info or "private_key" not in info:
                 self.add_error("service_account_json", "Paste the whole JSON key file of a service account.")
@@ -263,16 +283,37 @@ class StorageForm(forms.Form):
             stored = self.location.credentials_dict() if self.location and self.location.kind == self.kind else {}
             if not stored.get("username"):
                 self.add_error("password", "Basic auth needs both a user and a password.")
+        if self.stored_secrets and self.location is not None and not self.errors:
+            before = self.location.location
+            now = {**cleaned, "url": str(cleaned.get("url") or "").partition("?")[0] or None}
+            moved = [name for name in SENSITIVE_SETTINGS if (now.get(name) or None) != (before.get(name) or None)]
+            typed = [spec.name for spec in self.spec if spec.secret and cleaned.get(spec.name)]
+            typed += ["url_query"] if "?" in str(cleaned.get("url") or "") else []
+            if moved and not typed:
+                first = next(spec.name for spec in self.spec if spec.secret)
+                self.add_error(
+                    first,
+                    f"The {moved[0].replace('_', ' ')} changed: type the credentials again (stored ones are never "
+                    "sent to another server).",
+                )
         pattern = cleaned.get("pattern")
         if pattern is not None and ("\x00" in pattern or ".." in pattern.split("/") or pattern.startswith("/")):
             self.add_error("pattern", "The pattern must stay inside the location (no “..”, no leading “/”).")
         return cleaned
 
-    def settings_and_secrets(self) -> tuple[dict, dict]:
+    def settings_and_secrets(self) -> tuple[dict, dict, list[str]]:
+        """(plain settings, credentials typed in, stored credentials to remove). An HTTP URL's query string goes
+        with the credentials."""
         plain, secret = {}, {}
         for spec in self.spec:
             value = self.cleaned_data.get(spec.name)
             if value in (None, ""):
                 continue
             (secret if spec.secret else plain)[spec.name] = value
-        return plain, secret
+        if self.kind == StorageKind.HTTP and "url" in plain:
+            url, _, query = plain["url"].partition("?")
+            plain["url"] = url
+            if query:
+                secret["url_query"] = query
+        cleared = [spec.name for spec in self.spec if self.cleaned_data.get(f"clear_{spec.name}")]
+        return plain, secret, cleared

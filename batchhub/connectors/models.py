@@ -10,18 +10,10 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from batchhub.accounts.models import Partner
 from batchhub.api.features import FEATURE_NAMES
 from batchhub.core.models import ApiKey
 from batchhub.core.secrets.fields import EncryptedTextField
-
-
-class ConnectorKind(models.TextChoices):
-    """The seeds' four integration schemas."""
-
-    MARKETING_AUTOMATION = "marketing_automation", "Marketing automation"
-    ANALYTICS_ATTRIBUTION = "analytics_attribution", "Analytics & attribution"
-    CDP_DMP = "cdp_dmp", "CDP / DMP"
-    LOCATION = "location", "Location"
 
 
 class ConnectorStatus(models.TextChoices):
@@ -36,7 +28,7 @@ class Connector(models.Model):
     configs, audience import configs and template bindings. Its keys open the REST API for its project and the
     inbound features it uses only; a paused connector's keys are refused and its jobs wait."""
 
-    Kind = ConnectorKind
+    Kind = Partner.Kind  # the seeds' four integration schemas, as partners are kinds of
     Status = ConnectorStatus
 
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -59,7 +51,7 @@ class Connector(models.Model):
         ordering = ["name"]
         constraints = [
             models.UniqueConstraint(fields=["project", "partner", "name"], name="connector_name_unique"),
-            models.CheckConstraint(condition=Q(kind__in=ConnectorKind.values), name="connector_kind_valid"),
+            models.CheckConstraint(condition=Q(kind__in=Partner.Kind.values), name="connector_kind_valid"),
             models.CheckConstraint(condition=Q(status__in=ConnectorStatus.values), name="connector_status_valid"),
         ]
         indexes = [models.Index(fields=["partner", "name"], name="connector_partner_name")]
@@ -98,6 +90,11 @@ class StorageKind(models.TextChoices):
     HTTP = "http", "HTTP(S) download"
 
 
+# Where credentials are sent: when one of these changes, the stored credentials are not sent to the new server unless
+# typed again (a partner user, who cannot read them, must not be able to send them to a server of its own).
+SENSITIVE_SETTINGS = ("host", "port", "url", "endpoint_url")
+
+
 class StorageLocation(models.Model):
     """Where a connector's files go (destination) or come from (source): a storage kind, its plain settings (bucket,
     host, folder…) and its credentials, encrypted at rest and never shown again in full. Opened for one job with
@@ -125,6 +122,27 @@ class StorageLocation(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    # where a local folder lives, under STORAGE_LOCAL_ROOT and the partner's own folder
+    LOCAL_AREA = ""
+
+    def transport_location(self) -> dict:
+        """The transport's settings: a local folder is always inside its partner's own folder of its area
+        (exports/<partner-slug>/ or imports/<partner-slug>/), whatever path was typed; an HTTP URL gets back the
+        query string kept with the credentials (a signed URL's signature is a secret)."""
+        location = dict(self.location)
+        if self.kind == StorageKind.LOCAL:
+            inside = str(location.get("path") or "").strip("/")
+            base = f"{self.LOCAL_AREA}/{self.connector.partner.slug}"
+            location["path"] = f"{base}/{inside}" if inside else base
+        elif self.kind == StorageKind.HTTP and (query := self.credentials_dict().get("url_query")):
+            location["url"] = f"{location['url']}?{query}"
+        return location
+
+    def transport_credentials(self) -> dict[str, str]:
+        credentials = self.credentials_dict()
+        credentials.pop("url_query", None)
+        return credentials
+
     def credentials_dict(self) -> dict[str, str]:
         """The decrypted credentials, for opening a transport only (never for display)."""
         if not self.credentials:
@@ -136,6 +154,8 @@ class Destination(StorageLocation):
     """Where a connector's exports are written."""
 
     connector = models.ForeignKey(Connector, on_delete=models.CASCADE, related_name="destinations")
+
+    LOCAL_AREA = "exports"
 
     class Meta(StorageLocation.Meta):
         constraints = [
@@ -151,6 +171,7 @@ class Source(StorageLocation):
     """Where a connector's audience files are read from; `pattern` says which files (a glob under the location)."""
 
     connector = models.ForeignKey(Connector, on_delete=models.CASCADE, related_name="sources")
+    LOCAL_AREA = "imports"
     pattern = models.CharField(max_length=255, default="*.csv")
 
     class Meta(StorageLocation.Meta):

@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from batchhub.api.features import INBOUND_FEATURES
-from batchhub.connectors.models import Connector, ConnectorKey, Destination, Source, StorageLocation
+from batchhub.connectors.models import SENSITIVE_SETTINGS, Connector, ConnectorKey, Destination, Source, StorageLocation
 from batchhub.core.audit.record import SECRET_CHANGED, audit_record, model_snapshot, snapshot_diff
 from batchhub.core.secrets.crypto import Secret
 from batchhub.core.services import api_key_revoke, api_key_rotate
@@ -192,20 +192,29 @@ def storage_save(
     location_settings: dict,
     secrets: dict,
     pattern: str | None = None,
+    cleared: tuple[str, ...] | list[str] = (),
 ) -> StorageLocation:
     """Create or change a destination or source. `secrets` holds only the credentials typed in this time: a blank
-    one keeps what was stored (write-only fields); changing the kind drops the old credentials."""
+    one keeps what was stored (write-only fields), `cleared` names stored ones to remove. Changing the kind, or
+    where credentials are sent (host, port, URL, endpoint), drops the stored ones: they are never sent elsewhere."""
     model = _location_model(direction)
     if location is None:
         location = model(connector=connector)
         before: dict = {}
         kept: dict = {}
+        location_before_credentials: dict = {}
     else:
         location = model.objects.select_for_update().get(pk=location.pk, connector=connector)
+        location_before_credentials = location.credentials_dict()
         before = {"name": location.name, "kind": location.kind, **location.location}
         if direction == "source":
             before["pattern"] = location.pattern
-        kept = location.credentials_dict() if location.kind == kind else {}
+        moved = any(
+            (location_settings.get(name) or None) != (location.location.get(name) or None)
+            for name in SENSITIVE_SETTINGS
+        )
+        kept = location.credentials_dict() if location.kind == kind and not moved else {}
+        kept = {name: value for name, value in kept.items() if name not in cleared}
     before_settings = {k: v for k, v in before.items() if k not in ("name", "kind", "pattern")}
     merged = {**kept, **{key: value for key, value in secrets.items() if value}}
     location.name, location.kind, location.location = name.strip(), kind, location_settings
@@ -213,7 +222,7 @@ def storage_save(
     if direction == "source" and pattern is not None:
         location.pattern = pattern
     changed_where = location.pk is None or before.get("kind") != kind or location_settings != before_settings
-    if changed_where or secrets:  # a test of what was there says nothing of what is now
+    if changed_where or secrets or cleared:  # a test of what was there says nothing of what is now
         location.last_test_ok, location.last_tested_at, location.last_test_error = None, None, {}
     try:
         with transaction.atomic():
@@ -224,9 +233,13 @@ def storage_save(
     if direction == "source":
         after["pattern"] = location.pattern
     changes = snapshot_diff(before, after)
-    for secret_name in sorted(set(merged) | set(kept)):
-        if merged.get(secret_name) != kept.get(secret_name):
-            changes[secret_name] = [SECRET_CHANGED if secret_name in kept else None, SECRET_CHANGED]
+    stored_before = location_before_credentials
+    for secret_name in sorted(set(merged) | set(stored_before)):
+        if merged.get(secret_name) != stored_before.get(secret_name):
+            changes[secret_name] = [
+                SECRET_CHANGED if secret_name in stored_before else None,
+                SECRET_CHANGED if secret_name in merged else None,
+            ]
     _audit(
         actor,
         f"{direction}.{'create' if not before else 'update'}",
@@ -263,7 +276,7 @@ def storage_test(*, actor, location: StorageLocation) -> dict:
         # within the web request's own limit: a server that hangs is told as a timeout, not a 503
         with (
             storage_timeout_within(settings.STORAGE_TEST_TIMEOUT_SECONDS),
-            transport_open(location.kind, location.location, location.credentials_dict()) as transport,
+            transport_open(location.kind, location.transport_location(), location.transport_credentials()) as transport,
         ):
             if isinstance(location, Source):
                 result["files"] = transport.list(location.pattern or "*")[:50]

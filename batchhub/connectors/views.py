@@ -291,7 +291,7 @@ def storage_edit(request: HttpRequest, code, direction: str, storage_code=None) 
         request.POST if request.method == "POST" else None, kind=kind, direction=direction, location=location
     )
     if request.method == "POST" and form.is_valid():
-        plain, secrets = form.settings_and_secrets()
+        plain, secrets, cleared = form.settings_and_secrets()
         try:
             location = services.storage_save(
                 actor=request.user,
@@ -303,6 +303,7 @@ def storage_edit(request: HttpRequest, code, direction: str, storage_code=None) 
                 location_settings=plain,
                 secrets=secrets,
                 pattern=form.cleaned_data.get("pattern"),
+                cleared=cleared,
             )
         except ValidationError as exc:
             _errors_to_form(form, exc)
@@ -317,6 +318,7 @@ def storage_edit(request: HttpRequest, code, direction: str, storage_code=None) 
         "kind": kind,
         "kinds": kinds.items(),
         "fields_of_kind": [spec.name for spec in KIND_FIELDS[kind]],
+        "local_base": f"{'exports' if direction == 'destination' else 'imports'}/{connector.partner.slug}",
     }
     template = "connectors/storage_form.html#storage-fields" if request.htmx and request.method == "GET" else None
     response = render(request, template or "connectors/storage_form.html", context)

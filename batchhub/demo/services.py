@@ -20,7 +20,6 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
-from django.utils.text import slugify
 
 from batchhub.accounts.models import Partner, User
 from batchhub.accounts.services import partner_create, user_create
@@ -212,13 +211,13 @@ def _connector_ensure(partner: Partner, project: Project, spec: world.DemoPartne
         created["connectors"] = created.get("connectors", 0) + 1
     if not connector.keys.filter(revoked_at__isnull=True).exists():
         connector_key_create(actor=actor, connector=connector, name="Demo key")
-    folder = slugify(spec.name)
-    for direction, path in (("destination", f"exports/{folder}"), ("source", f"imports/{folder}")):
+    # a local folder is always inside the partner's own: var/exports/<partner-slug>/, var/imports/<partner-slug>/
+    for direction in ("destination", "source"):
         existing = (connector.destinations if direction == "destination" else connector.sources).exists()
         if not existing:
             storage_save(
                 actor=actor, connector=connector, direction=direction, location=None, name=f"Local {direction}",
-                kind="local", location_settings={"path": path}, secrets={},
+                kind="local", location_settings={}, secrets={},
                 pattern="*.csv" if direction == "source" else None,
             )  # fmt: skip
 

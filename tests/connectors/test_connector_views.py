@@ -140,15 +140,16 @@ def test_a_local_destination_is_saved_and_its_test_writes_reads_and_deletes_a_pr
     client.force_login(partner_user)
     response = client.post(
         reverse("connectors:destination_create", args=[connector.code]),
-        {"kind": "local", "name": "Local", "path": "exports/pushwave"},
+        {"kind": "local", "name": "Local", "path": "daily"},
     )
     destination = Destination.objects.get()
     assert response.status_code == 302
     result = client.post(reverse("connectors:destination_test", args=[connector.code, destination.code]),
                          headers={"HX-Request": "true"})  # fmt: skip
     assert result.status_code == 200 and 'data-outcome="ok"' in result.text
-    assert (storage_root / "exports" / "pushwave").is_dir()
-    assert list((storage_root / "exports" / "pushwave").iterdir()) == []  # the probe was deleted
+    folder = storage_root / "exports" / "pushwave" / "daily"  # inside the partner's own folder
+    assert folder.is_dir()
+    assert list(folder.iterdir()) == []  # the probe was deleted
     destination.refresh_from_db()
     assert destination.last_test_ok is True and destination.last_success_at is not None
 
@@ -161,7 +162,7 @@ def test_a_source_test_lists_what_its_pattern_matches(client, partner_user, conn
     client.force_login(partner_user)
     client.post(
         reverse("connectors:source_create", args=[connector.code]),
-        {"kind": "local", "name": "Drop folder", "path": "imports/pushwave", "pattern": "*.csv"},
+        {"kind": "local", "name": "Drop folder", "path": "", "pattern": "*.csv"},
     )
     source = Source.objects.get()
     result = client.post(reverse("connectors:source_test", args=[connector.code, source.code]),
@@ -210,7 +211,14 @@ def test_a_failed_test_shows_the_classified_error(client, partner_user, connecto
         ({"kind": "ftp", "host": "evil.example/x", "username": "u", "password": "p"}, "host name or an IP"),
         ({"kind": "s3", "bucket": "Bad_Bucket!", "access_key_id": "a", "secret_access_key": "b"}, "Bucket names"),
         ({"kind": "gcs", "bucket": "ok-bucket", "service_account_json": "{not json"}, "whole JSON key file"),
-        ({"kind": "sftp", "host": "sftp.example.com", "username": "u", "host_key": "k"}, "password or a private key"),
+        (
+            {"kind": "sftp", "host": "sftp.example.com", "username": "u", "host_key": "SHA256:" + "A" * 43},
+            "password or a private key",
+        ),
+        (
+            {"kind": "sftp", "host": "sftp.example.com", "username": "u", "host_key": "not a key", "password": "p"},
+            "host key",
+        ),
         ({"kind": "local", "path": "exports/a\\x00b"}, "Null characters are not allowed"),
     ],
 )
@@ -242,13 +250,13 @@ def test_credentials_are_write_only_a_blank_keeps_them(client, partner_user, con
     edit = reverse("connectors:destination_edit", args=[connector.code, destination.code])
     page = client.get(edit)
     assert "first-password-123" not in page.text and "Leave blank to keep it" in page.text
-    client.post(edit, {"kind": "ftps", "name": "FTPS", "host": "ftp2.example.com", "username": "u", "password": ""})
+    client.post(edit, {"kind": "ftps", "name": "FTPS", "host": "ftp.example.com", "username": "u2", "password": ""})
     destination.refresh_from_db()
-    assert destination.location["host"] == "ftp2.example.com"
+    assert destination.location["username"] == "u2"
     assert destination.credentials_dict() == {"password": "first-password-123"}
     audit = AuditEvent.objects.filter(action="destination.update").latest("pk")
     assert "password" not in audit.changes  # kept: no change to record
-    client.post(edit, {"kind": "ftps", "name": "FTPS", "host": "ftp2.example.com", "username": "u",
+    client.post(edit, {"kind": "ftps", "name": "FTPS", "host": "ftp.example.com", "username": "u2",
                        "password": "second-password-456"})  # fmt: skip
     audit = AuditEvent.objects.filter(action="destination.update").latest("pk")
     assert audit.changes["password"] == ["(secret changed)", "(secret changed)"]
@@ -273,3 +281,52 @@ def test_another_partners_destination_is_unreachable_through_ones_own_connector(
     assert client.get(url).status_code == 404
     assert client.post(reverse("connectors:destination_delete", args=[connector.code, foreign.code])).status_code == 404
     assert Destination.objects.filter(pk=foreign.pk).exists()
+
+
+def test_a_local_folder_never_leaves_its_partners_own_folder(client, partner_user, connector, project, storage_root):
+    """Another partner's export folder, the broker's folder: unreachable whatever is typed (review finding)."""
+    rival_files = storage_root / "exports" / "competitor-inc"
+    rival_files.mkdir(parents=True)
+    (rival_files / "App-events_KEY@IOS_2026-12-05.csv").write_text("secret rows")
+    client.force_login(partner_user)
+    for path in ("..", "../competitor-inc", "../../broker", "/exports", "a/../../competitor-inc"):
+        response = client.post(reverse("connectors:source_create", args=[connector.code]),
+                               {"kind": "local", "name": f"S {path}", "path": path, "pattern": "*"})  # fmt: skip
+        assert response.status_code == 400, path
+    client.post(reverse("connectors:source_create", args=[connector.code]),
+                {"kind": "local", "name": "Mine", "path": "", "pattern": "*"})  # fmt: skip
+    source = Source.objects.get()
+    result = client.post(reverse("connectors:source_test", args=[connector.code, source.code]),
+                         headers={"HX-Request": "true"})  # fmt: skip
+    assert "App-events_KEY" not in result.text
+
+
+def test_stored_credentials_are_never_sent_to_a_new_host_unless_typed_again(client, partner_user, connector):
+    client.force_login(partner_user)
+    client.post(reverse("connectors:destination_create", args=[connector.code]),
+                {"kind": "ftp", "name": "FTP", "host": "ftp.example.com", "username": "u",
+                 "password": "stored-password-1"})  # fmt: skip
+    destination = Destination.objects.get()
+    edit = reverse("connectors:destination_edit", args=[connector.code, destination.code])
+    moved = client.post(edit, {"kind": "ftp", "name": "FTP", "host": "evil.example.net", "username": "u"})
+    assert moved.status_code == 400 and "type the credentials again" in moved.text
+    destination.refresh_from_db()
+    assert destination.location["host"] == "ftp.example.com"
+    client.post(edit, {"kind": "ftp", "name": "FTP", "host": "ftp2.example.com", "username": "u", "password": "new-1"})
+    destination.refresh_from_db()
+    assert (destination.location["host"], destination.credentials_dict()) == ("ftp2.example.com", {"password": "new-1"})
+
+
+def test_a_stored_credential_can_be_removed(client, partner_user, connector):
+    client.force_login(partner_user)
+    create = reverse("connectors:source_create", args=[connector.code])
+    client.post(create, {"kind": "http", "name": "Feed", "url": "https://files.example.com/a.csv?sig=abc123",
+                         "header_name": "Authorization", "header_value": "Bearer t0ken-1", "pattern": "*"})  # fmt: skip
+    source = Source.objects.get()
+    assert source.location == {"url": "https://files.example.com/a.csv"}  # the signature is kept encrypted
+    assert source.transport_location()["url"] == "https://files.example.com/a.csv?sig=abc123"
+    edit = reverse("connectors:source_edit", args=[connector.code, source.code])
+    client.post(edit, {"kind": "http", "name": "Feed", "url": "https://files.example.com/a.csv", "pattern": "*",
+                       "clear_header_name": "on", "clear_header_value": "on"})  # fmt: skip
+    source.refresh_from_db()
+    assert source.credentials_dict() == {"url_query": "sig=abc123"}

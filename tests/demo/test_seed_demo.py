@@ -262,9 +262,9 @@ def test_each_demo_partner_has_a_connector_with_a_key_and_local_folders_on_each_
     for entry in listed:
         connector = Connector.objects.select_related("partner", "project").get(code=entry["code"])
         folder = connector.partner.name.lower()
-        assert connector.destinations.get().location == {"path": f"exports/{folder}"}
+        assert connector.destinations.get().transport_location() == {"path": f"exports/{folder}"}
         source = connector.sources.get()
-        assert (source.location, source.kind) == ({"path": f"imports/{folder}"}, "local")
+        assert (source.transport_location(), source.kind) == ({"path": f"imports/{folder}"}, "local")
         assert connector.features == world.CONNECTOR_FEATURES[connector.kind]
         # the printed key works on the REST API, for its connector's project
         app = connector.project.apps.first()
