@@ -1,19 +1,25 @@
 """What the local, S3 and GCS transports share: reading the caller's stream in bounded chunks, a read stream whose
 failures come out classified, a secret's text whether it arrives as a `Secret` or as text, the literal start of a
-list pattern, and the checks of an endpoint URL (the SSRF guard)."""
+list pattern, the checks of an endpoint URL (the SSRF guard), and the urllib3 connections that S3's and GCS's
+clients make to a partner's endpoint, each to an address the SSRF guard checked when it connects (`CheckedConnection`,
+`checked_pools`)."""
 
 from __future__ import annotations
 
 import io
 import re
+import socket
+import sys
 from collections.abc import Callable, Mapping
 from contextlib import suppress
 from typing import IO
 from urllib.parse import urlsplit
 
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
 from batchhub.core.secrets.crypto import Secret
-from batchhub.core.storage.base import ErrorClass, TransportError
-from batchhub.core.storage.network import host_resolve
+from batchhub.core.storage.base import ErrorClass, TransportError, storage_timeout
+from batchhub.core.storage.network import connect_first, host_resolve
 
 MiB = 1024 * 1024
 COPY_CHUNK = MiB  # what one read of the caller's stream asks for: small next to any part or chunk size
@@ -137,3 +143,53 @@ def endpoint_checked(url: str) -> str:
         raise bad
     host_resolve(parts.hostname, port or (443 if parts.scheme == "https" else 80))
     return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}"
+
+
+class CheckedConnection:
+    """Mixed in before a urllib3 `HTTPConnection` or `HTTPSConnection` class: its socket is connected to an address
+    the SSRF guard checked at that moment (`host_resolve`, then `connect_first`), never to one a second lookup
+    found, so a rebinding DNS server that answered a public address when the endpoint was checked at open time
+    cannot send this connection to a private or metadata address.
+
+    `_new_conn` is where urllib3 (1.x and 2.x alike) makes a connection's socket: it resolves the host and connects
+    (`create_connection`), before any TLS. Only that step is replaced: urllib3 then wraps the socket in TLS as it
+    would have, with the host name for SNI and for verifying the certificate, and sets each read's timeout. A
+    connection that fails comes out as urllib3's own exceptions (timed out, or failed), so the client above
+    classifies and retries it as before; a refused address or a name that no longer resolves comes out as the
+    guard's TransportError, which urllib3 and requests let through untouched (botocore wraps it: s3.py unwraps)."""
+
+    def _new_conn(self) -> socket.socket:
+        if getattr(self, "proxy", None) is not None or getattr(self, "_tunnel_host", None) is not None:
+            # a proxy would resolve the host itself: the transports configure none, so this is ours to fix
+            raise TransportError(
+                ErrorClass.PLATFORM,
+                "proxy_refused",
+                "BatchHub was about to reach a storage endpoint through a proxy, which would bypass its check of "
+                "the endpoint's address. This is ours to fix and has been reported; retrying will not help.",
+            )
+        host = self._dns_host.strip("[]")
+        # urllib3 gives the connect timeout (None when the caller gave none): never wait without end
+        timeout = self.timeout if isinstance(self.timeout, int | float) else storage_timeout()
+        infos = host_resolve(host, self.port)
+        try:
+            sock = connect_first(infos, timeout, socket_options=self.socket_options, source_address=self.source_address)
+        except TimeoutError as exc:
+            raise ConnectTimeoutError(
+                self, f"Connection to {self.host} timed out. (connect timeout={timeout})"
+            ) from exc
+        except OSError as exc:
+            raise NewConnectionError(self, f"Failed to establish a new connection: {exc}") from exc
+        sys.audit("http.client.connect", self, self.host, self.port)
+        return sock
+
+
+def checked_pools(http_pool: type, https_pool: type) -> dict[str, type]:
+    """A urllib3 `PoolManager`'s `pool_classes_by_scheme` whose pools make `CheckedConnection`s: subclasses of
+    `http_pool` and `https_pool` (a library's own pool classes), their connection classes its own with
+    `CheckedConnection` mixed in first."""
+
+    def checked(pool: type) -> type:
+        connection = type(f"Checked{pool.ConnectionCls.__name__}", (CheckedConnection, pool.ConnectionCls), {})
+        return type(f"Checked{pool.__name__}", (pool,), {"ConnectionCls": connection})
+
+    return {"http": checked(http_pool), "https": checked(https_pool)}

@@ -3,9 +3,20 @@
 Writes are resumable uploads fed chunk by chunk from the caller's stream (`blob.open("wb")`): the object exists
 only once the upload is finalized at the stream's end; on any failure the upload session is cancelled, so nothing
 partial is ever visible. Reads pin the object's generation and fetch it in ranged chunks (`blob.open("rb")`).
-Every call has a timeout and a bounded retry. An `endpoint_url` (the tests' emulator, a private endpoint) and a
-service-account key's own `token_uri`, when it is not Google's, have their host checked by the SSRF guard before
-any connection. Messages never hold the key nor the server's own text.
+Every call has a timeout and a bounded retry. Messages never hold the key nor the server's own text.
+
+An `endpoint_url` (the tests' emulator, a private endpoint) and a service-account key's own `token_uri`, when it is
+not Google's, are hosts the partner chose: each is checked by the SSRF guard at open time (a clear error before
+any request), and every connection made to it is checked again at connect time, made to the address checked then
+(a rebinding DNS server could answer the first lookup with a public address and a later one with 127.0.0.1 or
+169.254.169.254). The session that talks to such a host is a requests session whose adapter (`_CheckedAdapter`)
+builds its urllib3 pools from `common.checked_pools`: urllib3's `_new_conn` (resolve, then connect) becomes the
+guard's resolve-check-connect and nothing else changes (TLS verified by urllib3 against the host name, streamed
+bodies, each request's timeout). A requests adapter's `init_poolmanager` is requests' documented place to change
+its pool manager, and `pool_classes_by_scheme` the pool manager's own attribute for its pool classes (botocore
+sets it the same way); its `send` drops the environment's proxies (a proxy would resolve the host itself), its CA
+bundle (REQUESTS_CA_BUNDLE) still counts. Every host that session reaches is checked, a resumable upload's session
+URL too (the server names it). Google's own endpoints keep google-auth's sessions untouched.
 """
 
 from __future__ import annotations
@@ -23,9 +34,10 @@ from urllib.parse import urlsplit
 import google.api_core.exceptions as api_errors
 import google.auth.exceptions as auth_errors
 import requests
+import urllib3
 from django.conf import settings as django_settings
 from google.auth.credentials import AnonymousCredentials
-from google.auth.transport.requests import AuthorizedSession
+from google.auth.transport.requests import AuthorizedSession, Request
 from google.cloud import storage
 from google.cloud.storage.exceptions import DataCorruption, InvalidResponse
 from google.cloud.storage.retry import DEFAULT_RETRY
@@ -45,6 +57,7 @@ from batchhub.core.storage.common import (
     ClassifiedReader,
     MiB,
     SourceFailed,
+    checked_pools,
     endpoint_checked,
     pattern_prefix,
     secret_text,
@@ -64,19 +77,53 @@ _BUCKET = re.compile(r"^[a-z0-9][a-z0-9._\-]{1,220}[a-z0-9]$")
 _TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
 
 
+_CHECKED_POOLS = checked_pools(urllib3.HTTPConnectionPool, urllib3.HTTPSConnectionPool)
+
+
+class _CheckedAdapter(requests.adapters.HTTPAdapter):
+    """requests' adapter whose connections are each made to an address the SSRF guard checks as it connects, never
+    through a proxy (the proxy would resolve the host itself)."""
+
+    def init_poolmanager(self, *args, **kwargs) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _CHECKED_POOLS
+
+    def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):
+        return super().send(request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=None)
+
+
+def _checked(session: requests.Session, retries: int = 0) -> requests.Session:
+    """`session` with every connection checked by the SSRF guard at connect time, and no proxy."""
+    adapter = _CheckedAdapter(max_retries=retries)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
 class _TimedSession(AuthorizedSession):
     """The client's HTTP session: every request has our timeout, even one the client sends without (cancelling an
     upload would wait 120 s), the token's refresh too; no redirect is followed (it could lead to an address the
-    SSRF guard never saw)."""
+    SSRF guard never saw). With `endpoint_checked`, its connections are checked at connect time; with
+    `token_checked`, those of the token's refresh (its own session) too."""
 
-    def __init__(self, credentials, timeout: float) -> None:
-        super().__init__(credentials, refresh_timeout=timeout)
+    def __init__(self, credentials, timeout: float, *, endpoint_checked: bool, token_checked: bool) -> None:
+        # google-auth's own token session retries a connection 3 times over https
+        self._token_session = _checked(requests.Session(), retries=3) if token_checked else None
+        auth_request = Request(self._token_session) if self._token_session is not None else None
+        super().__init__(credentials, refresh_timeout=timeout, auth_request=auth_request)
+        if endpoint_checked:
+            _checked(self)
         self.default_timeout = timeout
         self.max_redirects = 0
 
     def request(self, method, url, data=None, headers=None, max_allowed_time=None, timeout=None, **kwargs):
         timeout = self.default_timeout if timeout is None else timeout
         return super().request(method, url, data, headers, max_allowed_time, timeout=timeout, **kwargs)
+
+    def close(self) -> None:
+        super().close()
+        if self._token_session is not None:
+            self._token_session.close()
 
 
 class GCSTransport(Transport):
@@ -355,7 +402,8 @@ def _bad_credentials(reason: str) -> TransportError:
 
 
 def gcs_credentials(text: str):
-    """Service-account credentials from the key's JSON text, validated; errors never quote the text."""
+    """(service-account credentials from the key's JSON text, validated, its project, whether its token_uri is a
+    host other than Google's); errors never quote the text."""
     try:
         info = json.loads(text)
     except (ValueError, RecursionError):
@@ -379,7 +427,7 @@ def gcs_credentials(text: str):
         )
     except Exception:  # a key the library cannot load; its message may quote the key
         raise _bad_credentials("its private key could not be read") from None
-    return credentials, info.get("project_id")
+    return credentials, info.get("project_id"), token_uri != GOOGLE_TOKEN_URI
 
 
 @transport_kind("gcs")
@@ -400,13 +448,16 @@ def gcs_open(settings: Mapping, secrets: Mapping) -> GCSTransport:
     if endpoint_url is not None:
         endpoint_url = endpoint_checked(endpoint_url)
     key_text = secret_text(secrets, "service_account_json")
+    token_checked = False
     if key_text.strip():
-        credentials, project = gcs_credentials(key_text)
+        credentials, project, token_checked = gcs_credentials(key_text)
     elif endpoint_url is not None:  # an emulator or a private endpoint that takes no credentials
         credentials, project = AnonymousCredentials(), None
     else:
         raise _bad_credentials("it is missing")
-    session = _TimedSession(credentials, storage_timeout())
+    session = _TimedSession(
+        credentials, storage_timeout(), endpoint_checked=endpoint_url is not None, token_checked=token_checked
+    )
     try:
         client = storage.Client(
             # a project given keeps the client from looking one up (on the metadata server, among others)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Iterable
 
 from django.conf import settings
 
@@ -64,19 +65,38 @@ def host_resolve(host: str, port: int) -> list[tuple]:
 
 def connect_checked(host: str, port: int, timeout: float | None = None) -> socket.socket:
     """A TCP connection to `host`, made to an address checked by `host_resolve` (tried in order)."""
-    timeout = storage_timeout() if timeout is None else timeout
-    last: OSError | None = None
-    for family, kind, proto, _name, address in host_resolve(host, port):
+    infos = host_resolve(host, port)
+    try:
+        return connect_first(infos, storage_timeout() if timeout is None else timeout)
+    except OSError as exc:
+        raise connection_error(host, exc) from None
+
+
+def connect_first(
+    infos: list[tuple],
+    timeout: float,
+    *,
+    socket_options: Iterable[tuple] | None = None,
+    source_address: tuple[str, int] | None = None,
+) -> socket.socket:
+    """A TCP connection to the first of `infos` (addresses `host_resolve` checked) that accepts one, with
+    `socket_options` set before connecting; when none does, the last failure (an OSError) is raised as it is."""
+    last: OSError = OSError("no address to connect to")
+    for family, kind, proto, _name, address in infos:
         sock = socket.socket(family, kind, proto)
-        sock.settimeout(timeout)
         try:
+            for option in socket_options or ():
+                sock.setsockopt(*option)
+            sock.settimeout(timeout)
+            if source_address:
+                sock.bind(source_address)
             sock.connect(address)
         except OSError as exc:
             sock.close()
             last = exc
             continue
         return sock
-    raise connection_error(host, last)
+    raise last
 
 
 def connection_error(host: str, exc: BaseException | None) -> TransportError:

@@ -3,9 +3,26 @@
 Writes stream: a file smaller than one part is one PutObject; a larger one is a multipart upload of 8 MiB parts
 read one at a time from the caller's stream (so at most about two parts are in memory), completed only once the
 stream is exhausted and aborted on any failure, so no partial object ever becomes visible. Reads stream the
-GetObject body. An `endpoint_url` (an S3-compatible store) has its host checked by the SSRF guard before any
-connection; AWS's own endpoints need none. Errors are classified by S3's error code; their messages never hold
-the secret key, the access key id in full, nor the server's own text.
+GetObject body. Errors are classified by S3's error code; their messages never hold the secret key, the access key
+id in full, nor the server's own text.
+
+An `endpoint_url` (an S3-compatible store, the partner's) is checked by the SSRF guard twice: its host at open time
+(a clear error before any request), and every connection botocore makes to it at connect time, made to the address
+checked then (a rebinding DNS server could answer the first lookup with a public address and a later one with
+127.0.0.1 or 169.254.169.254). AWS's own endpoints need neither, and keep botocore's connections untouched.
+
+How the connections are checked: botocore sends over urllib3, through the pool manager of the client's
+`URLLib3Session`, whose `pool_classes_by_scheme` botocore itself sets to its own pool classes. `_connections_checked`
+replaces them with subclasses whose connection class has `common.CheckedConnection` mixed in: urllib3's
+`_new_conn` (resolve, then connect) becomes the guard's resolve-check-connect, and nothing else changes — TLS is
+still verified by urllib3 against the host name, botocore's 100-continue, streamed bodies, timeouts
+(`storage_timeout()` for the connect and each read) and exception mapping are its own. The alternative, a
+`before-send` handler sending each request through http.py's guarded httpx transport, would re-implement what
+botocore's HTTP layer does (100-continue, chunked bodies, a raw stream with urllib3's interface for streamed
+reads, exception mapping for its retries): more code resting on more of botocore's internals. The client's
+session and pool classes are private to botocore: should they change, `_connections_checked` refuses to open
+(ours to fix) rather than connect unchecked, and the tests that rebind a name at connect time fail. No proxy from
+the environment is used for such an endpoint (a proxy would resolve the host itself).
 """
 
 from __future__ import annotations
@@ -24,7 +41,9 @@ from typing import IO
 import boto3
 import botocore.exceptions as boto_errors
 from boto3.s3.transfer import TransferConfig
+from botocore.awsrequest import AWSHTTPConnectionPool, AWSHTTPSConnectionPool
 from botocore.config import Config
+from botocore.httpsession import URLLib3Session
 
 from batchhub.core.secrets.crypto import mask
 from batchhub.core.storage.base import (
@@ -40,6 +59,7 @@ from batchhub.core.storage.common import (
     ClassifiedReader,
     MiB,
     SourceFailed,
+    checked_pools,
     endpoint_checked,
     pattern_prefix,
     secret_text,
@@ -212,6 +232,7 @@ class S3Transport(Transport):
 
 def s3_error(exc: Exception, *, bucket: str, name: str | None, key_shown: str) -> TransportError:
     """A boto3/botocore failure, classified; the message says what to do and whether retrying helps."""
+    exc = _guard_error(exc) or exc
     if isinstance(exc, TransportError):
         return exc
     shown = (name or "")[:200]
@@ -363,6 +384,8 @@ def s3_open(settings: Mapping, secrets: Mapping) -> S3Transport:
         retries={"max_attempts": 2, "mode": "standard"},
         # an S3-compatible store is addressed by path (bucket.host names rarely resolve there)
         s3={"addressing_style": "path"} if endpoint_url else None,
+        # no proxy from the environment for a partner's endpoint: the proxy would resolve its host itself
+        proxies={} if endpoint_url else None,
         user_agent_extra="batchhub",
     )
     try:
@@ -379,17 +402,60 @@ def s3_open(settings: Mapping, secrets: Mapping) -> S3Transport:
         logger.warning("s3: client not created (%s)", type(exc).__name__)
         raise _platform() from None
     if endpoint_url:
-        client.meta.events.register_first("needs-retry.s3", _redirect_refused)
+        try:
+            _connections_checked(client)
+        except TransportError:
+            with suppress(Exception):
+                client.close()
+            raise
+        client.meta.events.register_first("needs-retry.s3", _retry_stopped)
     return S3Transport(client, bucket, prefix, access_key_id)
+
+
+_BOTOCORE_POOLS = {"http": AWSHTTPConnectionPool, "https": AWSHTTPSConnectionPool}
+_CHECKED_POOLS = checked_pools(AWSHTTPConnectionPool, AWSHTTPSConnectionPool)
+
+
+def _connections_checked(client) -> None:
+    """Every connection `client` makes from now on goes to an address the SSRF guard checks as it connects: the
+    pools of its HTTP session's pool manager become `_CHECKED_POOLS` (see the module's docstring). Refused (ours to
+    fix) when botocore no longer builds its session and pools as this expects, rather than left unchecked."""
+    http_session = getattr(getattr(client, "_endpoint", None), "http_session", None)
+    manager = getattr(http_session, "_manager", None)
+    if (
+        not isinstance(http_session, URLLib3Session)
+        or getattr(manager, "pool_classes_by_scheme", None) != _BOTOCORE_POOLS
+        or getattr(http_session, "_pool_classes_by_scheme", None) != _BOTOCORE_POOLS
+    ):
+        logger.error("s3: botocore's HTTP session is not the one expected; its connections cannot be checked")
+        raise _platform()
+    manager.clear()  # none made yet; any would be of botocore's own classes
+    manager.pool_classes_by_scheme = _CHECKED_POOLS
+    http_session._pool_classes_by_scheme = _CHECKED_POOLS  # a proxy's pools too, were one ever set
 
 
 class Redirected(Exception):
     """An S3-compatible endpoint answered with a redirect."""
 
 
-def _redirect_refused(response=None, **kwargs) -> None:
-    """Stops at a redirect from an S3-compatible endpoint. botocore would ask the bucket's region with HEAD requests
-    that the same redirect answers again, recursing until Python's limit (about 80 requests, measured); AWS's own
-    endpoints name the region, and keep botocore's handling."""
+def _guard_error(exc: BaseException | None) -> TransportError | None:
+    """The SSRF guard's refusal (or its failure to resolve the host) at connect time, which botocore wraps in an
+    HTTPClientError."""
+    if isinstance(exc, boto_errors.HTTPClientError) and isinstance(exc.kwargs.get("error"), TransportError):
+        return exc.kwargs["error"]
+    return None
+
+
+def _retry_stopped(response=None, caught_exception=None, **kwargs) -> None:
+    """Stops botocore's retries on an S3-compatible endpoint:
+    - when the SSRF guard answered instead of a connection (the address the host resolved to as botocore connected
+      is refused, or the host no longer resolves): raised as the guard classified it, so that a refusal is never
+      retried (a temporary DNS failure is, by the job, with its backoff);
+    - a redirect: botocore would ask the bucket's region with HEAD requests that the same redirect answers again,
+      recursing until Python's limit (about 80 requests, measured). AWS's own endpoints name the region, and keep
+      botocore's handling."""
+    refused = _guard_error(caught_exception)
+    if refused is not None:
+        raise refused
     if response is not None and response[0] is not None and 300 <= response[0].status_code < 400:
         raise Redirected

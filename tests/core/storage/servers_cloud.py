@@ -1,5 +1,6 @@
 """S3 (moto's ThreadedMotoServer) and GCS (gcp-storage-emulator) on loopback, each started once per test session,
-plus small servers a test scripts itself (a fixed answer, a port that never answers, a port that refuses).
+plus small servers a test scripts itself (a fixed answer, over HTTP or HTTPS, a port that never answers, a port
+that refuses).
 
 The two storage servers run in a process of their own, not in a thread of the tests' process: the contract's 50 MB
 check measures the transport's memory with tracemalloc, which counts every allocation of the process, and both
@@ -11,20 +12,28 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import subprocess
 import sys
 import threading
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 # the fixtures conftest.py takes (names chosen not to meet the SFTP/FTP/HTTP servers' own)
-__all__ = ["gcs_server", "hanging_port", "refusing_port", "s3_server", "scripted_http_server"]
+__all__ = ["gcs_server", "hanging_port", "refusing_port", "s3_server", "scripted_http_server", "scripted_https_server"]
 
+TLS_HOST = "storage.partner.example"  # the name scripted_https_server's certificate is for (besides 127.0.0.1)
+
+# Buckets are named in the path (the transport's addressing for an S3-compatible endpoint) whatever the Host header:
+# moto would otherwise read the first label of a host name (the tests' made-up names) as a bucket.
 _MOTO = """
-import sys
+import os, sys
+os.environ["S3_IGNORE_SUBDOMAIN_BUCKETNAME"] = "true"
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
 server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -162,8 +171,8 @@ class ScriptedServer:
         )
 
 
-@pytest.fixture
-def scripted_http_server():
+@contextmanager
+def _scripted_serving(ssl_context: ssl.SSLContext | None = None) -> Iterator[ScriptedServer]:
     scripted = ScriptedServer()
 
     class Handler(BaseHTTPRequestHandler):
@@ -204,15 +213,33 @@ def scripted_http_server():
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
+    if ssl_context is not None:
+        server.socket = ssl_context.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
-    scripted.url = f"http://127.0.0.1:{server.server_address[1]}"
+    scripted.url = f"{'https' if ssl_context else 'http'}://127.0.0.1:{server.server_address[1]}"
     try:
         yield scripted
     finally:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture
+def scripted_http_server():
+    with _scripted_serving() as scripted:
+        yield scripted
+
+
+@pytest.fixture
+def scripted_https_server(tls_authority):
+    """The same over TLS, its certificate for TLS_HOST and 127.0.0.1 from `tls_authority`'s first CA."""
+    authority, _other = tls_authority
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert(TLS_HOST, "127.0.0.1").configure_cert(context)
+    with _scripted_serving(context) as scripted:
+        yield scripted
 
 
 @pytest.fixture

@@ -8,19 +8,25 @@ import io
 import json
 
 import pytest
+import urllib3
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 
 from batchhub.core.secrets.crypto import Secret
-from batchhub.core.storage.base import ErrorClass, TransportError, transport_open
+from batchhub.core.storage.base import ErrorClass, TransportError, storage_timeout_within, transport_open
+from batchhub.core.storage.common import checked_pools
 from tests.core.storage import contract
 from tests.core.storage.contract import MB, GeneratedStream
 from tests.core.storage.failures import CANARY, FailingStream, assert_hidden, debug_logs, no_connection
+from tests.core.storage.leaks import PUBLIC_ADDRESS, connections_recorded, dns_override
+from tests.core.storage.servers_cloud import TLS_HOST
 
 BUCKET = "batchhub-tests"
 PREFIX = "exports/pushwave"
+HOST = "gcs.partner.example"  # made-up names for the endpoint and the token endpoint, answered by a DNS override
+TOKEN_HOST = "token.partner.example"
 TOKEN = {"access_token": "ya29.test-token", "expires_in": 3600, "token_type": "Bearer"}
 
 
@@ -406,3 +412,140 @@ def test_the_key_never_shows_in_errors_nor_logs(
     assert {error.error_class for error in errors} == set(ErrorClass)
     assert_hidden(CANARY, errors, caplog)
     assert_hidden(pem_body, errors, caplog)
+
+
+# --- the SSRF guard at connect time (DNS rebinding) --------------------------------------------------------------
+
+
+def named(url: str, host: str = HOST) -> str:
+    """`url` (on 127.0.0.1) with `host` for its address."""
+    return url.replace("//127.0.0.1:", f"//{host}:")
+
+
+def port_of(url: str) -> int:
+    return int(url.rsplit(":", 1)[1])
+
+
+REBOUND = pytest.mark.parametrize(
+    ("rebound", "loopback"),
+    [("127.0.0.1", False), ("10.0.0.1", True), ("169.254.169.254", True)],
+    ids=["loopback", "private", "metadata"],
+)
+
+
+@REBOUND
+def test_an_endpoint_rebound_to_an_internal_address_is_refused_at_connect_time(
+    settings, monkeypatch, rebound, loopback
+):
+    """A rebinding DNS server answers the check at open time with a public address, the client's connection with
+    an internal one: the connection is checked again and refused, before any connect and without a retry."""
+    settings.STORAGE_ALLOW_LOOPBACK = loopback
+    lookups = dns_override(monkeypatch, {HOST: (PUBLIC_ADDRESS, rebound)})
+    with transport_open("gcs", gcs_settings(f"http://{HOST}:9000"), {}) as transport:
+        assert lookups == [HOST]  # checked at open time: public
+        with no_connection():
+            for call in (
+                transport.list,
+                lambda: transport.write("a.csv", io.BytesIO(b"x")),
+                lambda: transport.open_read("a.csv").__enter__(),
+                lambda: transport.delete("a.csv"),
+            ):
+                error = failure(call)
+                assert (error.error_class, error.code) == (ErrorClass.FIX_ON_YOUR_SIDE, "address_refused")
+    assert lookups == [HOST] * 5  # then once for each connection the client tried to make: none retried
+
+
+@REBOUND
+def test_a_token_endpoint_rebound_to_an_internal_address_is_refused_at_connect_time(
+    settings, monkeypatch, private_key_pem, rebound, loopback
+):
+    settings.STORAGE_ALLOW_LOOPBACK = loopback
+    lookups = dns_override(monkeypatch, {HOST: PUBLIC_ADDRESS, TOKEN_HOST: (PUBLIC_ADDRESS, rebound)})
+    secrets = {"service_account_json": key_json(f"https://{TOKEN_HOST}/token", private_key_pem)}
+    with transport_open("gcs", gcs_settings(f"https://{HOST}"), secrets) as transport, no_connection():
+        error = failure(transport.list)  # the token first: refused before the storage endpoint is reached
+    assert (error.error_class, error.code) == (ErrorClass.FIX_ON_YOUR_SIDE, "address_refused")
+    assert lookups == [HOST, TOKEN_HOST, TOKEN_HOST]  # both checked at open time, then the token's connection
+
+
+def test_a_named_endpoint_and_token_endpoint_work_end_to_end_each_connection_made_to_the_address_checked(
+    gcs_server, gcs_admin, scripted_http_server, private_key_pem, monkeypatch
+):
+    scripted_http_server.answer(200, json.dumps(TOKEN), content_type="application/json")
+    lookups = dns_override(monkeypatch, {HOST: "127.0.0.1", TOKEN_HOST: "127.0.0.1"})
+    connections = connections_recorded(monkeypatch)
+    secrets = {
+        "service_account_json": key_json(f"{named(scripted_http_server.url, TOKEN_HOST)}/token", private_key_pem)
+    }
+    with transport_open("gcs", gcs_settings(named(gcs_server)), secrets) as transport:
+        contract.check_write_list_read(transport)
+        contract.check_move(transport)
+    assert [request[:2] for request in scripted_http_server.requests] == [("POST", "/token")]
+    ports = {port_of(gcs_server), port_of(scripted_http_server.url)}
+    assert connections and {address for address, _timeout in connections} == {("127.0.0.1", port) for port in ports}
+    assert len(lookups) == 2 + len(connections)  # each host checked at open time, then once per connection
+
+
+def test_an_upload_session_on_an_internal_address_is_refused(settings, scripted_http_server, monkeypatch):
+    """The server names the resumable upload's session URL: its host is checked like the endpoint's."""
+    settings.STORAGE_TIMEOUT_SECONDS = 2
+    scripted_http_server.queue(200, "{}", location="http://169.254.169.254/upload/session-1")
+    connections = connections_recorded(monkeypatch)
+    with transport_open("gcs", gcs_settings(scripted_http_server.url), {}) as transport:
+        error = failure(lambda: transport.write("a.csv", io.BytesIO(b"x")))
+    assert (error.error_class, error.code) == (ErrorClass.FIX_ON_YOUR_SIDE, "address_refused")
+    # the upload started (then cancelled on the endpoint, where the client sends its DELETE), never continued
+    assert [request[0] for request in scripted_http_server.requests] == ["POST", "DELETE"]
+    assert {address for address, _timeout in connections} == {("127.0.0.1", port_of(scripted_http_server.url))}
+
+
+def test_a_connection_that_times_out_is_transient_and_has_the_storage_timeout(settings, monkeypatch, refusing_port):
+    settings.STORAGE_TIMEOUT_SECONDS = 5
+    dns_override(monkeypatch, {HOST: "127.0.0.1"})
+    connections = connections_recorded(monkeypatch, fail={refusing_port: TimeoutError("timed out")})
+    with storage_timeout_within(1.5), transport_open("gcs", gcs_settings(f"http://{HOST}:{refusing_port}"), {}) as t:
+        error = failure(t.list)
+    assert (error.error_class, error.code) == (ErrorClass.TRANSIENT, "timeout")
+    assert connections and {timeout for _address, timeout in connections} == {1.5}
+
+
+def test_no_proxy_from_the_environment_is_used_for_an_endpoint(gcs_server, gcs_admin, monkeypatch, refusing_port):
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.setenv(name, f"http://127.0.0.1:{refusing_port}")
+    with transport_open("gcs", gcs_settings(gcs_server), {}) as transport:
+        transport.list()
+
+
+def test_tls_is_verified_against_the_endpoint_name(
+    settings, scripted_https_server, tls_authority, monkeypatch, tmp_path
+):
+    """The connection is made to the address checked, the certificate verified against the endpoint's name: one
+    for another name is refused even though it also names 127.0.0.1, the address connected to."""
+    settings.STORAGE_TIMEOUT_SECONDS = 2
+    authority, _other = tls_authority
+    authority.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "ca.pem"))
+    dns_override(monkeypatch, {TLS_HOST: "127.0.0.1", HOST: "127.0.0.1"})
+    scripted_https_server.answer(200, '{"kind": "storage#objects"}', content_type="application/json")
+    port = port_of(scripted_https_server.url)
+    for host, works in ((TLS_HOST, True), (HOST, False)):
+        with transport_open("gcs", gcs_settings(f"https://{host}:{port}"), {}) as transport:
+            if works:
+                assert transport.list() == []
+            else:
+                error = failure(transport.list)
+                assert (error.error_class, error.code) == (ErrorClass.FIX_ON_YOUR_SIDE, "tls_failed")
+    assert [request[2]["Host"] for request in scripted_https_server.requests] == [f"{TLS_HOST}:{port}"]
+
+
+def test_a_checked_connection_is_never_made_through_a_proxy(scripted_http_server):
+    """Through a proxy, the proxy would resolve the host: a checked connection refuses to be made to one (no
+    transport sets one up; this guards against one that would)."""
+    manager = urllib3.ProxyManager(scripted_http_server.url)
+    manager.pool_classes_by_scheme = checked_pools(urllib3.HTTPConnectionPool, urllib3.HTTPSConnectionPool)
+    with pytest.raises(TransportError) as raised:
+        manager.request("GET", f"http://{HOST}/storage/v1/b")
+    assert (raised.value.error_class, raised.value.code) == (ErrorClass.PLATFORM, "proxy_refused")
+    assert scripted_http_server.requests == []

@@ -9,13 +9,17 @@ import botocore.exceptions
 import pytest
 
 from batchhub.core.secrets.crypto import Secret
-from batchhub.core.storage.base import ErrorClass, TransportError, transport_open
+from batchhub.core.storage import s3 as s3_module
+from batchhub.core.storage.base import ErrorClass, TransportError, storage_timeout_within, transport_open
 from tests.core.storage import contract
 from tests.core.storage.contract import MB, GeneratedStream
 from tests.core.storage.failures import CANARY, FailingStream, assert_hidden, debug_logs, no_connection
+from tests.core.storage.leaks import PUBLIC_ADDRESS, connections_recorded, dns_override
+from tests.core.storage.servers_cloud import TLS_HOST
 
 BUCKET = "batchhub-tests"
 PREFIX = "exports/pushwave"
+HOST = "s3.partner.example"  # a made-up name for the endpoint, answered by the tests' DNS override
 
 
 @pytest.fixture(scope="session")
@@ -347,3 +351,113 @@ def test_the_secret_key_never_shows_in_errors_nor_logs(
         assert s3_server.access_key_id not in error.message
     ours = [record for record in caplog.records if record.name.startswith("batchhub")]
     assert all(s3_server.access_key_id not in record.getMessage() for record in ours)
+
+
+# --- the SSRF guard at connect time (DNS rebinding) --------------------------------------------------------------
+
+
+def named(endpoint_url: str, host: str = HOST) -> str:
+    """`endpoint_url` (on 127.0.0.1) with `host` for its address."""
+    return endpoint_url.replace("//127.0.0.1:", f"//{host}:")
+
+
+def port_of(endpoint_url: str) -> int:
+    return int(endpoint_url.rsplit(":", 1)[1])
+
+
+@pytest.mark.parametrize(
+    ("rebound", "loopback"),
+    [("127.0.0.1", False), ("10.0.0.1", True), ("169.254.169.254", True)],
+    ids=["loopback", "private", "metadata"],
+)
+def test_an_endpoint_rebound_to_an_internal_address_is_refused_at_connect_time(
+    settings, monkeypatch, secrets, rebound, loopback
+):
+    """A rebinding DNS server answers the check at open time with a public address, botocore's connection with an
+    internal one: the connection is checked again and refused, before any connect and without a retry."""
+    settings.STORAGE_ALLOW_LOOPBACK = loopback
+    lookups = dns_override(monkeypatch, {HOST: (PUBLIC_ADDRESS, rebound)})
+    with transport_open("s3", s3_settings(f"http://{HOST}:9000"), secrets) as transport:
+        assert lookups == [HOST]  # checked at open time: public
+        with no_connection():
+            for call in (
+                transport.list,
+                lambda: transport.write("a.csv", io.BytesIO(b"x")),
+                lambda: transport.open_read("a.csv").__enter__(),
+                lambda: transport.delete("a.csv"),
+            ):
+                error = failure(call)
+                assert (error.error_class, error.code) == (ErrorClass.FIX_ON_YOUR_SIDE, "address_refused")
+    assert lookups == [HOST] * 5  # then once for each connection botocore tried to make: none retried
+
+
+def test_a_named_endpoint_works_end_to_end_each_connection_made_to_the_address_checked(
+    s3_server, s3_bucket, secrets, monkeypatch
+):
+    lookups = dns_override(monkeypatch, {HOST: "127.0.0.1"})
+    connections = connections_recorded(monkeypatch)
+    with transport_open("s3", s3_settings(named(s3_server.endpoint_url)), secrets) as transport:
+        contract.check_write_list_read(transport)
+        contract.check_move(transport)
+    assert connections
+    assert {address for address, _timeout in connections} == {("127.0.0.1", port_of(s3_server.endpoint_url))}
+    assert len(lookups) == 1 + len(connections)  # the check at open time, then one (the guard's) per connection
+
+
+def test_a_connection_that_times_out_is_transient_and_has_the_storage_timeout(
+    settings, monkeypatch, secrets, refusing_port
+):
+    settings.STORAGE_TIMEOUT_SECONDS = 5
+    dns_override(monkeypatch, {HOST: "127.0.0.1"})
+    connections = connections_recorded(monkeypatch, fail={refusing_port: TimeoutError("timed out")})
+    with storage_timeout_within(1.5), transport_open("s3", s3_settings(f"http://{HOST}:{refusing_port}"), secrets) as t:
+        error = failure(t.list)
+    assert (error.error_class, error.code) == (ErrorClass.TRANSIENT, "timeout")
+    assert connections and {timeout for _address, timeout in connections} == {1.5}
+
+
+def test_no_proxy_from_the_environment_is_used_for_an_endpoint(
+    s3_server, s3_bucket, secrets, monkeypatch, refusing_port
+):
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.setenv(name, f"http://127.0.0.1:{refusing_port}")
+    with transport_open("s3", s3_settings(s3_server.endpoint_url), secrets) as transport:
+        transport.list()
+
+
+LIST_EMPTY = (
+    '<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+    f"<Name>{BUCKET}</Name><Prefix>{PREFIX}/</Prefix><KeyCount>0</KeyCount><MaxKeys>1000</MaxKeys>"
+    "<IsTruncated>false</IsTruncated></ListBucketResult>"
+)
+
+
+def test_tls_is_verified_against_the_endpoint_name(
+    settings, scripted_https_server, tls_authority, secrets, monkeypatch, tmp_path
+):
+    """The connection is made to the address checked, the certificate verified against the endpoint's name: one
+    for another name is refused even though it also names 127.0.0.1, the address connected to."""
+    settings.STORAGE_TIMEOUT_SECONDS = 2
+    authority, _other = tls_authority
+    authority.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(tmp_path / "ca.pem"))
+    dns_override(monkeypatch, {TLS_HOST: "127.0.0.1", HOST: "127.0.0.1"})
+    scripted_https_server.answer(200, LIST_EMPTY, content_type="application/xml")
+    port = port_of(scripted_https_server.url)
+    with transport_open("s3", s3_settings(f"https://{TLS_HOST}:{port}"), secrets) as transport:
+        assert transport.list() == []
+    assert scripted_https_server.requests[0][2]["Host"] == f"{TLS_HOST}:{port}"
+    with transport_open("s3", s3_settings(f"https://{HOST}:{port}"), secrets) as transport:
+        error = failure(transport.list)
+    assert (error.error_class, error.code) == (ErrorClass.FIX_ON_YOUR_SIDE, "tls_failed")
+    assert len(scripted_https_server.requests) == 1
+
+
+def test_an_endpoint_is_refused_when_botocore_no_longer_sends_as_expected(secrets, monkeypatch):
+    """Should botocore build its HTTP session otherwise, its connections could not be checked: the transport does
+    not open (ours to fix) rather than connect unchecked."""
+    monkeypatch.setattr(s3_module, "_BOTOCORE_POOLS", {"http": object, "https": object})
+    error = failure(lambda: transport_open("s3", s3_settings("http://127.0.0.1:9000"), secrets))
+    assert (error.error_class, error.code) == (ErrorClass.PLATFORM, "unexpected")
