@@ -108,10 +108,13 @@ class StorageLocation(models.Model):
     kind = models.CharField(max_length=8, choices=Kind.choices)
     location = models.JSONField(default=dict, blank=True, help_text="bucket, host, folder…: the transport's settings")
     credentials = EncryptedTextField(blank=True, default="", help_text="JSON of the credentials, encrypted")
+    # A Test runs in a worker (connectors.tasks): asked at this time, done once last_tested_at is at or after it.
+    test_requested_at = models.DateTimeField(null=True, blank=True)
     last_tested_at = models.DateTimeField(null=True, blank=True)
     last_test_ok = models.BooleanField(null=True)
     last_test_error = models.JSONField(default=dict, blank=True, help_text="class, code and message")
     last_success_at = models.DateTimeField(null=True, blank=True)
+    last_files = models.JSONField(default=list, blank=True, help_text="a source's files matched at its last Test")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -142,6 +145,16 @@ class StorageLocation(models.Model):
         credentials = self.credentials_dict()
         credentials.pop("url_query", None)
         return credentials
+
+    @property
+    def test_running(self) -> bool:
+        return self.test_requested_at is not None and (
+            self.last_tested_at is None or self.last_tested_at < self.test_requested_at
+        )
+
+    @property
+    def direction(self) -> str:
+        return "source" if isinstance(self, Source) else "destination"
 
     def credentials_dict(self) -> dict[str, str]:
         """The decrypted credentials, for opening a transport only (never for display)."""

@@ -9,6 +9,7 @@ import json
 import logging
 import uuid
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
@@ -224,6 +225,7 @@ def storage_save(
     changed_where = location.pk is None or before.get("kind") != kind or location_settings != before_settings
     if changed_where or secrets or cleared:  # a test of what was there says nothing of what is now
         location.last_test_ok, location.last_tested_at, location.last_test_error = None, None, {}
+        location.test_requested_at = None
     try:
         with transaction.atomic():
             location.save()
@@ -266,20 +268,48 @@ def storage_delete(*, actor, connector: Connector, location: StorageLocation) ->
 
 
 PROBE_CONTENT = b"BatchHub connection test: this file is deleted right after it is written.\n"
+TEST_AGAIN_AFTER = dt.timedelta(seconds=90)  # a Test still running after this long may be asked again
 
 
-def storage_test(*, actor, location: StorageLocation) -> dict:
+def storage_test_request(*, actor, location: StorageLocation) -> dt.datetime | None:
+    """Ask for a Test of the location: the time asked, for the worker's task (`tasks.storage_test_soon`; a slow
+    server never holds a web process), or None when one asked less than TEST_AGAIN_AFTER ago is still running (one
+    at a time per location)."""
+    now = timezone.now()
+    model = type(location)
+    with transaction.atomic():
+        location = model.objects.select_for_update().select_related("connector__project").get(pk=location.pk)
+        if location.test_running and now - location.test_requested_at < TEST_AGAIN_AFTER:
+            return None
+        location.test_requested_at = now
+        model.objects.filter(pk=location.pk).update(test_requested_at=now)
+        audit_record(
+            actor=actor,
+            action=f"{location.direction}.test",
+            obj=location,
+            project=location.connector.project,
+            changes={"test": [None, "asked"]},
+        )
+    return now
+
+
+def storage_test(*, location: StorageLocation, requested_at: dt.datetime | None = None) -> dict:
     """Try the location now. A destination: write a small probe file, read it back, delete it. A source: list what
-    its pattern matches. Records and returns {"ok", "files" (source), "error" {class, code, message}}."""
+    its pattern matches. Records the result unless the location was saved or tested again meanwhile (its settings
+    changed: this result says nothing of them), and returns {"ok", "files" (source), "error" {class, code,
+    message}}."""
     result: dict = {"ok": False, "files": [], "error": {}}
     try:
-        # within the web request's own limit: a server that hangs is told as a timeout, not a 503
+        # every network call gets at most STORAGE_TEST_TIMEOUT_SECONDS; the task's own time limit bounds the whole
         with (
             storage_timeout_within(settings.STORAGE_TEST_TIMEOUT_SECONDS),
             transport_open(location.kind, location.transport_location(), location.transport_credentials()) as transport,
         ):
             if isinstance(location, Source):
-                result["files"] = transport.list(location.pattern or "*")[:50]
+                result["files"] = [
+                    {"name": item.name, "size": item.size, "modified_at": item.modified_at}
+                    for item in transport.list(location.pattern or "*")[:50]
+                ]
             else:
                 name = f".batchhub-probe-{uuid.uuid4().hex}.txt"
                 transport.write(name, io.BytesIO(PROBE_CONTENT))
@@ -296,6 +326,12 @@ def storage_test(*, actor, location: StorageLocation) -> dict:
         result["ok"] = True
     except TransportError as error:
         result["error"] = error.as_dict()
+    except SoftTimeLimitExceeded:
+        result["error"] = TransportError(
+            ErrorClass.TRANSIENT,
+            "timeout",
+            "The test took too long: the server answers too slowly. Try again; if this persists, check the server.",
+        ).as_dict()
     except Exception:  # a bug of ours: classified as such, never a 500 for the partner
         result["error"] = TransportError(
             ErrorClass.PLATFORM,
@@ -304,17 +340,19 @@ def storage_test(*, actor, location: StorageLocation) -> dict:
         ).as_dict()
         logger.exception("storage test of %s %s failed", location.kind, location.code)
     now = timezone.now()
-    location.last_tested_at, location.last_test_ok, location.last_test_error = now, result["ok"], result["error"]
-    fields = ["last_tested_at", "last_test_ok", "last_test_error"]
+    fields = {
+        "last_tested_at": now,
+        "last_test_ok": result["ok"],
+        "last_test_error": result["error"],
+        "last_files": [
+            {**item, "modified_at": f"{item['modified_at']:%Y-%m-%d %H:%M} UTC" if item["modified_at"] else None}
+            for item in result["files"]
+        ],
+    }
     if result["ok"]:
-        location.last_success_at = now
-        fields.append("last_success_at")
-    type(location).objects.filter(pk=location.pk).update(**{field: getattr(location, field) for field in fields})
-    audit_record(
-        actor=actor,
-        action=f"{'source' if isinstance(location, Source) else 'destination'}.test",
-        obj=location,
-        project=location.connector.project,
-        changes={"result": [None, "ok" if result["ok"] else result["error"].get("code", "failed")]},
-    )
+        fields["last_success_at"] = now
+    rows = type(location).objects.filter(pk=location.pk)
+    if requested_at is not None:
+        rows = rows.filter(test_requested_at=requested_at)  # saved (reset) or asked again since: not ours to record
+    rows.update(**fields)
     return result

@@ -37,6 +37,7 @@ from batchhub.connectors.queries import (
     projects_for_new_connector,
     source_get,
 )
+from batchhub.connectors.tasks import storage_test_soon
 from batchhub.core.roles import PARTNER, has_role
 from batchhub.core.secrets.reveal import no_store, reveal_once_pop, reveal_once_stash
 from batchhub.projects.forms import RestKeyRotateForm
@@ -329,25 +330,27 @@ def storage_edit(request: HttpRequest, code, direction: str, storage_code=None) 
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def storage_test(request: HttpRequest, code, direction: str, storage_code) -> HttpResponse:
-    """Try the destination or source now; htmx swaps in the result, a plain form gets the page back with it."""
+    """POST asks for a Test (run by a worker); htmx then polls this URL with GET for the result, which shows the
+    classified error. Without JavaScript, both come back to the form's page, which shows the Test's state."""
     connector = _connector_for_change(request, code)
     location = _storage_get(connector, direction, storage_code)
-    result = services.storage_test(actor=request.user, location=location)
-    if request.htmx:
-        response = render(
-            request,
-            "connectors/_storage_test_result.html",
-            {"result": result, "direction": direction, "location": location},
-        )
-        patch_vary_headers(response, ["HX-Request"])
-        return response
-    if result["ok"]:
-        messages.success(request, f"Test of {location.name} passed.")
-    else:
-        messages.error(request, f"Test of {location.name} failed: {result['error'].get('message', '')}")
-    return redirect(f"connectors:{direction}_edit", code=connector.code, storage_code=location.code)
+    if request.method == "POST":
+        requested_at = services.storage_test_request(actor=request.user, location=location)
+        if requested_at is not None:
+            storage_test_soon(direction, location.pk, requested_at)
+        elif not request.htmx:
+            messages.info(request, "A test of this location is still running: its result shows below.")
+        location.refresh_from_db()
+    if not request.htmx:
+        return redirect(f"connectors:{direction}_edit", code=connector.code, storage_code=location.code)
+    response = render(
+        request, "connectors/_storage_test_result.html", {"direction": direction, "location": location,
+                                                          "connector": connector}
+    )  # fmt: skip
+    patch_vary_headers(response, ["HX-Request"])
+    return no_store(response)
 
 
 @login_required

@@ -23,6 +23,22 @@ def storage_root(settings, tmp_path):
 
 
 @pytest.fixture
+def tested(client, django_capture_on_commit_callbacks):
+    """Press Test as htmx does: the POST asks a worker (run in-process here), then the poll shows the result."""
+
+    def press(direction: str, connector, location) -> str:
+        url = reverse(f"connectors:{direction}_test", args=[connector.code, location.code])
+        with django_capture_on_commit_callbacks(execute=True):
+            asked = client.post(url, headers={"HX-Request": "true"})
+        assert asked.status_code == 200 and 'data-outcome="running"' in asked.text and 'hx-trigger="load' in asked.text
+        polled = client.get(url, headers={"HX-Request": "true"})
+        assert polled.status_code == 200 and 'data-outcome="running"' not in polled.text
+        return polled.text
+
+    return press
+
+
+@pytest.fixture
 def connector(project, partner):
     return ConnectorFactory(project=project, partner=partner, name="CRM sync")
 
@@ -135,7 +151,7 @@ def test_deleting_a_connector_stops_its_keys_and_keeps_its_calls(client, partner
 
 
 def test_a_local_destination_is_saved_and_its_test_writes_reads_and_deletes_a_probe(
-    client, partner_user, connector, storage_root
+    client, partner_user, connector, storage_root, tested
 ):
     client.force_login(partner_user)
     response = client.post(
@@ -144,9 +160,8 @@ def test_a_local_destination_is_saved_and_its_test_writes_reads_and_deletes_a_pr
     )
     destination = Destination.objects.get()
     assert response.status_code == 302
-    result = client.post(reverse("connectors:destination_test", args=[connector.code, destination.code]),
-                         headers={"HX-Request": "true"})  # fmt: skip
-    assert result.status_code == 200 and 'data-outcome="ok"' in result.text
+    result = tested("destination", connector, destination)
+    assert 'data-outcome="ok"' in result
     folder = storage_root / "exports" / "pushwave" / "daily"  # inside the partner's own folder
     assert folder.is_dir()
     assert list(folder.iterdir()) == []  # the probe was deleted
@@ -154,7 +169,7 @@ def test_a_local_destination_is_saved_and_its_test_writes_reads_and_deletes_a_pr
     assert destination.last_test_ok is True and destination.last_success_at is not None
 
 
-def test_a_source_test_lists_what_its_pattern_matches(client, partner_user, connector, storage_root):
+def test_a_source_test_lists_what_its_pattern_matches(client, partner_user, connector, storage_root, tested):
     folder = storage_root / "imports" / "pushwave"
     folder.mkdir(parents=True)
     (folder / "vip.csv").write_text("id\n1\n")
@@ -165,12 +180,12 @@ def test_a_source_test_lists_what_its_pattern_matches(client, partner_user, conn
         {"kind": "local", "name": "Drop folder", "path": "", "pattern": "*.csv"},
     )
     source = Source.objects.get()
-    result = client.post(reverse("connectors:source_test", args=[connector.code, source.code]),
-                         headers={"HX-Request": "true"})  # fmt: skip
-    assert "vip.csv" in result.text and "notes.txt" not in result.text
+    result = tested("source", connector, source)
+    assert "vip.csv" in result and "notes.txt" not in result
 
 
-def test_a_failed_test_shows_the_classified_error(client, partner_user, connector, storage_root):
+def test_a_failed_test_shows_the_classified_error(client, partner_user, connector, storage_root, tested,
+                                                  django_capture_on_commit_callbacks):  # fmt: skip
     with socket.socket() as closed:  # a port nobody listens on: connection refused
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
@@ -181,11 +196,11 @@ def test_a_failed_test_shows_the_classified_error(client, partner_user, connecto
          "host_key": "SHA256:" + "A" * 43, "password": "s3cret-pass"},
     )  # fmt: skip
     destination = Destination.objects.get()
-    result = client.post(reverse("connectors:destination_test", args=[connector.code, destination.code]),
-                         headers={"HX-Request": "true"})  # fmt: skip
-    assert 'data-outcome="transient"' in result.text and "temporary problem" in result.text
-    plain = client.post(reverse("connectors:destination_test", args=[connector.code, destination.code]))
-    assert plain.status_code == 302  # without JavaScript: back to the form, the result in a message and on the page
+    result = tested("destination", connector, destination)
+    assert 'data-outcome="transient"' in result and "temporary problem" in result
+    with django_capture_on_commit_callbacks(execute=True):
+        plain = client.post(reverse("connectors:destination_test", args=[connector.code, destination.code]))
+    assert plain.status_code == 302  # without JavaScript: back to the form, which shows the Test's state
     assert "Test failed" in client.get(plain["Location"]).text
 
 
@@ -283,7 +298,8 @@ def test_another_partners_destination_is_unreachable_through_ones_own_connector(
     assert Destination.objects.filter(pk=foreign.pk).exists()
 
 
-def test_a_local_folder_never_leaves_its_partners_own_folder(client, partner_user, connector, project, storage_root):
+def test_a_local_folder_never_leaves_its_partners_own_folder(client, partner_user, connector, project, storage_root,
+                                                             tested):  # fmt: skip
     """Another partner's export folder, the broker's folder: unreachable whatever is typed (review finding)."""
     rival_files = storage_root / "exports" / "competitor-inc"
     rival_files.mkdir(parents=True)
@@ -296,9 +312,8 @@ def test_a_local_folder_never_leaves_its_partners_own_folder(client, partner_use
     client.post(reverse("connectors:source_create", args=[connector.code]),
                 {"kind": "local", "name": "Mine", "path": "", "pattern": "*"})  # fmt: skip
     source = Source.objects.get()
-    result = client.post(reverse("connectors:source_test", args=[connector.code, source.code]),
-                         headers={"HX-Request": "true"})  # fmt: skip
-    assert "App-events_KEY" not in result.text
+    result = tested("source", connector, source)
+    assert 'data-outcome="ok"' in result and "App-events_KEY" not in result
 
 
 def test_stored_credentials_are_never_sent_to_a_new_host_unless_typed_again(client, partner_user, connector):
@@ -330,3 +345,26 @@ def test_a_stored_credential_can_be_removed(client, partner_user, connector):
                        "clear_header_name": "on", "clear_header_value": "on"})  # fmt: skip
     source.refresh_from_db()
     assert source.credentials_dict() == {"url_query": "sig=abc123"}
+
+
+def test_one_test_at_a_time_and_a_save_discards_a_stale_result(client, partner_user, connector, storage_root):
+    """A second press while a Test runs asks nothing more; a result that arrives after the settings changed is not
+    recorded as theirs (review finding)."""
+    from batchhub.connectors import services as connector_services
+
+    destination = DestinationFactory(connector=connector, location={})
+    client.force_login(partner_user)
+    url = reverse("connectors:destination_test", args=[connector.code, destination.code])
+    client.post(url, headers={"HX-Request": "true"})  # the worker has not run it (nothing committed here)
+    destination.refresh_from_db()
+    asked_at = destination.test_requested_at
+    assert destination.test_running
+    client.post(url, headers={"HX-Request": "true"})
+    destination.refresh_from_db()
+    assert destination.test_requested_at == asked_at
+    connector_services.storage_save(actor=partner_user, connector=connector, direction="destination",
+                                    location=destination, name="Renamed", kind="local",
+                                    location_settings={"path": "elsewhere"}, secrets={})  # fmt: skip
+    connector_services.storage_test(location=destination, requested_at=asked_at)  # the old Test ends now
+    destination.refresh_from_db()
+    assert destination.last_tested_at is None and destination.last_test_ok is None

@@ -30,7 +30,7 @@ def logged(caplog):
 
 
 def test_canary_secrets_never_leave_their_encrypted_columns(client, csm, partner_user, project, partner, logged,
-                                                            settings):  # fmt: skip
+                                                            settings, django_capture_on_commit_callbacks):  # fmt: skip
     connector = ConnectorFactory(project=project, partner=partner, name="CRM sync")
     client.force_login(partner_user)
     client.post(reverse("connectors:key_create", args=[connector.code]), {"name": "production"})
@@ -49,7 +49,9 @@ def test_canary_secrets_never_leave_their_encrypted_columns(client, csm, partner
     settings.STORAGE_ALLOW_LOOPBACK = False  # the tests below fail fast, before any connection
     for destination in (sftp, s3):  # tests fail (loopback refused) and show their classified error
         test = reverse("connectors:destination_test", args=[connector.code, destination.code])
-        pages.append(client.post(test, headers={"HX-Request": "true"}).text)
+        with django_capture_on_commit_callbacks(execute=True):  # the worker's task, in-process
+            pages.append(client.post(test, headers={"HX-Request": "true"}).text)
+        pages.append(client.get(test, headers={"HX-Request": "true"}).text)
         pages.append(client.get(reverse("connectors:destination_edit", args=[connector.code, destination.code])).text)
     for name in ("connectors:detail", "connectors:edit"):
         pages.append(client.get(reverse(name, args=[connector.code])).text)
