@@ -3,7 +3,8 @@ and API activity.
 
 - a partner user sees its own partner's connectors, on projects still granted to it;
 - a CSM sees every connector (and may pause and resume them);
-- a privacy admin sees the list and each connector's summary (for Art. 19 notifications), not its keys or calls.
+- a privacy admin sees the list and each connector's summary (for Art. 19 notifications), not its keys, storage or
+  calls on its page (the project's API activity panel shows every call to staff, privacy admins included).
 """
 
 from __future__ import annotations
