@@ -368,3 +368,16 @@ def test_one_test_at_a_time_and_a_save_discards_a_stale_result(client, partner_u
     connector_services.storage_test(location=destination, requested_at=asked_at)  # the old Test ends now
     destination.refresh_from_db()
     assert destination.last_tested_at is None and destination.last_test_ok is None
+
+
+def test_the_admin_lists_connectors_read_only_without_keys(client, connector, django_user_model):
+    key = connector.keys.create(name="production")
+    admin = django_user_model.objects.create_superuser("root", "root@example.com", "x" * 16)
+    client.force_login(admin)
+    listing = client.get(reverse("admin:connectors_connector_changelist"))
+    assert listing.status_code == 200 and connector.name in listing.text
+    page = client.get(reverse("admin:connectors_connector_change", args=[connector.pk]))
+    assert page.status_code == 200 and key.secret.reveal() not in page.text
+    assert (
+        client.post(reverse("admin:connectors_connector_change", args=[connector.pk]), {"name": "x"}).status_code == 403
+    )
