@@ -186,7 +186,11 @@ def test_a_redirect_from_https_down_to_http_is_refused(https_server, tls_authori
 # --- the SSRF guard ----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("host", [*REFUSED_HOSTS, "[::ffff:127.0.0.1]", "2130706433", "0x7f.1"])
+@pytest.mark.parametrize(
+    "host",
+    [*REFUSED_HOSTS, "[::ffff:127.0.0.1]", "2130706433", "0x7f.1", "[64:ff9b::7f00:1]", "[2002:7f00:1::]",
+     "[::127.0.0.1]", "[::ffff:0:127.0.0.1]"],
+)  # fmt: skip
 def test_private_and_internal_hosts_are_refused(http_server, settings, host):
     settings.STORAGE_ALLOW_LOOPBACK = False
     error = read_error(f"http://{host}:{http_server.port}/files/export.csv")
