@@ -82,7 +82,10 @@ class Transport(ABC):
 
     @abstractmethod
     def list(self, pattern: str = "*") -> list[RemoteFile]:
-        """Files whose relative name matches the glob `pattern` (`fnmatch` rules, `/` separated), by name."""
+        """Files whose relative name matches the glob `pattern`, by name, the same way on every kind: segment by
+        segment (`fnmatch` rules within a segment; `*`, `?` and `[...]` never match a `/`), so a pattern with n
+        segments lists files n levels down: `*.csv` never lists `processed/a.csv`, `processed/*.csv` and `*/*.csv`
+        do (`common.pattern_parts`)."""
 
     @abstractmethod
     def open_read(self, name: str) -> AbstractContextManager[IO[bytes]]:

@@ -23,16 +23,24 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from typing import IO
 
-from batchhub.core.storage.base import ErrorClass, RemoteFile, Transport, TransportError, remote_name, transport_kind
-from batchhub.core.storage.network import connect_checked
-from batchhub.core.storage.servers import (
+from batchhub.core.storage.base import (
+    ErrorClass,
+    RemoteFile,
+    Transport,
+    TransportError,
+    remote_name,
+    storage_timeout,
+    transport_kind,
+)
+from batchhub.core.storage.common import (
     CHUNK_SIZE,
     PASS_THROUGH,
     ChunkReader,
     SourceFailed,
-    buffered,
     part_matches,
     pattern_parts,
+    quietly,
+    reading,
     secret_text,
     setting_port,
     setting_text,
@@ -40,9 +48,9 @@ from batchhub.core.storage.servers import (
     shown,
     source_chunks,
     temporary_path,
-    timeout_seconds,
     unexpected,
 )
+from batchhub.core.storage.network import connect_checked
 
 # Replies meaning "this command is not implemented here" (as opposed to "refused for this file").
 _NOT_IMPLEMENTED = ("500", "502", "504")
@@ -214,7 +222,7 @@ class FtpTransport(Transport):
         password = secret_text(secrets, "password") or ""
         if "\r" in password or "\n" in password:  # ftplib would refuse to send it, with the line in its message
             raise settings_invalid("The password holds a line break, which FTP cannot send: remove it.")
-        timeout = timeout_seconds()
+        timeout = storage_timeout()
         shown_host = host[:100]
         ftp = cls._client(settings, timeout)
         ftp.set_pasv(True)  # always: the data connection goes from us to the control connection's peer
@@ -234,7 +242,7 @@ class FtpTransport(Transport):
                     ) from None
             return cls(ftp, shown_host)
         except BaseException as exc:
-            with suppress(Exception):
+            with quietly():
                 ftp.close()
             if isinstance(exc, (TransportError, *PASS_THROUGH)) or not isinstance(exc, Exception):
                 raise
@@ -342,14 +350,9 @@ class FtpTransport(Transport):
         except Exception as exc:
             raise _error(exc, self._host, action, missing_is_not_found=True) from None
         download = _Download(self._ftp, conn)
-        reader = buffered(ChunkReader(download.read, lambda exc: _error(exc, self._host, action), download.close))
-        try:
+        raw = ChunkReader(download.read, lambda exc: _error(exc, self._host, action), download.close)
+        with reading(raw) as reader:
             yield reader
-        except BaseException:
-            with suppress(Exception):
-                reader.close()
-            raise
-        reader.close()
 
     def write(self, name: str, stream: IO[bytes]) -> int:
         path = _ftp_name(name)
@@ -413,9 +416,9 @@ class FtpTransport(Transport):
     def close(self) -> None:
         ftp, self._ftp = self._ftp, None
         if ftp is not None:
-            with suppress(Exception):
+            with quietly():
                 ftp.quit()
-            with suppress(Exception):
+            with quietly():
                 ftp.close()
 
     # --- helpers
@@ -458,7 +461,7 @@ class FtpTransport(Transport):
 
     def _discard(self, temporary: str) -> None:
         if self._ftp is not None:
-            with suppress(Exception):
+            with quietly():
                 self._ftp.delete(temporary)
 
 
@@ -539,5 +542,5 @@ def _transfer_end(conn: socket.socket) -> None:
 
 def _transfer_abandon(ftp: ftplib.FTP, conn: socket.socket) -> None:
     conn.close()
-    with suppress(Exception):
+    with quietly():
         ftp.getresp()

@@ -21,13 +21,12 @@ URL too (the server names it). Google's own endpoints keep google-auth's session
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import logging
 import mimetypes
 import re
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from typing import IO
 from urllib.parse import urlsplit
 
@@ -53,13 +52,17 @@ from batchhub.core.storage.base import (
     transport_kind,
 )
 from batchhub.core.storage.common import (
-    COPY_CHUNK,
-    ClassifiedReader,
+    PASS_THROUGH,
     MiB,
     SourceFailed,
     checked_pools,
     endpoint_checked,
+    file_reader,
+    name_matches,
+    pattern_parts,
     pattern_prefix,
+    quietly,
+    reading,
     secret_text,
     source_chunks,
 )
@@ -73,7 +76,10 @@ logger = logging.getLogger(__name__)
 UPLOAD_CHUNK = 8 * MiB
 READ_CHUNK = 4 * MiB
 GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"  # noqa: S105 - an address, not a secret
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9._\-]{1,220}[a-z0-9]$")
+BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9._\-]{1,220}[a-z0-9]$")
+"""A valid Google Cloud Storage bucket name: 3 to 222 lowercase letters, digits, dots, hyphens and underscores,
+starting and ending with a letter or a digit (`gcs_open` also refuses `..`). Public: the dashboard's form checks a
+bucket with it too."""
 _TRANSIENT_STATUS = {408, 429, 500, 502, 503, 504}
 
 
@@ -157,31 +163,36 @@ class GCSTransport(Transport):
             return True
         try:
             return not self._bucket.exists(timeout=self._timeout, retry=None)
+        except PASS_THROUGH:
+            raise
         except Exception:  # not allowed to look at the bucket itself: the file is what is missing
             return False
 
     def _call(self, name: str | None, call: Callable, *args, **kwargs):
         try:
             return call(*args, **kwargs)
-        except TransportError:
+        except (TransportError, *PASS_THROUGH):
             raise
         except Exception as exc:
             error = self._error(exc, name)
             raise error from (exc if error.error_class is ErrorClass.PLATFORM else None)
 
     def list(self, pattern: str = "*") -> list[RemoteFile]:
+        parts = pattern_parts(pattern)
         found = []
         try:
             blobs = self._client.list_blobs(
                 self._bucket,
-                prefix=self.prefix + pattern_prefix(pattern),
+                prefix=self.prefix + pattern_prefix(parts),
                 timeout=self._timeout,
                 retry=self._retry,
             )
             for blob in blobs:
                 name = blob.name[len(self.prefix) :]
-                if name and not name.endswith("/") and fnmatch.fnmatchcase(name, pattern):
+                if name_matches(name, parts):  # a folder marker (`a/`) has an empty last level: never
                     found.append(RemoteFile(name=name, size=blob.size, modified_at=blob.updated))
+        except (TransportError, *PASS_THROUGH):
+            raise
         except Exception as exc:
             error = self._error(exc)
             raise error from (exc if error.error_class is ErrorClass.PLATFORM else None)
@@ -195,11 +206,8 @@ class GCSTransport(Transport):
         # the generation read now is the one read to the end, even if the object is replaced meanwhile
         pinned = self._bucket.blob(key, generation=blob.generation)
         reader = pinned.open("rb", chunk_size=READ_CHUNK, timeout=self._timeout, retry=self._retry)
-        stream = ClassifiedReader(reader, lambda exc: self._error(exc, name))
-        try:
+        with reading(file_reader(reader, lambda exc: self._error(exc, name))) as stream:
             yield stream
-        finally:
-            stream.close()
 
     def write(self, name: str, stream: IO[bytes]) -> int:
         key = self._key(name)
@@ -215,7 +223,7 @@ class GCSTransport(Transport):
         )
         written = 0
         try:
-            for chunk in source_chunks(stream, COPY_CHUNK):
+            for chunk in source_chunks(stream):
                 writer.write(chunk)
                 written += len(chunk)
             writer.close()  # finalizes: the object appears now, whole
@@ -223,6 +231,9 @@ class GCSTransport(Transport):
         except SourceFailed as failed:
             self._cancel(writer)
             raise failed.original from None
+        except (TransportError, *PASS_THROUGH):
+            self._cancel(writer)
+            raise
         except Exception as exc:
             self._cancel(writer)
             error = self._error(exc)  # an upload needs no file there: a 404 is the bucket's
@@ -236,6 +247,8 @@ class GCSTransport(Transport):
         """Cancels an unfinished resumable upload (never visible; the session would expire by itself in a week)."""
         try:
             writer.terminate()
+        except PASS_THROUGH:
+            raise
         except Exception as exc:
             logger.warning(
                 "gcs: an unfinished upload could not be cancelled (%s); it expires by itself", type(exc).__name__
@@ -267,9 +280,9 @@ class GCSTransport(Transport):
         self._call(name, source.delete, timeout=self._timeout, retry=self._retry)
 
     def close(self) -> None:
-        with suppress(Exception):
+        with quietly():
             self._client.close()
-        with suppress(Exception):
+        with quietly():
             self._session.close()
 
 
@@ -433,7 +446,7 @@ def gcs_credentials(text: str):
 @transport_kind("gcs")
 def gcs_open(settings: Mapping, secrets: Mapping) -> GCSTransport:
     bucket = settings.get("bucket")
-    if not isinstance(bucket, str) or not _BUCKET.match(bucket) or ".." in bucket:
+    if not isinstance(bucket, str) or not BUCKET_NAME.match(bucket) or ".." in bucket:
         raise TransportError(
             ErrorClass.FIX_ON_YOUR_SIDE,
             "bad_settings",
@@ -449,7 +462,7 @@ def gcs_open(settings: Mapping, secrets: Mapping) -> GCSTransport:
         endpoint_url = endpoint_checked(endpoint_url)
     key_text = secret_text(secrets, "service_account_json")
     token_checked = False
-    if key_text.strip():
+    if key_text and key_text.strip():
         credentials, project, token_checked = gcs_credentials(key_text)
     elif endpoint_url is not None:  # an emulator or a private endpoint that takes no credentials
         credentials, project = AnonymousCredentials(), None
@@ -466,6 +479,9 @@ def gcs_open(settings: Mapping, secrets: Mapping) -> GCSTransport:
             _http=session,
             client_options={"api_endpoint": endpoint_url} if endpoint_url else None,
         )
+    except PASS_THROUGH:
+        session.close()
+        raise
     except Exception as exc:
         session.close()
         logger.warning("gcs: client not created (%s)", type(exc).__name__)

@@ -28,21 +28,29 @@ from typing import IO
 import httpcore
 import httpx
 
-from batchhub.core.storage.base import ErrorClass, RemoteFile, Transport, TransportError, remote_name, transport_kind
-from batchhub.core.storage.network import connection_error, host_resolve
-from batchhub.core.storage.servers import (
+from batchhub.core.storage.base import (
+    ErrorClass,
+    RemoteFile,
+    Transport,
+    TransportError,
+    remote_name,
+    storage_timeout,
+    transport_kind,
+)
+from batchhub.core.storage.common import (
     CHUNK_SIZE,
     PASS_THROUGH,
     ChunkReader,
-    buffered,
     pattern_parts,
+    quietly,
+    reading,
     secret_text,
     setting_text,
     settings_invalid,
     shown,
-    timeout_seconds,
     unexpected,
 )
+from batchhub.core.storage.network import connection_error, host_resolve
 
 MAX_REDIRECTS = 5
 _REDIRECTS = (301, 302, 303, 307, 308)
@@ -272,7 +280,7 @@ class HttpTransport(Transport):
         headers = _credentials_headers(secrets)
         client = httpx.Client(
             transport=_GuardedTransport(context),
-            timeout=httpx.Timeout(timeout_seconds()),
+            timeout=httpx.Timeout(storage_timeout()),
             follow_redirects=False,
             trust_env=False,
             headers={"Accept-Encoding": "identity", "User-Agent": "BatchHub"},
@@ -369,16 +377,9 @@ class HttpTransport(Transport):
         def read(_size: int) -> bytes:
             return next(chunks, b"")
 
-        reader = buffered(
-            ChunkReader(read, lambda exc: _error(exc, self._host, action), lambda _whole: response.close())
-        )
-        try:
+        raw = ChunkReader(read, lambda exc: _error(exc, self._host, action), lambda _whole: response.close())
+        with reading(raw) as reader:
             yield reader
-        except BaseException:
-            with suppress(Exception):
-                reader.close()
-            raise
-        reader.close()
 
     def write(self, name: str, stream: IO[bytes]) -> int:
         raise _read_only()
@@ -392,5 +393,5 @@ class HttpTransport(Transport):
     def close(self) -> None:
         client, self._client = self._client, None
         if client is not None:
-            with suppress(Exception):
+            with quietly():
                 client.close()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
-import fnmatch
 import logging
 import os
 import stat
@@ -31,7 +30,15 @@ from batchhub.core.storage.base import (
     remote_name,
     transport_kind,
 )
-from batchhub.core.storage.common import ClassifiedReader, SourceFailed, pattern_prefix, source_chunks
+from batchhub.core.storage.common import (
+    SourceFailed,
+    file_reader,
+    part_matches,
+    pattern_folders,
+    pattern_parts,
+    reading,
+    source_chunks,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -109,30 +116,38 @@ class LocalTransport(Transport):
         return path.relative_to(self.folder).as_posix()
 
     def list(self, pattern: str = "*") -> list[RemoteFile]:
-        start = pattern_prefix(pattern).rpartition("/")[0]
-        top = self._path(start) if start else self.folder
-        found = []
+        parts = pattern_parts(pattern)
+        folders = pattern_folders(parts)
+        top = self._path("/".join(folders)) if folders else self.folder  # a link leading out is refused here
+        found: list[RemoteFile] = []
         try:
-            for directory, folders, files in os.walk(top, onerror=_walk_error):
-                folders.sort()
-                for file_name in files:
-                    if _is_temporary(file_name):
-                        continue
-                    path = Path(directory, file_name)
-                    relative = self._relative(path)
-                    if not fnmatch.fnmatchcase(relative, pattern):
-                        continue
-                    try:
-                        info = path.lstat()
-                    except FileNotFoundError:  # deleted while listing
-                        continue
-                    if not stat.S_ISREG(info.st_mode):  # symlinks and devices are not files of the folder
-                        continue
-                    modified_at = dt.datetime.fromtimestamp(info.st_mtime, tz=dt.UTC)
-                    found.append(RemoteFile(name=relative, size=info.st_size, modified_at=modified_at))
+            self._walk(top, parts[len(folders) :], found)
         except OSError as exc:
             raise local_error(exc, pattern) from None
         return sorted(found, key=lambda item: item.name)
+
+    def _walk(self, directory: Path, parts: list[str], found: list[RemoteFile]) -> None:
+        """The files of `directory` matching `parts`, one level of folders per segment; links are not followed
+        (a link is not a file of the folder, nor a folder to go into)."""
+        try:
+            entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
+        except FileNotFoundError:  # a folder not there (yet) holds nothing to list
+            return
+        for entry in entries:
+            if _is_temporary(entry.name) or not part_matches(entry.name, parts[0]):
+                continue
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:  # deleted while listing
+                continue
+            if len(parts) > 1:
+                if stat.S_ISDIR(info.st_mode):
+                    self._walk(Path(entry.path), parts[1:], found)
+            elif stat.S_ISREG(info.st_mode):  # symlinks and devices are not files of the folder
+                modified_at = dt.datetime.fromtimestamp(info.st_mtime, tz=dt.UTC)
+                found.append(
+                    RemoteFile(name=self._relative(Path(entry.path)), size=info.st_size, modified_at=modified_at)
+                )
 
     @contextmanager
     def open_read(self, name: str) -> Iterator[IO[bytes]]:
@@ -144,11 +159,8 @@ class LocalTransport(Transport):
                 raise OSError(errno.EISDIR, "not a regular file")
         except OSError as exc:
             raise local_error(exc, name) from None
-        stream = ClassifiedReader(os.fdopen(fd, "rb"), lambda exc: _read_error(exc, name))
-        try:
+        with reading(file_reader(os.fdopen(fd, "rb", buffering=0), lambda exc: _read_error(exc, name))) as stream:
             yield stream
-        finally:
-            stream.close()
 
     def write(self, name: str, stream: IO[bytes]) -> int:
         path = self._path(name)
@@ -210,11 +222,6 @@ class LocalTransport(Transport):
 
     def close(self) -> None:
         pass
-
-
-def _walk_error(exc: OSError) -> None:
-    if exc.errno != errno.ENOENT:  # a folder not there (yet) holds nothing to list
-        raise exc
 
 
 def _read_error(exc: Exception, name: str) -> TransportError:

@@ -28,14 +28,13 @@ the environment is used for such an endpoint (a proxy would resolve the host its
 from __future__ import annotations
 
 import datetime as dt
-import fnmatch
 import functools
 import logging
 import mimetypes
 import re
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from typing import IO
 
 import boto3
@@ -56,12 +55,17 @@ from batchhub.core.storage.base import (
     transport_kind,
 )
 from batchhub.core.storage.common import (
-    ClassifiedReader,
+    PASS_THROUGH,
     MiB,
     SourceFailed,
     checked_pools,
     endpoint_checked,
+    file_reader,
+    name_matches,
+    pattern_parts,
     pattern_prefix,
+    quietly,
+    reading,
     secret_text,
     source_read,
 )
@@ -70,7 +74,9 @@ logger = logging.getLogger(__name__)
 
 PART_SIZE = 8 * MiB  # S3's minimum is 5 MiB; a 50 MB write peaks at 16.5 MiB of Python allocations (measured)
 MAX_PARTS = 10_000  # S3's limit: files up to about 78 GiB at this part size
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
+BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
+"""A valid S3 bucket name: 3 to 63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or
+a digit (`s3_open` also refuses `..`). Public: the dashboard's form checks a bucket with it too."""
 
 _AUTH_CODES = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidClientTokenId", "InvalidToken", "ExpiredToken"}
 _DENIED_CODES = {"AccessDenied", "AllAccessDisabled", "AccountProblem", "403", "Forbidden"}
@@ -107,23 +113,26 @@ class S3Transport(Transport):
     def _call(self, name: str | None, call: Callable, **params):
         try:
             return call(**params)
-        except TransportError:
+        except (TransportError, *PASS_THROUGH):
             raise
         except Exception as exc:
             error = self._error(exc, name)
             raise error from (exc if error.error_class is ErrorClass.PLATFORM else None)
 
     def list(self, pattern: str = "*") -> list[RemoteFile]:
+        parts = pattern_parts(pattern)
         found = []
         paginator = self._client.get_paginator("list_objects_v2")
-        pages = paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + pattern_prefix(pattern))
+        pages = paginator.paginate(Bucket=self.bucket, Prefix=self.prefix + pattern_prefix(parts))
         try:
             for page in pages:
                 for item in page.get("Contents", ()):
                     name = item["Key"][len(self.prefix) :]
-                    if name and not name.endswith("/") and fnmatch.fnmatchcase(name, pattern):
+                    if name_matches(name, parts):  # a folder marker (`a/`) has an empty last level: never
                         modified_at = item["LastModified"].astimezone(dt.UTC)
                         found.append(RemoteFile(name=name, size=item["Size"], modified_at=modified_at))
+        except PASS_THROUGH:
+            raise
         except Exception as exc:
             error = self._error(exc)
             raise error from (exc if error.error_class is ErrorClass.PLATFORM else None)
@@ -133,11 +142,8 @@ class S3Transport(Transport):
     def open_read(self, name: str) -> Iterator[IO[bytes]]:
         key = self._key(name)
         response = self._call(name, self._client.get_object, Bucket=self.bucket, Key=key)
-        stream = ClassifiedReader(response["Body"], lambda exc: self._error(exc, name))
-        try:
+        with reading(file_reader(response["Body"], lambda exc: self._error(exc, name))) as stream:
             yield stream
-        finally:
-            stream.close()
 
     def write(self, name: str, stream: IO[bytes]) -> int:
         key = self._key(name)
@@ -196,6 +202,8 @@ class S3Transport(Transport):
         """Drops an unfinished upload's parts (never visible, but stored and billed until aborted)."""
         try:
             self._client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
+        except PASS_THROUGH:
+            raise
         except Exception as exc:
             logger.warning(
                 "s3: an unfinished upload to bucket %s could not be aborted (%s); a lifecycle rule removes it",
@@ -226,7 +234,7 @@ class S3Transport(Transport):
         self._call(name, self._client.delete_object, Bucket=self.bucket, Key=source)
 
     def close(self) -> None:
-        with suppress(Exception):
+        with quietly():
             self._client.close()
 
 
@@ -360,7 +368,7 @@ def _boto_session() -> boto3.session.Session:
 @transport_kind("s3")
 def s3_open(settings: Mapping, secrets: Mapping) -> S3Transport:
     bucket = settings.get("bucket")
-    if not isinstance(bucket, str) or not _BUCKET.match(bucket) or ".." in bucket:
+    if not isinstance(bucket, str) or not BUCKET_NAME.match(bucket) or ".." in bucket:
         raise TransportError(
             ErrorClass.FIX_ON_YOUR_SIDE,
             "bad_settings",
@@ -398,6 +406,8 @@ def s3_open(settings: Mapping, secrets: Mapping) -> S3Transport:
                 aws_secret_access_key=secret_key,
                 config=config,
             )
+    except PASS_THROUGH:
+        raise
     except Exception as exc:
         logger.warning("s3: client not created (%s)", type(exc).__name__)
         raise _platform() from None
@@ -405,7 +415,7 @@ def s3_open(settings: Mapping, secrets: Mapping) -> S3Transport:
         try:
             _connections_checked(client)
         except TransportError:
-            with suppress(Exception):
+            with quietly():
                 client.close()
             raise
         client.meta.events.register_first("needs-retry.s3", _retry_stopped)

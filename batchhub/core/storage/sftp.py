@@ -31,16 +31,24 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from paramiko.sftp import CMD_DATA, CMD_READ, CMD_STATUS, int64
 
-from batchhub.core.storage.base import ErrorClass, RemoteFile, Transport, TransportError, remote_name, transport_kind
-from batchhub.core.storage.network import connect_checked
-from batchhub.core.storage.servers import (
+from batchhub.core.storage.base import (
+    ErrorClass,
+    RemoteFile,
+    Transport,
+    TransportError,
+    remote_name,
+    storage_timeout,
+    transport_kind,
+)
+from batchhub.core.storage.common import (
     PASS_THROUGH,
     ChunkReader,
     SourceFailed,
-    buffered,
     folder_path,
     part_matches,
     pattern_parts,
+    quietly,
+    reading,
     secret_text,
     setting_port,
     setting_text,
@@ -48,9 +56,9 @@ from batchhub.core.storage.servers import (
     shown,
     source_chunks,
     temporary_path,
-    timeout_seconds,
     unexpected,
 )
+from batchhub.core.storage.network import connect_checked
 
 # Read requests in flight during a streamed read: 64 x 32 KiB = 2 MiB ahead of the reader (OpenSSH's sftp keeps 64
 # too), never the whole file.
@@ -147,7 +155,7 @@ def _private_key(text: str, passphrase: str | None) -> paramiko.PKey:
                     "private_key_passphrase",
                     "The private key is encrypted: give its passphrase.",
                 ) from None
-            with suppress(Exception):
+            with quietly():
                 loaded = load(data, password=None)
         except Exception:  # noqa: S112 - not this format (or a wrong passphrase): the next loader, then the error
             continue
@@ -266,7 +274,7 @@ class SftpTransport(Transport):
             raise settings_invalid("Give the SFTP user's password or private key.")
         pkey = _private_key(key_text, secret_text(secrets, "private_key_passphrase")) if key_text else None
         shown_host = host[:100]
-        timeout = timeout_seconds()
+        timeout = storage_timeout()
 
         sock = connect_checked(host, port, timeout)
         ssh = None
@@ -430,14 +438,9 @@ class SftpTransport(Transport):
         except Exception as exc:
             raise _error(exc, self._host, action) from None
 
-        reader = buffered(ChunkReader(download.read, lambda exc: _error(exc, self._host, action), download.close))
-        try:
+        raw = ChunkReader(download.read, lambda exc: _error(exc, self._host, action), download.close)
+        with reading(raw) as reader:
             yield reader
-        except BaseException:
-            with suppress(Exception):
-                reader.close()
-            raise
-        reader.close()
 
     def write(self, name: str, stream: IO[bytes]) -> int:
         path = folder_path(self._folder, name)
@@ -487,10 +490,10 @@ class SftpTransport(Transport):
     def close(self) -> None:
         sftp, ssh, self._sftp, self._ssh = self._sftp, self._ssh, None, None
         if sftp is not None:
-            with suppress(Exception):
+            with quietly():
                 sftp.close()
         if ssh is not None:
-            with suppress(Exception):
+            with quietly():
                 ssh.close()
 
     # --- helpers
@@ -528,7 +531,7 @@ class SftpTransport(Transport):
 
     def _discard(self, temporary: str) -> None:
         if self._sftp is not None:
-            with suppress(Exception):
+            with quietly():
                 self._sftp.remove(temporary)
 
 

@@ -88,3 +88,35 @@ def check_large_streamed(transport: Transport, size: int = 50 * MB, bound: int =
     assert peak_write < bound, f"write peaked at {peak_write / MB:.1f} MB"
     assert peak_read < bound, f"read peaked at {peak_read / MB:.1f} MB"
     transport.delete(name)
+
+
+def check_list_by_segments(transport: Transport) -> None:
+    """`list` matches a pattern segment by segment on every kind: `*`, `?` and `[...]` never match a `/`, and a
+    pattern with n segments lists files n levels down. The names carry a unique token, so that what other tests
+    left on a shared server does not count."""
+    token = uuid.uuid4().hex[:12]
+    top, processed, deeper = f"a-{token}.csv", f"processed/b-{token}.csv", f"sub/deeper/c-{token}.csv"
+    for name in (top, processed, deeper):
+        transport.write(name, io.BytesIO(b"x\n"))
+    ours = {top, processed, deeper}
+
+    def listed(pattern: str, *, only_ours: bool = False) -> list[str]:
+        names = [item.name for item in transport.list(pattern)]
+        return [name for name in names if name in ours] if only_ours else names
+
+    try:
+        assert listed("*.csv", only_ours=True) == [top]
+        assert listed("processed/*.csv", only_ours=True) == [processed]
+        assert listed("*/*.csv", only_ours=True) == [processed]
+        assert listed(f"*-{token}.csv") == [top]
+        assert listed(f"?-{token}.csv") == [top]
+        assert listed(f"processed/*-{token}.csv") == [processed]
+        assert listed(f"*/*-{token}.csv") == [processed]
+        assert listed(f"*/[b-z]-{token}.csv") == [processed]
+        assert listed(f"sub/*-{token}.csv") == []
+        assert listed(f"sub/*/*-{token}.csv") == [deeper]
+        assert listed(f"*/*/*-{token}.csv") == [deeper]
+        assert listed(f"sub/deeper/c-{token}.csv") == [deeper]
+    finally:
+        for name in (top, processed, deeper):
+            transport.delete(name)

@@ -14,9 +14,18 @@ from batchhub.core.secrets.crypto import Secret
 from batchhub.core.storage import ftp as ftp_module
 from batchhub.core.storage.base import ErrorClass, TransportError, transport_open
 from tests.core.storage import contract
-from tests.core.storage.leaks import CANARY, REFUSED_HOSTS, canary_absent, fix_on_your_side, transient
+from tests.core.storage.failures import (
+    CANARY,
+    REFUSED_HOSTS,
+    SOFT_TIME_LIMIT,
+    FailingStream,
+    canary_absent,
+    fix_on_your_side,
+    raising,
+    soft_time_limit_passes,
+    transient,
+)
 from tests.core.storage.servers_net import FTP_LEGACY_USER, PASSWORD, port_free
-from tests.core.storage.test_sftp import FailingHalfway
 
 KINDS = ["ftp", "ftps"]
 
@@ -49,6 +58,7 @@ def test_it_passes_the_contract(kind, server):
         assert transport.kind == kind
         contract.check_write_list_read(transport)
         contract.check_move(transport)
+        contract.check_list_by_segments(transport)
 
 
 def test_it_streams_50_mb_both_ways_in_bounded_memory(kind, server):
@@ -126,7 +136,7 @@ def test_a_source_failing_halfway_leaves_nothing_under_the_name_nor_a_temporary_
     before = {path.name for path in folder.iterdir()}
     with connect(kind, server) as transport:
         with pytest.raises(ValueError, match="the export failed"):
-            transport.write("half.bin", FailingHalfway(check=look))
+            transport.write("half.bin", FailingStream(512 * 1024, ValueError("the export failed"), check=look))
         assert transport.list("half.bin") == []
         assert transport.list("*") == [item for item in transport.list("*") if item.name != "half.bin"]
     assert "half.bin" not in names_seen[0]  # meanwhile only a temporary name existed
@@ -238,3 +248,24 @@ def test_names_that_escape_the_folder_or_inject_commands_are_refused(ftp_server,
 def test_private_and_internal_hosts_are_refused(kind, server, settings, host):
     settings.STORAGE_ALLOW_LOOPBACK = False
     fix_on_your_side(refused(kind, server, {"host": host}), "address_refused")
+
+
+def test_celerys_soft_time_limit_passes_through_unchanged(kind, server, monkeypatch):
+    folder = server.root / "upload"
+    with connect(kind, server) as transport:
+        transport.write("limit.csv", io.BytesIO(b"abc"))
+
+        def read_halfway():
+            with transport.open_read("limit.csv") as stream:
+                monkeypatch.setattr(stream.raw, "_read", raising(SOFT_TIME_LIMIT))
+                stream.read()
+
+        soft_time_limit_passes(read_halfway)
+        before = {path.name for path in folder.iterdir()}
+        soft_time_limit_passes(lambda: transport.write("limit.bin", FailingStream(512 * 1024, SOFT_TIME_LIMIT)))
+        assert {path.name for path in folder.iterdir()} == before
+        for method, call in (("mlsd", transport.list), ("delete", lambda: transport.delete("limit.csv"))):
+            with monkeypatch.context() as patched:
+                patched.setattr(ftplib.FTP, method, raising(SOFT_TIME_LIMIT))
+                soft_time_limit_passes(call)
+        transport.delete("limit.csv")

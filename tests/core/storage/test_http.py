@@ -14,7 +14,17 @@ import pytest
 
 from batchhub.core.storage.base import ErrorClass, TransportError, transport_open
 from tests.core.storage import contract
-from tests.core.storage.leaks import CANARY, REFUSED_HOSTS, canary_absent, dns_override, fix_on_your_side, transient
+from tests.core.storage.failures import (
+    CANARY,
+    REFUSED_HOSTS,
+    SOFT_TIME_LIMIT,
+    canary_absent,
+    dns_override,
+    fix_on_your_side,
+    raising,
+    soft_time_limit_passes,
+    transient,
+)
 from tests.core.storage.servers_net import (
     CSV,
     HEADER_NAME,
@@ -176,7 +186,11 @@ def test_a_redirect_from_https_down_to_http_is_refused(https_server, tls_authori
 # --- the SSRF guard ----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("host", [*REFUSED_HOSTS, "[::ffff:127.0.0.1]", "2130706433", "0x7f.1"])
+@pytest.mark.parametrize(
+    "host",
+    [*REFUSED_HOSTS, "[::ffff:127.0.0.1]", "2130706433", "0x7f.1", "[64:ff9b::7f00:1]", "[2002:7f00:1::]",
+     "[::127.0.0.1]", "[::ffff:0:127.0.0.1]"],
+)  # fmt: skip
 def test_private_and_internal_hosts_are_refused(http_server, settings, host):
     settings.STORAGE_ALLOW_LOOPBACK = False
     error = read_error(f"http://{host}:{http_server.port}/files/export.csv")
@@ -280,3 +294,27 @@ def test_a_library_failure_no_rule_knows_is_ours(http_server, monkeypatch, caplo
     error = read_error(http_server.url("/files/export.csv"))
     assert (error.error_class, error.code) == (ErrorClass.PLATFORM, "unexpected")
     canary_absent(error, caplog)
+
+
+def test_celerys_soft_time_limit_passes_through_unchanged(http_server, monkeypatch):
+    with source(http_server.url("/files/export.csv")) as transport:
+
+        def read_halfway():
+            with transport.open_read("export.csv") as stream:
+                monkeypatch.setattr(stream.raw, "_read", raising(SOFT_TIME_LIMIT))
+                stream.read()
+
+        soft_time_limit_passes(read_halfway)
+        monkeypatch.setattr(httpx.Client, "send", raising(SOFT_TIME_LIMIT))
+        soft_time_limit_passes(transport.list)
+        soft_time_limit_passes(lambda: read_all(transport))
+
+
+def test_it_lists_segment_by_segment_like_every_kind(http_server):
+    """The one file's name has no folder: a pattern with a `/` never matches it (the contract's check of `list`
+    writes files, which this read-only kind cannot)."""
+    with source(http_server.url("/files/export.csv")) as transport:
+        assert [item.name for item in transport.list("*.csv")] == ["export.csv"]
+        assert [item.name for item in transport.list("export.[c]sv")] == ["export.csv"]
+        assert transport.list("*/*.csv") == []
+        assert transport.list("*/export.csv") == []

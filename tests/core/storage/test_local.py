@@ -11,7 +11,7 @@ import pytest
 from batchhub.core.storage.base import ErrorClass, TransportError, transport_open
 from tests.core.storage import contract
 from tests.core.storage.contract import MB, GeneratedStream
-from tests.core.storage.failures import FailingStream
+from tests.core.storage.failures import SOFT_TIME_LIMIT, FailingStream, raising, soft_time_limit_passes
 
 pytestmark = pytest.mark.portable
 
@@ -41,6 +41,7 @@ def all_files(path) -> list[str]:
 def test_it_passes_the_contract(local):
     contract.check_write_list_read(local)
     contract.check_move(local)
+    contract.check_list_by_segments(local)
 
 
 def test_an_empty_file_is_written_and_read_back(local):
@@ -84,11 +85,13 @@ def test_temporary_files_are_never_listed(local, folder):
     assert [item.name for item in local.list()] == ["a.csv"]
 
 
-def test_it_lists_by_glob_in_subfolders_sorted(local):
+def test_it_lists_by_glob_level_by_level_sorted(local):
     for name in ("b.csv", "a.csv", "in/c.csv", "in/deep/d.csv", "in/e.txt"):
         local.write(name, io.BytesIO(b"1"))
-    assert [item.name for item in local.list()] == ["a.csv", "b.csv", "in/c.csv", "in/deep/d.csv", "in/e.txt"]
-    assert [item.name for item in local.list("in/*.csv")] == ["in/c.csv", "in/deep/d.csv"]
+    assert [item.name for item in local.list()] == ["a.csv", "b.csv"]  # `*` never crosses a `/`
+    assert [item.name for item in local.list("in/*.csv")] == ["in/c.csv"]
+    assert [item.name for item in local.list("in/*")] == ["in/c.csv", "in/e.txt"]
+    assert [item.name for item in local.list("*/*/*.csv")] == ["in/deep/d.csv"]
     assert [item.name for item in local.list("?.csv")] == ["a.csv", "b.csv"]
     assert local.list("missing/*") == []
 
@@ -216,12 +219,12 @@ def test_os_errors_on_write_are_classified_and_leave_nothing(local, folder, monk
 def test_a_failure_while_reading_is_classified(local, monkeypatch):
     local.write("a.csv", io.BytesIO(b"abc"))
     with local.open_read("a.csv") as stream:
-        monkeypatch.setattr(stream, "_raw", _Broken(OSError(errno.EIO, "I/O error")))
+        monkeypatch.setattr(stream.raw, "_read", _Broken(OSError(errno.EIO, "I/O error")).read)
         with pytest.raises(TransportError) as caught:
             stream.read(10)
     assert (caught.value.error_class, caught.value.code) == (ErrorClass.PLATFORM, "io_failed")
     with local.open_read("a.csv") as stream:
-        monkeypatch.setattr(stream, "_raw", _Broken(RuntimeError("unexpected")))
+        monkeypatch.setattr(stream.raw, "_read", _Broken(RuntimeError("unexpected")).read)
         with pytest.raises(TransportError) as caught:
             stream.read(10)
     assert caught.value.error_class is ErrorClass.PLATFORM
@@ -242,3 +245,18 @@ def test_an_unknown_kind_is_ours_to_fix():
     with pytest.raises(TransportError) as caught:
         transport_open("floppy", {}, {})
     assert (caught.value.error_class, caught.value.code) == (ErrorClass.PLATFORM, "unknown_kind")
+
+
+def test_celerys_soft_time_limit_passes_through_unchanged(local, folder, monkeypatch):
+    local.write("a.csv", io.BytesIO(b"abc"))
+
+    def read_halfway():
+        with local.open_read("a.csv") as stream:
+            monkeypatch.setattr(stream.raw, "_read", raising(SOFT_TIME_LIMIT))
+            stream.read()
+
+    soft_time_limit_passes(read_halfway)
+    soft_time_limit_passes(lambda: local.write("b.csv", FailingStream(2 * MB, SOFT_TIME_LIMIT)))
+    assert all_files(folder) == ["a.csv"]  # the unfinished write is gone all the same
+    monkeypatch.setattr(os, "scandir", raising(SOFT_TIME_LIMIT))
+    soft_time_limit_passes(local.list)

@@ -13,8 +13,19 @@ from batchhub.core.storage import s3 as s3_module
 from batchhub.core.storage.base import ErrorClass, TransportError, storage_timeout_within, transport_open
 from tests.core.storage import contract
 from tests.core.storage.contract import MB, GeneratedStream
-from tests.core.storage.failures import CANARY, FailingStream, assert_hidden, debug_logs, no_connection
-from tests.core.storage.leaks import PUBLIC_ADDRESS, connections_recorded, dns_override
+from tests.core.storage.failures import (
+    CANARY,
+    PUBLIC_ADDRESS,
+    SOFT_TIME_LIMIT,
+    FailingStream,
+    canary_absent,
+    connections_recorded,
+    debug_logs,
+    dns_override,
+    no_connection,
+    raising,
+    soft_time_limit_passes,
+)
 from tests.core.storage.servers_cloud import TLS_HOST
 
 BUCKET = "batchhub-tests"
@@ -61,6 +72,7 @@ def keys(admin, prefix: str = "") -> list[str]:
 def test_it_passes_the_contract(s3):
     contract.check_write_list_read(s3)
     contract.check_move(s3)
+    contract.check_list_by_segments(s3)
 
 
 def test_an_empty_file_is_written_and_read_back(s3):
@@ -346,7 +358,7 @@ def test_the_secret_key_never_shows_in_errors_nor_logs(
             errors.append(failure(transport.list))
             errors.append(failure(lambda transport=transport: transport.write("big.bin", GeneratedStream(9 * MB))))
     assert {error.error_class for error in errors} == set(ErrorClass)
-    assert_hidden(CANARY, errors, caplog)
+    canary_absent(errors, caplog)
     for error in errors:
         assert s3_server.access_key_id not in error.message
     ours = [record for record in caplog.records if record.name.startswith("batchhub")]
@@ -461,3 +473,32 @@ def test_an_endpoint_is_refused_when_botocore_no_longer_sends_as_expected(secret
     monkeypatch.setattr(s3_module, "_BOTOCORE_POOLS", {"http": object, "https": object})
     error = failure(lambda: transport_open("s3", s3_settings("http://127.0.0.1:9000"), secrets))
     assert (error.error_class, error.code) == (ErrorClass.PLATFORM, "unexpected")
+
+
+def test_celerys_soft_time_limit_passes_through_unchanged(s3, admin, monkeypatch):
+    """Raised by the source, by a botocore call or while a read is consumed, it reaches the task as itself (never
+    an S3 failure ours to fix); an unfinished multipart upload is aborted all the same."""
+    s3.write("limit/a.csv", io.BytesIO(b"abc"))
+
+    def read_halfway():
+        with s3.open_read("limit/a.csv") as stream:
+            monkeypatch.setattr(stream.raw, "_read", raising(SOFT_TIME_LIMIT))
+            stream.read()
+
+    soft_time_limit_passes(read_halfway)
+    soft_time_limit_passes(lambda: s3.write("limit/big.bin", FailingStream(12 * MB, SOFT_TIME_LIMIT)))
+    with monkeypatch.context() as patched:
+        patched.setattr(s3._client, "upload_part", raising(SOFT_TIME_LIMIT))
+        soft_time_limit_passes(lambda: s3.write("limit/big.bin", GeneratedStream(9 * MB)))
+    assert admin.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
+    for method, call in (
+        ("list_objects_v2", s3.list),
+        ("get_object", lambda: s3.open_read("limit/a.csv").__enter__()),
+        ("put_object", lambda: s3.write("limit/b.csv", io.BytesIO(b"x"))),
+        ("delete_object", lambda: s3.delete("limit/a.csv")),
+    ):
+        with monkeypatch.context() as patched:
+            patched.setattr(s3._client, method, raising(SOFT_TIME_LIMIT))
+            soft_time_limit_passes(call)
+    assert keys(admin, f"{PREFIX}/limit/") == [f"{PREFIX}/limit/a.csv"]
+    s3.delete("limit/a.csv")

@@ -14,7 +14,17 @@ import pytest
 from batchhub.core.storage.base import ErrorClass, TransportError, transport_open
 from batchhub.core.storage.sftp import host_key_fingerprint, host_key_pin
 from tests.core.storage import contract
-from tests.core.storage.leaks import CANARY, REFUSED_HOSTS, canary_absent, fix_on_your_side, transient
+from tests.core.storage.failures import (
+    CANARY,
+    REFUSED_HOSTS,
+    SOFT_TIME_LIMIT,
+    FailingStream,
+    canary_absent,
+    fix_on_your_side,
+    raising,
+    soft_time_limit_passes,
+    transient,
+)
 from tests.core.storage.servers_net import PASSWORD, SFTP_LEGACY_USER, port_free
 
 
@@ -35,6 +45,7 @@ def test_it_passes_the_contract(sftp_server):
     with sftp(sftp_server) as transport:
         contract.check_write_list_read(transport)
         contract.check_move(transport)
+        contract.check_list_by_segments(transport)
 
 
 def test_it_streams_50_mb_both_ways_in_bounded_memory(sftp_server):
@@ -104,26 +115,6 @@ def test_a_file_that_shrinks_while_it_is_read_is_transient(sftp_server):
 # --- writes are visible only when whole --------------------------------------------------------------------------
 
 
-class FailingHalfway(io.RawIOBase):
-    """1 MB of which half is read, then the source fails (an export query that broke, say)."""
-
-    def __init__(self, check=None) -> None:
-        self.sent, self.check = 0, check
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        if self.sent >= 512 * 1024:
-            if self.check:
-                self.check()
-            raise ValueError("the export failed")
-        count = min(len(buffer), 64 * 1024)
-        buffer[:count] = b"x" * count
-        self.sent += count
-        return count
-
-
 def test_a_write_is_visible_under_its_name_only_once_whole(sftp_server):
     folder = sftp_server.root / "upload"
     seen_during_write = []
@@ -146,7 +137,7 @@ def test_a_source_failing_halfway_leaves_nothing_under_the_name_nor_a_temporary_
     before = set(folder.iterdir())
     with sftp(sftp_server) as transport:
         with pytest.raises(ValueError, match="the export failed"):  # the caller's own error, as it was
-            transport.write("half.bin", FailingHalfway())
+            transport.write("half.bin", FailingStream(512 * 1024, ValueError("the export failed")))
         assert transport.list("half.bin") == []
     assert set(folder.iterdir()) == before
 
@@ -329,3 +320,24 @@ def test_the_connection_is_closed_with_the_job(sftp_server):
     assert not ssh.is_active()
     ssh.join(5)  # paramiko's reader thread ends with it
     assert set(threading.enumerate()) <= before
+
+
+def test_celerys_soft_time_limit_passes_through_unchanged(sftp_server, monkeypatch):
+    folder = sftp_server.root / "upload"
+    with sftp(sftp_server) as transport:
+        transport.write("limit.csv", io.BytesIO(b"abc"))
+
+        def read_halfway():
+            with transport.open_read("limit.csv") as stream:
+                monkeypatch.setattr(stream.raw, "_read", raising(SOFT_TIME_LIMIT))
+                stream.read()
+
+        soft_time_limit_passes(read_halfway)
+        before = set(folder.iterdir())
+        soft_time_limit_passes(lambda: transport.write("limit.bin", FailingStream(512 * 1024, SOFT_TIME_LIMIT)))
+        assert set(folder.iterdir()) == before  # the temporary file is gone all the same
+        for method, call in (("listdir_attr", transport.list), ("remove", lambda: transport.delete("limit.csv"))):
+            with monkeypatch.context() as patched:
+                patched.setattr(paramiko.SFTPClient, method, raising(SOFT_TIME_LIMIT))
+                soft_time_limit_passes(call)
+        transport.delete("limit.csv")
