@@ -14,11 +14,12 @@ from django import forms
 from batchhub.api.features import INBOUND_FEATURES
 from batchhub.connectors.models import SENSITIVE_SETTINGS, Connector, StorageKind
 from batchhub.core.storage.base import TransportError, remote_name
+from batchhub.core.storage.gcs import BUCKET_NAME as GCS_BUCKET_NAME
 from batchhub.core.storage.network import address_allowed
+from batchhub.core.storage.s3 import BUCKET_NAME as S3_BUCKET_NAME
 from batchhub.core.storage.sftp import host_key_pin
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-_]{1,61}[a-z0-9]$")
 _HOST = re.compile(r"^[A-Za-z0-9.\-:\[\]]{1,253}$")
 
 
@@ -239,8 +240,13 @@ class StorageForm(forms.Form):
                 raise forms.ValidationError("Give a host name or an IP address, without scheme or path.")
             if _refused_literal(value):
                 raise forms.ValidationError("That address is private or internal: BatchHub does not connect to it.")
-        elif spec.kind == "bucket" and not _BUCKET.match(value):
-            raise forms.ValidationError("Bucket names are 3 to 63 lower-case letters, digits, dots, dashes.")
+        elif spec.kind == "bucket":
+            pattern, most = (S3_BUCKET_NAME, 63) if self.kind == StorageKind.S3 else (GCS_BUCKET_NAME, 222)
+            if not pattern.match(value) or ".." in value:
+                raise forms.ValidationError(
+                    f"Bucket names are 3 to {most} lower-case letters, digits, dots and dashes"
+                    f"{' (and underscores)' if self.kind == StorageKind.GCS else ''}."
+                )
         elif spec.kind in ("path", "prefix"):
             if value.startswith("/") and spec.kind == "path":
                 raise forms.ValidationError("Give a folder relative to the storage root.")
