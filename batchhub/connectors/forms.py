@@ -14,6 +14,7 @@ from django import forms
 from batchhub.api.features import INBOUND_FEATURES
 from batchhub.connectors.models import SENSITIVE_SETTINGS, Connector, StorageKind
 from batchhub.core.storage.base import TransportError, remote_name
+from batchhub.core.storage.common import pattern_parts
 from batchhub.core.storage.gcs import BUCKET_NAME as GCS_BUCKET_NAME
 from batchhub.core.storage.network import address_allowed
 from batchhub.core.storage.s3 import BUCKET_NAME as S3_BUCKET_NAME
@@ -230,6 +231,8 @@ class StorageForm(forms.Form):
         if spec.secret or spec.kind == "port":
             return value
         value = value.strip()
+        if not spec.textarea and _CONTROL.search(value):
+            raise forms.ValidationError("Control characters (line breaks, tabs…) are not allowed here.")
         if spec.kind == "host_key":
             try:
                 return host_key_pin(value)
@@ -257,13 +260,15 @@ class StorageForm(forms.Form):
                 except TransportError as error:
                     raise forms.ValidationError(error.message) from None
         elif spec.kind == "url":
+            if _CONTROL.search(value) or " " in value:
+                raise forms.ValidationError("A URL holds no spaces, tabs or line breaks.")
             parts = urlsplit(value)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
+            if parts.scheme not in ("http", "https") or not parts.hostname or not _HOST.match(parts.hostname):
                 raise forms.ValidationError("Give a full http:// or https:// URL.")
             if _refused_literal(parts.hostname):
                 raise forms.ValidationError("That address is private or internal: BatchHub does not connect to it.")
-        elif _CONTROL.search(value.replace("\n", "").replace("\r", "").replace("\t", "")):
-            raise forms.ValidationError("Control characters are not allowed.")
+        elif _CONTROL.search(value.replace("\n", "").replace("\r", "") if spec.textarea else value):
+            raise forms.ValidationError("Control characters (line breaks, tabs…) are not allowed here.")
         return value
 
     def clean(self):
@@ -303,8 +308,13 @@ class StorageForm(forms.Form):
                     "sent to another server).",
                 )
         pattern = cleaned.get("pattern")
-        if pattern is not None and ("\x00" in pattern or ".." in pattern.split("/") or pattern.startswith("/")):
-            self.add_error("pattern", "The pattern must stay inside the location (no “..”, no leading “/”).")
+        if pattern is not None:
+            try:
+                pattern_parts(pattern)  # the transports' own rule
+            except TransportError:
+                self.add_error(
+                    "pattern", "The pattern must stay inside the location: no “..”, “.”, “//”, “\\” nor leading “/”."
+                )
         return cleaned
 
     def settings_and_secrets(self) -> tuple[dict, dict, list[str]]:

@@ -138,7 +138,11 @@ def _errors_to_form(form, exc: ValidationError) -> None:
 @login_required
 @require_GET
 def connector_detail(request: HttpRequest, code) -> HttpResponse:
-    connector = connector_get_for_user(request.user, code)
+    return _detail_response(request, connector_get_for_user(request.user, code))
+
+
+def _detail_response(request: HttpRequest, connector, *, pause_form: PauseForm | None = None) -> HttpResponse:
+    """The connector page; with a refused pause form, that form's errors and a 400."""
     details = connector_can_see_details(request.user, connector)
     context = {
         "connector": connector,
@@ -152,12 +156,13 @@ def connector_detail(request: HttpRequest, code) -> HttpResponse:
             keys=connector_keys(connector),
             key_form=KeyForm(),
             rotate_form=RestKeyRotateForm(auto_id=False),
-            pause_form=PauseForm(),
+            pause_form=pause_form or PauseForm(),
             api_activity=connector_activity(connector),
             destinations=list(connector.destinations.order_by("name")),
             sources=list(connector.sources.order_by("name")),
         )
-    return no_store(render(request, "connectors/connector_detail.html", context))
+    response = render(request, "connectors/connector_detail.html", context, status=400 if pause_form else 200)
+    return no_store(response)
 
 
 @login_required
@@ -185,8 +190,9 @@ def connector_pause(request: HttpRequest, code) -> HttpResponse:
     if not connector_can_pause(request.user, connector):
         raise Http404("No such connector")
     form = PauseForm(request.POST)
-    reason = form.cleaned_data["reason"] if form.is_valid() else ""
-    if services.connector_pause(actor=request.user, connector=connector, reason=reason):
+    if not form.is_valid():
+        return _detail_response(request, connector, pause_form=form)
+    if services.connector_pause(actor=request.user, connector=connector, reason=form.cleaned_data["reason"]):
         messages.warning(request, f"{connector.name} is paused: its API keys are refused and its jobs wait.")
     return redirect("connectors:detail", code=connector.code)
 
@@ -286,12 +292,16 @@ def storage_edit(request: HttpRequest, code, direction: str, storage_code=None) 
     location = _storage_get(connector, direction, storage_code) if storage_code else None
     kinds = dict(_kinds(direction))
     kind = request.POST.get("kind") or request.GET.get("kind") or (location.kind if location else "local")
+    refused_kind = request.method == "POST" and kind not in kinds
     if kind not in kinds:
-        kind = "local"
+        kind = "local"  # the chooser shows the local folder's fields; a POST of an unknown kind saves nothing
     form = StorageForm(
         request.POST if request.method == "POST" else None, kind=kind, direction=direction, location=location
     )
-    if request.method == "POST" and form.is_valid():
+    if refused_kind:
+        form.is_valid()
+        form.add_error(None, "Choose one of the storage kinds offered.")
+    elif request.method == "POST" and form.is_valid():
         plain, secrets, cleared = form.settings_and_secrets()
         try:
             location = services.storage_save(

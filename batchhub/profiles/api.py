@@ -163,28 +163,28 @@ def _events_bulk_as_it_came(raw: bytes, now: dt.datetime) -> Accepted | None:
 project_router = ApiRouter(PROJECT_FAMILY, tags=["Profile API (per project)"])
 
 
-def _profile_features(body) -> list[str]:
-    """What a Profile API body needs of a connector's key: events need trigger events, anything else custom data
-    (a body of identifiers only, or malformed, custom data)."""
-    items = [item for item in body if isinstance(item, dict)] if isinstance(body, list) else []
-    needs = []
-    if not items or any(set(item) - {"identifiers", "events"} for item in items):
+def _profile_features(operations: list[dict]) -> list[str]:
+    """What a Profile API call needs of a connector's key, judged on what survived validation: events need trigger
+    events; attributes, or a profile written without any valid event, need custom data."""
+    data_keys = ("native", "set", "remove", "add", "remove_items")
+    needs = [CUSTOM_DATA] if not operations else []
+    if any(not operation["events"] or any(operation[key] for key in data_keys) for operation in operations):
         needs.append(CUSTOM_DATA)
-    if any(item.get("events") for item in items):
+    if any(operation["events"] for operation in operations):
         needs.append(TRIGGER_EVENTS)
-    return needs or [CUSTOM_DATA]
+    return needs
 
 
 def _profile_check(limit: int, *, route: str, request: HttpRequest):
     def check(body, now):
         caller: ApiCaller = request.auth
-        for feature in _profile_features(body):
-            caller.feature_require(feature, INBOUND_FEATURES[feature])
         if isinstance(body, list) and 0 < len(body) <= limit:
             # Batch counts profiles, not calls: a token bucket per project and route (429 with Retry-After).
             per_second, burst = settings.API_PROFILE_RATES[route]
             rate_bucket_take(f"{route}:{caller.project_id}", cost=len(body), per_second=per_second, burst=burst)
         operations, problems = rules.profile_updates_check(body, limit=limit)
+        for feature in _profile_features(operations):
+            caller.feature_require(feature, INBOUND_FEATURES[feature])
         operations = installations_known(caller.project_id, operations, problems)
         answer: dict = {"code": "SUCCESS"}
         if problems.errors:
