@@ -27,8 +27,8 @@ def idempotency_begin(*, scope: str, key: str, request_body: bytes) -> Replay | 
 
     The same key with another body is a client bug: it gets a 422 rather than a silent replay.
     """
-    if not key or len(key) > 255:
-        raise ApiError("MALFORMED_PARAMETER", "Idempotency-Key must be 1 to 255 characters.")
+    if not key or len(key) > 255 or not key.isascii() or not key.isprintable():
+        raise ApiError("MALFORMED_PARAMETER", "Idempotency-Key must be 1 to 255 printable ASCII characters.")
     digest = hashlib.sha256(request_body).hexdigest()
     cutoff = timezone.now() - IDEMPOTENCY_TTL
     IdempotencyRecord.objects.filter(scope=scope, key=key, created_at__lt=cutoff).delete()

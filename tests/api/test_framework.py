@@ -131,6 +131,16 @@ def test_idempotency_key_reused_with_another_body_is_refused(api):
     assert "different request body" in response.json()["message"]
 
 
+@pytest.mark.parametrize(
+    "key", ["caf\u00e9-1", "tab\tkey", "x" * 256, "\ud800"], ids=["latin", "tab", "long", "surrogate"]
+)
+def test_an_idempotency_key_that_is_not_printable_ascii_is_a_400_and_nothing_is_recorded(api, key):
+    response = api.app_call("POST", "/events/users/alice", EVENT, headers={"Idempotency-Key": key})
+    assert response.status_code == 400
+    assert "printable ASCII" in response.json()["message"]
+    assert not ApiCall.objects.filter(status_code=202).exists()
+
+
 def test_idempotency_replays_errors_too(api):
     headers = {"Idempotency-Key": "bad-1"}
     first = api.app_call("POST", "/events/users/alice", {"events": [{"name": "no-pe"}]}, headers=headers)
