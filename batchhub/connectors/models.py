@@ -3,12 +3,14 @@ sources; the raw events exported to partners (push and in-app)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import uuid
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from batchhub.accounts.models import Partner
 from batchhub.api.features import FEATURE_NAMES
@@ -95,6 +97,10 @@ class StorageKind(models.TextChoices):
 SENSITIVE_SETTINGS = ("host", "port", "url", "endpoint_url")
 
 
+# A Test not answered after this long was not taken by a worker; it may be asked again (services.storage_test_request).
+TEST_STALLED_AFTER = dt.timedelta(seconds=90)
+
+
 class StorageLocation(models.Model):
     """Where a connector's files go (destination) or come from (source): a storage kind, its plain settings (bucket,
     host, folder…) and its credentials, encrypted at rest and never shown again in full. Opened for one job with
@@ -151,6 +157,12 @@ class StorageLocation(models.Model):
         return self.test_requested_at is not None and (
             self.last_tested_at is None or self.last_tested_at < self.test_requested_at
         )
+
+    @property
+    def test_stalled(self) -> bool:
+        """Asked so long ago that no worker took it (workers or broker down): the page stops waiting and says so;
+        the partner may ask again."""
+        return self.test_running and timezone.now() - self.test_requested_at >= TEST_STALLED_AFTER
 
     @property
     def direction(self) -> str:

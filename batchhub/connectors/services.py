@@ -268,18 +268,17 @@ def storage_delete(*, actor, connector: Connector, location: StorageLocation) ->
 
 
 PROBE_CONTENT = b"BatchHub connection test: this file is deleted right after it is written.\n"
-TEST_AGAIN_AFTER = dt.timedelta(seconds=90)  # a Test still running after this long may be asked again
 
 
 def storage_test_request(*, actor, location: StorageLocation) -> dt.datetime | None:
     """Ask for a Test of the location: the time asked, for the worker's task (`tasks.storage_test_soon`; a slow
-    server never holds a web process), or None when one asked less than TEST_AGAIN_AFTER ago is still running (one
+    server never holds a web process), or None when one asked less than TEST_STALLED_AFTER ago is still running (one
     at a time per location)."""
     now = timezone.now()
     model = type(location)
     with transaction.atomic():
         location = model.objects.select_for_update().select_related("connector__project").get(pk=location.pk)
-        if location.test_running and now - location.test_requested_at < TEST_AGAIN_AFTER:
+        if location.test_running and not location.test_stalled:
             return None
         location.test_requested_at = now
         model.objects.filter(pk=location.pk).update(test_requested_at=now)

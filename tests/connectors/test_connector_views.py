@@ -381,3 +381,20 @@ def test_the_admin_lists_connectors_read_only_without_keys(client, connector, dj
     assert (
         client.post(reverse("admin:connectors_connector_change", args=[connector.pk]), {"name": "x"}).status_code == 403
     )
+
+
+def test_a_test_no_worker_took_stops_waiting_and_may_be_asked_again(client, partner_user, connector, storage_root):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    destination = DestinationFactory(connector=connector, location={})
+    long_ago = timezone.now() - dt.timedelta(minutes=5)
+    type(destination).objects.filter(pk=destination.pk).update(test_requested_at=long_ago)  # the broker was away
+    client.force_login(partner_user)
+    url = reverse("connectors:destination_test", args=[connector.code, destination.code])
+    polled = client.get(url, headers={"HX-Request": "true"})
+    assert 'data-outcome="stalled"' in polled.text and "hx-trigger" not in polled.text  # no endless polling
+    client.post(url, headers={"HX-Request": "true"})
+    destination.refresh_from_db()
+    assert destination.test_requested_at > long_ago  # asked again
