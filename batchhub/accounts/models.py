@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
-from django.db import models
+from django.db import IntegrityError, models, transaction
 from django.utils.text import slugify
 
 
@@ -18,7 +20,8 @@ class Partner(models.Model):
 
     code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(max_length=120, unique=True)
-    # Names the partner's own folders (var/exports/<slug>/, var/imports/<slug>/): set once, unique, never reused.
+    # Names the partner's own folders (var/exports/<slug>/, var/imports/<slug>/): set once, unique, never reused
+    # (partner_slug_free).
     slug = models.SlugField(max_length=60, unique=True, editable=False)
     kind = models.CharField(max_length=32, choices=Kind.choices)
     website = models.URLField(blank=True)
@@ -31,19 +34,36 @@ class Partner(models.Model):
         return self.name
 
     def save(self, *args, **kwargs):
-        if not self.slug:
-            self.slug = partner_slug_free(self.name)
-        super().save(*args, **kwargs)
+        if self.slug:
+            return super().save(*args, **kwargs)
+        for attempt in range(5):  # two partners named alike, created at once: the second takes the next slug
+            self.slug = partner_slug_free(self.name, skip=attempt)
+            try:
+                with transaction.atomic():
+                    return super().save(*args, **kwargs)
+            except IntegrityError:
+                if not Partner.objects.filter(slug=self.slug).exists() or attempt == 4:
+                    raise  # another constraint (the name), or no luck: as any save would
+        return None
 
 
-def partner_slug_free(name: str) -> str:
-    """A slug of the name that no partner has: `pushwave`, else `pushwave-2`, `pushwave-3`…"""
+def partner_slug_free(name: str, *, skip: int = 0) -> str:
+    """A slug of the name never used: no partner has it and no partner folder of the storage is named so (a deleted
+    partner's files stay on disk; a newcomer named alike must not inherit them). `pushwave`, else `pushwave-2`…;
+    `skip` passes over that many free ones."""
     base = slugify(name)[:50] or "partner"
-    slug, n = base, 1
-    while Partner.objects.filter(slug=slug).exists():
+    root = Path(settings.STORAGE_LOCAL_ROOT)
+    n = 0
+    while True:
         n += 1
-        slug = f"{base}-{n}"
-    return slug
+        slug = base if n == 1 else f"{base}-{n}"
+        taken = Partner.objects.filter(slug=slug).exists() or any(
+            (root / area / slug).exists() for area in ("exports", "imports")
+        )
+        if not taken:
+            if skip == 0:
+                return slug
+            skip -= 1
 
 
 class User(AbstractUser):

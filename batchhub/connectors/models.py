@@ -92,13 +92,14 @@ class StorageKind(models.TextChoices):
     HTTP = "http", "HTTP(S) download"
 
 
-# Where credentials are sent: when one of these changes, the stored credentials are not sent to the new server unless
-# typed again (a partner user, who cannot read them, must not be able to send them to a server of its own).
-SENSITIVE_SETTINGS = ("host", "port", "url", "endpoint_url")
+# Where credentials are sent, and who is trusted to be there (the pinned host key, the pinned CA): when one of these
+# changes, the stored credentials are not sent to the new server unless typed again (a partner user, who cannot read
+# them, must not be able to send them to a server of its own).
+SENSITIVE_SETTINGS = ("host", "port", "url", "endpoint_url", "host_key", "ca_pem")
 
 
 # A Test not answered after this long was not taken by a worker; it may be asked again (services.storage_test_request).
-TEST_STALLED_AFTER = dt.timedelta(seconds=90)
+TEST_STALLED_AFTER = dt.timedelta(seconds=120)
 
 
 class StorageLocation(models.Model):

@@ -338,7 +338,8 @@ def storage_test(*, location: StorageLocation, requested_at: dt.datetime | None 
             "Something went wrong on our side while testing. Retrying will not help; we have been notified.",
         ).as_dict()
         logger.exception("storage test of %s %s failed", location.kind, location.code)
-    now = timezone.now()
+    # never before the request, whatever this host's clock says (the request's time came from the web host's)
+    now = max(timezone.now(), requested_at) if requested_at is not None else timezone.now()
     fields = {
         "last_tested_at": now,
         "last_test_ok": result["ok"],

@@ -25,4 +25,6 @@ def storage_test_run(direction: str, location_id: int, requested_at: str) -> boo
     location = _MODELS[direction].objects.select_related("connector__partner").filter(pk=location_id).first()
     if location is None or location.test_requested_at != dt.datetime.fromisoformat(requested_at):
         return None
+    if location.test_stalled:  # the page already said no worker took it, and the partner may ask again: not twice
+        return None
     return storage_test(location=location, requested_at=location.test_requested_at)["ok"]

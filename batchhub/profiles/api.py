@@ -167,7 +167,7 @@ def _profile_features(operations: list[dict]) -> list[str]:
     """What a Profile API call needs of a connector's key, judged on what survived validation: events need trigger
     events; attributes, or a profile written without any valid event, need custom data."""
     data_keys = ("native", "set", "remove", "add", "remove_items")
-    needs = [CUSTOM_DATA] if not operations else []
+    needs = [CUSTOM_DATA] if not operations else []  # nothing valid: no event either
     if any(not operation["events"] or any(operation[key] for key in data_keys) for operation in operations):
         needs.append(CUSTOM_DATA)
     if any(operation["events"] for operation in operations):
@@ -178,6 +178,8 @@ def _profile_features(operations: list[dict]) -> list[str]:
 def _profile_check(limit: int, *, route: str, request: HttpRequest):
     def check(body, now):
         caller: ApiCaller = request.auth
+        if caller.features is not None and not caller.features & {CUSTOM_DATA, TRIGGER_EVENTS}:
+            caller.feature_require(CUSTOM_DATA, INBOUND_FEATURES[CUSTOM_DATA])  # before it spends any rate budget
         if isinstance(body, list) and 0 < len(body) <= limit:
             # Batch counts profiles, not calls: a token bucket per project and route (429 with Retry-After).
             per_second, burst = settings.API_PROFILE_RATES[route]

@@ -166,3 +166,13 @@ def test_profile_api_asks_for_the_features_the_body_needs(api, owner):
     attributes = [{"identifiers": {"custom_id": "bob"}, "attributes": {"tier": "gold"}}]
     refused = api.project_call("/profiles/update", attributes, rest_key=events_only)
     assert refused.status_code == 400 and "Custom data" in refused.json()["error_message"]
+
+
+def test_a_key_without_profile_features_is_refused_before_it_spends_the_profile_rate(api, owner):
+
+    _, _, gdpr_only = _connector(owner, api.app.project, ["gdpr"])
+    body = [{"identifiers": {"custom_id": f"u{n}"}} for n in range(200)]
+    for _ in range(6):  # 1,200 profiles: more than the burst of 1,000 the project's bucket holds
+        assert api.project_call("/profiles/update", body, rest_key=gdpr_only).status_code == 400
+    # the bucket is whole: the customer's own call passes
+    assert api.project_call("/profiles/update", body).status_code == 202

@@ -398,3 +398,40 @@ def test_a_test_no_worker_took_stops_waiting_and_may_be_asked_again(client, part
     client.post(url, headers={"HX-Request": "true"})
     destination.refresh_from_db()
     assert destination.test_requested_at > long_ago  # asked again
+
+
+def test_a_new_partner_never_inherits_a_deleted_partners_folders(db, storage_root):
+    from batchhub.accounts.models import Partner
+
+    (storage_root / "exports" / "pushwave").mkdir(parents=True)  # files of a partner deleted since
+    newcomer = Partner.objects.create(name="Pushwave", kind="cdp_dmp")
+    assert newcomer.slug == "pushwave-2"
+    assert Partner.objects.create(name="Push wave!", kind="cdp_dmp").slug == "push-wave"
+
+
+def test_a_new_host_key_or_ca_asks_for_the_credentials_again(client, partner_user, connector):
+    client.force_login(partner_user)
+    sftp = {"kind": "sftp", "name": "SFTP", "host": "sftp.example.com", "username": "u",
+            "host_key": "SHA256:" + "A" * 43}  # fmt: skip
+    client.post(reverse("connectors:destination_create", args=[connector.code]), {**sftp, "password": "pw-1"})
+    destination = Destination.objects.get()
+    edit = reverse("connectors:destination_edit", args=[connector.code, destination.code])
+    response = client.post(edit, {**sftp, "host_key": "SHA256:" + "B" * 43})
+    assert response.status_code == 400 and "type the credentials again" in response.text
+    destination.refresh_from_db()
+    assert destination.location["host_key"] == "SHA256:" + "A" * 43
+
+
+def test_a_late_task_for_a_test_the_page_gave_up_on_does_nothing(connector, storage_root):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from batchhub.connectors.tasks import storage_test_run
+
+    destination = DestinationFactory(connector=connector, location={})
+    asked = timezone.now() - dt.timedelta(minutes=5)
+    type(destination).objects.filter(pk=destination.pk).update(test_requested_at=asked)
+    assert storage_test_run("destination", destination.pk, asked.isoformat()) is None
+    destination.refresh_from_db()
+    assert destination.last_tested_at is None
