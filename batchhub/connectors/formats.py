@@ -13,9 +13,8 @@ Two paths make the same bytes: `*_line` functions (the portable path, and the re
 from __future__ import annotations
 
 import datetime as dt
-import enum
 
-from batchhub.connectors.models import InAppEvent, PushEvent
+from batchhub.connectors.models import ExportKind, Identifier, InAppEvent, PushEvent
 from batchhub.profiles.models import Installation
 
 FORMAT_VERSION = 1
@@ -23,20 +22,6 @@ DELIMITER = ";"
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _QUOTE_IF = (";", '"', "\r", "\n")
 _NO_CAMPAIGN = ("push_optin", "push_optout", "token_deleted")  # rows that leave source, token and group empty
-
-
-class ExportKind(enum.StrEnum):
-    PUSH_EVENTS = "push_events"
-    INAPP_EVENTS = "inapp_events"
-    USERBASE = "userbase"
-
-
-class Identifier(enum.StrEnum):
-    """Which id of an installation the second column carries (the guide: "replacing Installation IDs by
-    Advertising IDs")."""
-
-    INSTALLATION_ID = "installation_id"
-    ADVERTISING_ID = "advertising_id"
 
 
 _FILE_KIND = {

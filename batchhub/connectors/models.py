@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from batchhub.accounts.models import Partner
 from batchhub.api.features import FEATURE_NAMES
-from batchhub.core.models import ApiKey
+from batchhub.core.models import ApiKey, Run
 from batchhub.core.secrets.fields import EncryptedTextField
 
 
@@ -277,3 +277,67 @@ class InAppEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.occurred_at:%Y-%m-%dT%H:%M:%S}"
+
+
+class ExportKind(models.TextChoices):
+    PUSH_EVENTS = "push_events", "Raw push events"
+    INAPP_EVENTS = "inapp_events", "In-app events"
+    USERBASE = "userbase", "Opt-in userbase"
+
+
+class Identifier(models.TextChoices):
+    """Which id of an installation the second column carries (the guide: "replacing Installation IDs by
+    Advertising IDs")."""
+
+    INSTALLATION_ID = "installation_id", "Installation ID"
+    ADVERTISING_ID = "advertising_id", "Advertising ID"
+
+
+class ExportConfig(models.Model):
+    """A daily export of one app's raw events (or opt-in userbase) to one of the connector's destinations."""
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    connector = models.ForeignKey(Connector, on_delete=models.CASCADE, related_name="export_configs")
+    app = models.ForeignKey("projects.App", on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=16, choices=ExportKind.choices)
+    identifier = models.CharField(max_length=16, choices=Identifier.choices, default=Identifier.INSTALLATION_ID)
+    destination = models.ForeignKey(Destination, on_delete=models.PROTECT, related_name="export_configs")
+    enabled = models.BooleanField(default=True)
+    paused_reason = models.CharField(max_length=300, blank=True)
+    consecutive_failures = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["connector", "app", "kind"], name="exportconfig_one_per_app_and_kind"),
+            models.CheckConstraint(condition=Q(kind__in=ExportKind.values), name="exportconfig_kind_valid"),
+            models.CheckConstraint(condition=Q(identifier__in=Identifier.values), name="exportconfig_identifier_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of {self.app_id}"
+
+
+class ExportRun(Run):
+    """The export of one config for one UTC day: one row per (config, day), whatever retries, redeliveries, a second
+    dispatcher or a backfill do; a re-run (forced) works on the same row."""
+
+    config = models.ForeignKey(ExportConfig, on_delete=models.CASCADE, related_name="runs")
+    day = models.DateField()
+    forced = models.BooleanField(default=False)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    file_name = models.CharField(max_length=300, blank=True)
+    rows = models.BigIntegerField(null=True, blank=True)
+    bytes = models.BigIntegerField(null=True, blank=True)
+    sha256 = models.CharField(max_length=64, blank=True)
+    error_class = models.CharField(max_length=20, blank=True)
+
+    class Meta(Run.Meta):
+        constraints = [
+            *Run.Meta.constraints,
+            models.UniqueConstraint(fields=["config", "day"], name="exportrun_one_per_config_and_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"export {self.config_id} of {self.day}"

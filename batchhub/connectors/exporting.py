@@ -1,0 +1,169 @@
+"""One export run: the rows of one config's UTC day streamed from the database into its destination, published only
+when whole, with a manifest beside it (issue 13). The dispatcher, the worker task, the command and the screens
+build on `export_run_ensure` and `export_run_execute`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+from collections.abc import Iterator
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from batchhub.connectors import formats
+from batchhub.connectors.models import ExportConfig, ExportKind, ExportRun, InAppEvent, PushEvent
+from batchhub.core.storage.base import ErrorClass, TransportError, transport_open
+from batchhub.profiles.models import Installation
+
+COPY_CHUNK = 256 * 1024
+
+
+class _CountingStream(io.RawIOBase):
+    """The bytes of an iterator of chunks as a readable stream, with their sha256 and size as they pass."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks, self._pending = chunks, b""
+        self.sha256, self.size = hashlib.sha256(), 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while not self._pending:
+            try:
+                self._pending = next(self._chunks)
+            except StopIteration:
+                return 0
+        count = min(len(buffer), len(self._pending))
+        buffer[:count], self._pending = self._pending[:count], self._pending[count:]
+        self.sha256.update(buffer[:count])
+        self.size += count
+        return count
+
+
+def _day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+    return start, start + dt.timedelta(days=1)
+
+
+def _rows_count(config: ExportConfig, day: dt.date) -> int:
+    if config.kind == ExportKind.USERBASE:
+        return Installation.objects.filter(app_id=config.app_id).count()
+    start, end = _day_bounds(day)
+    model = PushEvent if config.kind == ExportKind.PUSH_EVENTS else InAppEvent
+    return model.objects.filter(app_id=config.app_id, occurred_at__gte=start, occurred_at__lt=end).count()
+
+
+def _header(config: ExportConfig) -> bytes:
+    header = formats.HEADERS[ExportKind(config.kind)]
+    return (header + "\n").encode() if header else b""
+
+
+def _chunks_copy(config: ExportConfig, day: dt.date) -> Iterator[bytes]:
+    """PostgreSQL: the file's bytes straight from COPY (nothing else runs on the connection meanwhile)."""
+    yield _header(config)
+    sql, names = formats.copy_sql(ExportKind(config.kind), config.identifier)
+    start, end = _day_bounds(day)
+    params = {"app_id": config.app_id, "day_start": start, "day_end": end}
+    with connection.cursor() as cursor, cursor.cursor.copy(sql, [params[name] for name in names]) as copy:
+        pending = bytearray()
+        for chunk in copy:
+            pending += chunk
+            if len(pending) >= COPY_CHUNK:
+                yield bytes(pending)
+                pending.clear()
+        if pending:
+            yield bytes(pending)
+
+
+def _chunks_portable(config: ExportConfig, day: dt.date) -> Iterator[bytes]:
+    """Other databases: the same bytes, row by row through the reference formatters."""
+    yield _header(config)
+    identifier = config.identifier
+    if config.kind == ExportKind.USERBASE:
+        for row in Installation.objects.filter(app_id=config.app_id).order_by("id").iterator(chunk_size=2000):
+            yield formats.userbase_line(
+                custom_id=row.custom_id, identifier=getattr(row, identifier), push_optin=row.push_optin
+            ).encode()
+        return
+    start, end = _day_bounds(day)
+    model = PushEvent if config.kind == ExportKind.PUSH_EVENTS else InAppEvent
+    events = (
+        model.objects.filter(app_id=config.app_id, occurred_at__gte=start, occurred_at__lt=end)
+        .select_related("installation")
+        .order_by("occurred_at", "id")
+        .iterator(chunk_size=2000)
+    )
+    for event in events:
+        common = {"custom_id": event.custom_id, "identifier": getattr(event.installation, identifier),
+                  "occurred_at": event.occurred_at, "type": event.type}  # fmt: skip
+        if config.kind == ExportKind.PUSH_EVENTS:
+            line = formats.push_line(**common, source=event.source, token=event.token, group_id=event.group_id)
+        else:
+            line = formats.inapp_line(**common, campaign_token=event.campaign_token,
+                                      cta_position=event.cta_position, cta_action=event.cta_action)  # fmt: skip
+        yield line.encode()
+
+
+def export_file_name(config: ExportConfig, day: dt.date) -> str:
+    app = config.app
+    return formats.file_name(
+        app_name=app.name, api_key=app.live_api_key, platform=app.platform, kind=ExportKind(config.kind), day=day
+    )
+
+
+def export_run_ensure(config: ExportConfig, day: dt.date, *, forced: bool = False) -> tuple[ExportRun, bool]:
+    """The run of (config, day), made once whatever calls it at the same time (a unique constraint); a forced
+    re-run of a finished one queues the same row again. Returns (run, whether it is to be executed)."""
+    with transaction.atomic():
+        run, created = ExportRun.objects.get_or_create(config=config, day=day)
+        if created:
+            return run, True
+        run = ExportRun.objects.select_for_update().get(pk=run.pk)
+        if forced and run.is_finished:
+            run.status, run.forced, run.error, run.error_class = ExportRun.Status.QUEUED, True, "", ""
+            run.save(update_fields=["status", "forced", "error", "error_class"])
+            return run, True
+        return run, run.status == ExportRun.Status.QUEUED
+
+
+def export_run_execute(run: ExportRun) -> ExportRun:
+    """Write the day's file of a claimed run through its destination's transport (visible only when whole), check
+    its size there, write its manifest beside it, and record rows, bytes and sha256. A `TransportError` is recorded
+    with its class and raised again (the caller retries transient ones)."""
+    config = ExportConfig.objects.select_related("app", "destination__connector__partner").get(pk=run.config_id)
+    destination = config.destination
+    name = export_file_name(config, run.day)
+    rows = _rows_count(config, run.day)
+    ExportRun.objects.filter(pk=run.pk).update(attempts=run.attempts + 1, file_name=name, rows_total=rows)
+    chunks = _chunks_copy if connection.vendor == "postgresql" else _chunks_portable
+    stream = _CountingStream(chunks(config, run.day))
+    try:
+        with transport_open(
+            destination.kind, destination.transport_location(), destination.transport_credentials()
+        ) as transport:
+            written = transport.write(name, stream)
+            listed = {item.name: item.size for item in transport.list(name)}
+            if written != stream.size or listed.get(name) not in (None, stream.size):
+                raise TransportError(
+                    ErrorClass.TRANSIENT,
+                    "size_mismatch",
+                    f"The destination holds {listed.get(name)} bytes of {name}, not the {stream.size} written; "
+                    "it will be written again.",
+                )
+            manifest = {
+                "file": name, "rows": rows, "bytes": stream.size, "sha256": stream.sha256.hexdigest(),
+                "format_version": formats.FORMAT_VERSION, "generated_at": timezone.now().isoformat(timespec="seconds"),
+            }  # fmt: skip
+            transport.write(formats.manifest_name(name), io.BytesIO(json.dumps(manifest, indent=2).encode() + b"\n"))
+    except TransportError as error:
+        ExportRun.objects.filter(pk=run.pk).update(error=error.message, error_class=error.error_class.value)
+        raise
+    ExportRun.objects.filter(pk=run.pk).update(
+        rows=rows, rows_done=rows, bytes=stream.size, sha256=stream.sha256.hexdigest(), error="", error_class=""
+    )
+    run.refresh_from_db()
+    return run

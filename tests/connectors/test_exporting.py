@@ -1,0 +1,144 @@
+"""An export run writes one app's day into its destination byte for byte, with its manifest, exactly once per
+(config, day)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import socket
+
+import pytest
+
+from batchhub.connectors import formats
+from batchhub.connectors.exporting import export_file_name, export_run_ensure, export_run_execute
+from batchhub.connectors.models import ExportConfig, ExportRun
+from batchhub.core.storage.base import ErrorClass, TransportError
+from tests.factories import (
+    AppFactory,
+    ConnectorFactory,
+    DestinationFactory,
+    InAppEventFactory,
+    InstallationFactory,
+    PushEventFactory,
+)
+
+pytestmark = pytest.mark.portable
+DAY = dt.date(2026, 12, 5)
+
+
+def at(hour: int, minute: int = 0) -> dt.datetime:
+    return dt.datetime(2026, 12, 5, hour, minute, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def storage_root(settings, tmp_path):
+    settings.STORAGE_LOCAL_ROOT = tmp_path
+    return tmp_path
+
+
+@pytest.fixture
+def world(db, storage_root):
+    app = AppFactory(name="MyShop", platform="ios")
+    connector = ConnectorFactory(project=app.project)
+    destination = DestinationFactory(connector=connector, location={"path": "daily"})
+    folder = storage_root / "exports" / connector.partner.slug / "daily"
+    return app, connector, destination, folder
+
+
+def _config(world, kind, identifier="installation_id") -> ExportConfig:
+    app, connector, destination, _ = world
+    return ExportConfig.objects.create(connector=connector, app=app, kind=kind, identifier=identifier,
+                                       destination=destination)  # fmt: skip
+
+
+def test_a_push_export_writes_the_days_rows_and_a_manifest(world):
+    app, _, _, folder = world
+    alice = InstallationFactory(app=app, installation_id="inst-a", custom_id="alice", advertising_id="ad-a")
+    PushEventFactory(installation=alice, custom_id="alice", occurred_at=at(9), token="CAMP")
+    PushEventFactory(installation=alice, custom_id="alice", occurred_at=at(10), type="push_sent",
+                     source="transactional", token="TX", group_id="welcome")  # fmt: skip
+    PushEventFactory(installation=alice, custom_id="alice", occurred_at=at(0) - dt.timedelta(seconds=1))  # day before
+    PushEventFactory(installation=alice, custom_id="alice", occurred_at=at(0) + dt.timedelta(days=1))  # day after
+    run, _ = export_run_ensure(_config(world, "push_events"), DAY)
+    run = export_run_execute(run)
+    name = f"MyShop-events_{app.live_api_key}@IOS_2026-12-05.csv"
+    expected = (
+        b"alice;inst-a;2026-12-05T09:00:00;push_opened;campaign;CAMP;\n"
+        b"alice;inst-a;2026-12-05T10:00:00;push_sent;transactional;TX;welcome\n"
+    )
+    assert (folder / name).read_bytes() == expected
+    assert (run.file_name, run.rows, run.bytes) == (name, 2, len(expected))
+    assert run.sha256 == hashlib.sha256(expected).hexdigest()
+    manifest = json.loads((folder / formats.manifest_name(name)).read_text())
+    assert manifest["file"] == name and manifest["rows"] == 2 and manifest["bytes"] == len(expected)
+    assert manifest["sha256"] == run.sha256 and manifest["format_version"] == formats.FORMAT_VERSION
+    assert sorted(path.name for path in folder.iterdir()) == sorted([name, formats.manifest_name(name)])
+
+
+def test_an_empty_day_still_writes_its_file_and_manifest(world):
+    _, _, _, folder = world
+    push = export_run_execute(export_run_ensure(_config(world, "push_events"), DAY)[0])
+    inapp = export_run_execute(export_run_ensure(_config(world, "inapp_events"), DAY)[0])
+    assert (folder / push.file_name).read_bytes() == b""  # no header for push events
+    assert (folder / inapp.file_name).read_bytes() == (formats.INAPP_HEADER + "\n").encode()
+    assert push.rows == inapp.rows == 0
+    assert (folder / formats.manifest_name(push.file_name)).exists()
+
+
+def test_userbase_with_advertising_ids_lists_every_installation(world):
+    app, _, _, folder = world
+    InstallationFactory(app=app, installation_id="i1", custom_id="bob", advertising_id="AD-1", push_optin=True)
+    InstallationFactory(app=app, installation_id="i2", custom_id=None, advertising_id="AD-2", push_optin=False)
+    InstallationFactory(installation_id="elsewhere")  # another app
+    run = export_run_execute(export_run_ensure(_config(world, "userbase", "advertising_id"), DAY)[0])
+    assert (folder / run.file_name).read_bytes() == b"bob;AD-1;True\n;AD-2;False\n"
+
+
+def test_in_app_rows_carry_the_cta_of_clicks_only(world):
+    app, _, _, folder = world
+    bob = InstallationFactory(app=app, installation_id="i-b", custom_id="=bob")
+    InAppEventFactory(installation=bob, custom_id="=bob", occurred_at=at(8), type="inapp_shown", campaign_token="C",
+                      cta_position=4, cta_action="x")  # fmt: skip
+    InAppEventFactory(installation=bob, custom_id="=bob", occurred_at=at(9), campaign_token="C", cta_position=1,
+                      cta_action="batch.deeplink")  # fmt: skip
+    run = export_run_execute(export_run_ensure(_config(world, "inapp_events"), DAY)[0])
+    assert (folder / run.file_name).read_bytes() == (
+        formats.INAPP_HEADER + "\n"
+        "'=bob;i-b;2026-12-05T08:00:00;inapp_shown;C;;\n"
+        "'=bob;i-b;2026-12-05T09:00:00;inapp_clicked;C;1;batch.deeplink\n"
+    ).encode()
+
+
+def test_a_config_and_day_have_one_run_whoever_asks(world):
+    config = _config(world, "push_events")
+    first, execute = export_run_ensure(config, DAY)
+    assert execute
+    again, execute_again = export_run_ensure(config, DAY)
+    assert again.pk == first.pk and execute_again  # still queued: the same row, run once by whoever claims it
+    export_run_execute(first)
+    ExportRun.objects.filter(pk=first.pk).update(status="succeeded")
+    _, execute_finished = export_run_ensure(config, DAY)
+    assert not execute_finished
+    forced, execute_forced = export_run_ensure(config, DAY, forced=True)
+    assert execute_forced and forced.pk == first.pk and forced.status == "queued" and forced.forced
+    assert ExportRun.objects.count() == 1
+    assert export_file_name(config, DAY).endswith("_2026-12-05.csv")
+
+
+def test_a_destination_that_fails_records_the_classified_error(world, settings):
+    app, connector, _, _ = world
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    sftp = DestinationFactory(connector=connector, kind="sftp", location={
+        "host": "127.0.0.1", "port": port, "username": "u", "host_key": "SHA256:" + "A" * 43,
+    }, credentials=json.dumps({"password": "p"}))  # fmt: skip
+    settings.STORAGE_ALLOW_LOOPBACK = True
+    config = ExportConfig.objects.create(connector=connector, app=app, kind="userbase", destination=sftp)
+    run, _ = export_run_ensure(config, DAY)
+    with pytest.raises(TransportError) as raised:
+        export_run_execute(run)
+    assert raised.value.error_class is ErrorClass.TRANSIENT
+    run.refresh_from_db()
+    assert run.error_class == "transient" and run.error and run.attempts == 1
