@@ -225,6 +225,11 @@ PURGE_BACKLOG_WAIT_SECONDS = env.int("PURGE_BACKLOG_WAIT_SECONDS", default=1800)
 STORAGE_LOCAL_ROOT = Path(env.str("STORAGE_LOCAL_ROOT", default=str(BASE_DIR / "var")))
 STORAGE_ALLOW_LOOPBACK = env.bool("STORAGE_ALLOW_LOOPBACK", default=ENVIRONMENT == "test")
 STORAGE_TIMEOUT_SECONDS = env.float("STORAGE_TIMEOUT_SECONDS", default=30.0)
+# Daily exports: attempts of a run before it fails (transient errors only, waiting EXPORT_RETRY_SECONDS, doubled each
+# time), and failed days in a row after which a config pauses itself.
+EXPORT_ATTEMPTS = env.int("EXPORT_ATTEMPTS", default=4)
+EXPORT_RETRY_SECONDS = env.int("EXPORT_RETRY_SECONDS", default=60)
+EXPORT_PAUSE_AFTER_FAILED_DAYS = env.int("EXPORT_PAUSE_AFTER_FAILED_DAYS", default=3)
 # A destination's or source's Test on the dashboard runs in the web request: each call gets at most this long.
 STORAGE_TEST_TIMEOUT_SECONDS = env.float("STORAGE_TEST_TIMEOUT_SECONDS", default=8.0)
 if IS_PRODUCTION and STORAGE_ALLOW_LOOPBACK:

@@ -10,11 +10,13 @@ import io
 import json
 from collections.abc import Iterator
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from batchhub.connectors import formats
-from batchhub.connectors.models import ExportConfig, ExportKind, ExportRun, InAppEvent, PushEvent
+from batchhub.connectors.models import Connector, ExportConfig, ExportKind, ExportRun, InAppEvent, PushEvent
+from batchhub.core.jobs.runs import run_finish
 from batchhub.core.storage.base import ErrorClass, TransportError, transport_open
 from batchhub.profiles.models import Installation
 
@@ -167,3 +169,48 @@ def export_run_execute(run: ExportRun) -> ExportRun:
     )
     run.refresh_from_db()
     return run
+
+
+# ---- outcome, failures and the daily dispatch ----------------------------------------------------------------
+
+
+def export_run_complete(run: ExportRun) -> ExportRun:
+    """Execute a claimed run and finish it; a success clears its config's count of failed days."""
+    run = export_run_execute(run)
+    run_finish(run)
+    ExportConfig.objects.filter(pk=run.config_id).update(consecutive_failures=0)
+    run.refresh_from_db()
+    return run
+
+
+def export_run_failed(run: ExportRun, error: TransportError) -> None:
+    """Finish a run as failed with its classified error. After EXPORT_PAUSE_AFTER_FAILED_DAYS failed days in a row
+    the config pauses itself, saying why and what to fix."""
+    ExportRun.objects.filter(pk=run.pk).update(error_class=error.error_class.value)
+    run_finish(run, error=error.message)
+    with transaction.atomic():
+        config = ExportConfig.objects.select_for_update().get(pk=run.config_id)
+        config.consecutive_failures += 1
+        if config.consecutive_failures >= settings.EXPORT_PAUSE_AFTER_FAILED_DAYS and not config.paused_reason:
+            config.paused_reason = (
+                f"Paused after {config.consecutive_failures} failed days in a row. Last error: {error.message}"
+            )[:300]
+        config.save(update_fields=["consecutive_failures", "paused_reason", "updated_at"])
+
+
+def export_configs_due():
+    """Configs the daily dispatch runs: enabled, not paused, of a running connector, of a project not being deleted."""
+    return ExportConfig.objects.filter(
+        enabled=True, paused_reason="", connector__project__deleting_since__isnull=True
+    ).exclude(connector__status=Connector.Status.PAUSED)
+
+
+def exports_dispatch(day: dt.date | None = None) -> list[int]:
+    """The runs of `day` (default: yesterday, UTC) to execute, one per due config (made once whoever asks)."""
+    day = day or (timezone.now().astimezone(dt.UTC).date() - dt.timedelta(days=1))
+    runs = []
+    for config in export_configs_due().order_by("pk"):
+        run, execute = export_run_ensure(config, day)
+        if execute:
+            runs.append(run.pk)
+    return runs

@@ -255,7 +255,10 @@ def storage_save(
 
 @transaction.atomic
 def storage_delete(*, actor, connector: Connector, location: StorageLocation) -> None:
+    """Delete a destination or source; a destination that export configs write to is refused (ValidationError)."""
     direction = "source" if isinstance(location, Source) else "destination"
+    if direction == "destination" and location.export_configs.exists():
+        raise ValidationError("Export configs write to this destination: move them to another one first.")
     _audit(
         actor,
         f"{direction}.delete",

@@ -5,10 +5,14 @@ from __future__ import annotations
 import datetime as dt
 
 from celery import shared_task
+from django.conf import settings
 
-from batchhub.connectors.models import Destination, Source
+from batchhub.connectors.exporting import export_run_complete, export_run_failed, exports_dispatch
+from batchhub.connectors.models import Destination, ExportRun, Source
 from batchhub.connectors.services import storage_test
+from batchhub.core.jobs.runs import run_release, run_task_execute
 from batchhub.core.jobs.tasking import enqueue_on_commit
+from batchhub.core.storage.base import TransportError
 
 _MODELS = {"destination": Destination, "source": Source}
 
@@ -28,3 +32,35 @@ def storage_test_run(direction: str, location_id: int, requested_at: str) -> boo
     if location.test_stalled:  # the page already said no worker took it, and the partner may ask again: not twice
         return None
     return storage_test(location=location, requested_at=location.test_requested_at)["ok"]
+
+
+@shared_task(queue="exports", soft_time_limit=120, time_limit=180)
+def exports_daily() -> list[int]:
+    """Beat, daily at 02:00 UTC (editable in the admin): yesterday's run of every due config, queued once."""
+    runs = exports_dispatch()
+    for run_id in runs:
+        enqueue_on_commit(export_run, run_id)
+    return runs
+
+
+# An export streams its file once; the limits bound a very large day (bench/exports.py measures the rate).
+@shared_task(bind=True, queue="exports", soft_time_limit=45 * 60, time_limit=50 * 60)
+def export_run(self, run_id: int) -> int | None:
+    """Export run `run_id` (claimed; resumed after a kill: the file is written again from the start, published only
+    when whole). A transient failure is tried again later, up to EXPORT_ATTEMPTS; any other fails the run at once.
+    Returns the rows exported."""
+
+    def work(run: ExportRun) -> int | None:
+        try:
+            return export_run_complete(run).rows
+        except TransportError as error:
+            run.refresh_from_db()
+            if error.retryable and run.attempts < settings.EXPORT_ATTEMPTS:
+                run_release(run)
+                countdown = settings.EXPORT_RETRY_SECONDS * 2 ** (run.attempts - 1)
+                export_run.apply_async((run_id,), countdown=countdown)
+                return None
+            export_run_failed(run, error)
+            return None
+
+    return run_task_execute(self, ExportRun, run_id, work)

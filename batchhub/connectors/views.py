@@ -368,6 +368,10 @@ def storage_test(request: HttpRequest, code, direction: str, storage_code) -> Ht
 def storage_delete(request: HttpRequest, code, direction: str, storage_code) -> HttpResponse:
     connector = _connector_for_change(request, code)
     location = _storage_get(connector, direction, storage_code)
-    services.storage_delete(actor=request.user, connector=connector, location=location)
+    try:
+        services.storage_delete(actor=request.user, connector=connector, location=location)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect(f"connectors:{direction}_edit", code=connector.code, storage_code=location.code)
     messages.success(request, f"{direction.capitalize()} {location.name} deleted.")
     return redirect("connectors:detail", code=connector.code)

@@ -142,3 +142,79 @@ def test_a_destination_that_fails_records_the_classified_error(world, settings):
     assert raised.value.error_class is ErrorClass.TRANSIENT
     run.refresh_from_db()
     assert run.error_class == "transient" and run.error and run.attempts == 1
+
+
+def _closed_port() -> int:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        return closed.getsockname()[1]
+
+
+def test_the_daily_dispatch_twice_makes_one_run_and_one_file_per_config(world, django_capture_on_commit_callbacks):
+    from batchhub.connectors.tasks import exports_daily
+
+    app, _, _, folder = world
+    InstallationFactory(app=app, installation_id="i1", custom_id="bob")
+    config = _config(world, "userbase")
+    paused = _config(world, "push_events")
+    ExportConfig.objects.filter(pk=paused.pk).update(paused_reason="Paused after 3 failed days")
+    with django_capture_on_commit_callbacks(execute=True):  # two dispatchers at once: both queue the one run
+        first = exports_daily()
+        second = exports_daily()
+    assert len(first) == 1 and second == first  # the second task found the run done and did nothing
+    assert exports_daily() == []  # later: nothing left to do
+    run = ExportRun.objects.get()
+    assert (run.config_id, run.status) == (config.pk, "succeeded")
+    assert [path.name for path in folder.iterdir() if path.suffix == ".csv"] == [run.file_name]
+
+
+def test_transient_failures_are_tried_again_then_three_failed_days_pause_the_config(world, settings):
+    from batchhub.connectors.tasks import export_run
+
+    app, connector, _, _ = world
+    settings.STORAGE_ALLOW_LOOPBACK, settings.EXPORT_RETRY_SECONDS = True, 0
+    location = {"host": "127.0.0.1", "port": _closed_port(), "username": "u"}
+    down = DestinationFactory(connector=connector, kind="ftp", location=location, credentials='{"password": "p"}')
+    config = ExportConfig.objects.create(connector=connector, app=app, kind="userbase", destination=down)
+    for offset in range(3):
+        run, _ = export_run_ensure(config, DAY - dt.timedelta(days=offset))
+        export_run.delay(run.pk)  # eager: each retry runs at once
+        run.refresh_from_db()
+        assert (run.status, run.attempts, run.error_class) == ("failed", settings.EXPORT_ATTEMPTS, "transient")
+    config.refresh_from_db()
+    assert config.consecutive_failures == 3 and config.paused_reason.startswith("Paused after 3 failed days")
+    from batchhub.connectors.exporting import export_configs_due
+
+    assert config not in export_configs_due()
+
+
+def test_the_exports_run_command_prints_one_json_line_per_run(world):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    _, _, _, folder = world
+    config = _config(world, "userbase")
+    out = StringIO()
+    call_command("exports_run", "--day", DAY.isoformat(), "--json", stdout=out)
+    line = json.loads(out.getvalue())
+    assert (line["config"], line["status"], line["rows"]) == (str(config.code), "succeeded", 0)
+    assert (folder / line["file"]).exists()
+    again = StringIO()
+    call_command("exports_run", "--day", DAY.isoformat(), "--json", "--force", stdout=again)
+    assert json.loads(again.getvalue())["status"] == "succeeded" and ExportRun.objects.count() == 1
+
+
+def test_a_destination_that_exports_write_to_cannot_be_deleted(client, world):
+    from django.urls import reverse
+
+    from tests.factories import GrantFactory, UserFactory
+
+    _, connector, destination, _ = world
+    GrantFactory(project=connector.project, partner=connector.partner)
+    _config(world, "userbase")
+    client.force_login(UserFactory.partner_user(partner=connector.partner, username="owner"))
+    response = client.post(reverse("connectors:destination_delete", args=[connector.code, destination.code]))
+    assert response.status_code == 302
+    assert destination.__class__.objects.filter(pk=destination.pk).exists()
+    assert "move them to another one" in client.get(response["Location"]).text

@@ -12,7 +12,16 @@ from django.utils import timezone
 
 from batchhub.api.models import ApiCall
 from batchhub.campaigns.models import Campaign
-from batchhub.connectors.models import Connector, ConnectorKey, Destination, InAppEvent, PushEvent, Source
+from batchhub.connectors.models import (
+    Connector,
+    ConnectorKey,
+    Destination,
+    ExportConfig,
+    ExportRun,
+    InAppEvent,
+    PushEvent,
+    Source,
+)
 from batchhub.core.models import AuditEvent
 from batchhub.profiles.models import AppCustomData, Installation, Profile, ProfileEvent, PurgeRun
 from batchhub.projects import services
@@ -253,6 +262,7 @@ def test_the_plan_finds_every_table_and_empties_pointing_tables_first():
     assert set(plan) == {
         App, Profile, ProfileEvent, Installation, AppCustomData, PushEvent, InAppEvent,
         Campaign, RestApiKey, ProjectGrant, ApiCall, PurgeRun, Connector, ConnectorKey, Destination, Source,
+        ExportConfig, ExportRun,
     }  # fmt: skip
 
     def before(first, then):
