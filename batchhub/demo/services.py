@@ -24,7 +24,7 @@ from django.utils import timezone
 from batchhub.accounts.models import Partner, User
 from batchhub.accounts.services import partner_create, user_create
 from batchhub.campaigns.models import Campaign
-from batchhub.connectors.models import Connector, InAppEvent, PushEvent
+from batchhub.connectors.models import Connector, ExportConfig, InAppEvent, PushEvent
 from batchhub.connectors.services import connector_create, connector_key_create, storage_save
 from batchhub.core.data.bulk import sink_for_connection
 from batchhub.core.roles import CSM
@@ -220,6 +220,13 @@ def _connector_ensure(partner: Partner, project: Project, spec: world.DemoPartne
                 kind="local", location_settings={}, secrets={},
                 pattern="*.csv" if direction == "source" else None,
             )  # fmt: skip
+    # its daily exports: every kind of every app of the project, to its local folder (`exports_run` writes them)
+    destination = connector.destinations.order_by("pk").first()
+    for app in project.apps.order_by("pk"):
+        for kind in world.EXPORT_KINDS[spec.kind]:
+            ExportConfig.objects.get_or_create(
+                connector=connector, app=app, kind=kind, defaults={"destination": destination}
+            )
 
 
 # -- the population: profiles, their events and installations, last week's raw events -----------------------

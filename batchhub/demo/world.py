@@ -40,6 +40,15 @@ CONNECTOR_FEATURES = {
 }
 
 
+# The daily exports each kind of demo partner takes, per app.
+EXPORT_KINDS = {
+    "marketing_automation": ["push_events", "inapp_events", "userbase"],
+    "analytics_attribution": ["push_events", "inapp_events"],
+    "cdp_dmp": ["userbase"],
+    "location": [],
+}
+
+
 def connector_name(partner: str) -> str:
     """Each demo partner's connector on each project granted to it."""
     return f"{partner} sync"

@@ -16,7 +16,15 @@ from django.utils import timezone
 
 from batchhub.accounts.models import Partner, User
 from batchhub.campaigns.models import Campaign
-from batchhub.connectors.models import Connector, ConnectorKey, Destination, InAppEvent, PushEvent, Source
+from batchhub.connectors.models import (
+    Connector,
+    ConnectorKey,
+    Destination,
+    ExportConfig,
+    InAppEvent,
+    PushEvent,
+    Source,
+)
 from batchhub.core.models import AuditEvent
 from batchhub.core.roles import CSM, PARTNER, PRIVACY_ADMIN
 from batchhub.demo import world
@@ -36,7 +44,7 @@ def seed(profiles: int = 300, **options) -> str:
 def world_counts() -> dict[str, int]:
     models = (
         Project, App, ProjectGrant, Partner, User, Campaign, Profile, ProfileEvent, Installation,
-        PushEvent, InAppEvent, AuditEvent, Connector, ConnectorKey, Destination, Source,
+        PushEvent, InAppEvent, AuditEvent, Connector, ConnectorKey, Destination, Source, ExportConfig,
     )  # fmt: skip
     return {model.__name__: model.objects.count() for model in models}
 
@@ -275,3 +283,18 @@ def test_each_demo_partner_has_a_connector_with_a_key_and_local_folders_on_each_
             headers={"X-Authorization": entry["api_key"]},
         )
         assert response.status_code == 202, response.content
+
+
+def test_exports_run_on_the_demo_world_writes_the_partners_files_in_their_folders(settings, tmp_path):
+    settings.STORAGE_LOCAL_ROOT = tmp_path
+    seed(300)
+    out = StringIO()
+    day = timezone.now().date() - dt.timedelta(days=1)
+    call_command("exports_run", "--day", day.isoformat(), "--json", stdout=out)
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert len(lines) == ExportConfig.objects.count() > 0
+    assert {line["status"] for line in lines} == {"succeeded"}
+    assert sum(line["rows"] for line in lines if line["kind"] == "push_events") > 0  # the demo has yesterday's events
+    for line in lines:
+        config = ExportConfig.objects.select_related("connector__partner").get(code=line["config"])
+        assert (tmp_path / "exports" / config.connector.partner.slug / line["file"]).exists()
