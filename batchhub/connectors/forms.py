@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from django import forms
 
 from batchhub.api.features import INBOUND_FEATURES
-from batchhub.connectors.models import SENSITIVE_SETTINGS, Connector, StorageKind
+from batchhub.connectors.models import SENSITIVE_SETTINGS, Connector, ExportKind, Identifier, StorageKind
 from batchhub.core.storage.base import TransportError, remote_name
 from batchhub.core.storage.common import pattern_parts
 from batchhub.core.storage.gcs import BUCKET_NAME as GCS_BUCKET_NAME
@@ -333,3 +333,28 @@ class StorageForm(forms.Form):
                 secret["url_query"] = query
         cleared = [spec.name for spec in self.spec if self.cleaned_data.get(f"clear_{spec.name}")]
         return plain, secret, cleared
+
+
+class ExportConfigForm(forms.Form):
+    """A daily export of one app of the connector's project to one of its destinations."""
+
+    app = forms.ChoiceField(choices=(), help_text="An app of the connector's project.")
+    kind = forms.ChoiceField(choices=ExportKind.choices, label="What it exports")
+    identifier = forms.ChoiceField(
+        choices=Identifier.choices, label="Second column", help_text="The guide allows advertising ids instead."
+    )
+    destination = forms.ChoiceField(choices=(), help_text="Where the file is written, each UTC day after 02:00.")
+    enabled = forms.BooleanField(required=False, initial=True)
+
+    def __init__(self, *args, apps=(), destinations=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.apps = {str(app.code): app for app in apps}
+        self.destinations = {str(destination.code): destination for destination in destinations}
+        self.fields["app"].choices = [(code, str(app)) for code, app in self.apps.items()]
+        self.fields["destination"].choices = [(code, str(dest)) for code, dest in self.destinations.items()]
+
+    def clean_app(self):
+        return self.apps[self.cleaned_data["app"]]
+
+    def clean_destination(self):
+        return self.destinations[self.cleaned_data["destination"]]

@@ -16,7 +16,15 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from batchhub.api.features import INBOUND_FEATURES
-from batchhub.connectors.models import SENSITIVE_SETTINGS, Connector, ConnectorKey, Destination, Source, StorageLocation
+from batchhub.connectors.models import (
+    SENSITIVE_SETTINGS,
+    Connector,
+    ConnectorKey,
+    Destination,
+    ExportConfig,
+    Source,
+    StorageLocation,
+)
 from batchhub.core.audit.record import SECRET_CHANGED, audit_record, model_snapshot, snapshot_diff
 from batchhub.core.secrets.crypto import Secret
 from batchhub.core.services import api_key_revoke, api_key_rotate
@@ -359,3 +367,41 @@ def storage_test(*, location: StorageLocation, requested_at: dt.datetime | None 
         rows = rows.filter(test_requested_at=requested_at)  # saved (reset) or asked again since: not ours to record
     rows.update(**fields)
     return result
+
+
+# ---- export configs --------------------------------------------------------------------------------------------
+
+_EXPORT_AUDITED = ["app_id", "kind", "identifier", "destination_id", "enabled", "paused_reason"]
+
+
+@transaction.atomic
+def export_config_save(
+    *, actor, connector: Connector, config: ExportConfig | None, app, kind: str, identifier: str, destination,
+    enabled: bool,
+) -> ExportConfig:  # fmt: skip
+    """Create or change an export config (the app of the connector's project, a destination of the connector).
+    Enabling a paused config resumes it: its failed days count again from zero."""
+    if app.project_id != connector.project_id or destination.connector_id != connector.pk:
+        raise PermissionDenied("That app or destination is not this connector's.")
+    before = model_snapshot(config, _EXPORT_AUDITED) if config else {}
+    config = config or ExportConfig(connector=connector)
+    config.app, config.kind, config.identifier, config.destination = app, kind, identifier, destination
+    if (enabled and not config.enabled) or (enabled and config.paused_reason):
+        config.paused_reason, config.consecutive_failures = "", 0
+    config.enabled = enabled
+    try:
+        with transaction.atomic():
+            config.save()
+    except IntegrityError:
+        raise ValidationError({"kind": "This connector already exports this for this app."}) from None
+    _audit(actor, f"exportconfig.{'update' if before else 'create'}", connector,
+           snapshot_diff(before, model_snapshot(config, _EXPORT_AUDITED)), obj=config,
+           what=f"export {config.kind} of {app} by connector {connector.name}")  # fmt: skip
+    return config
+
+
+@transaction.atomic
+def export_config_delete(*, actor, connector: Connector, config: ExportConfig) -> None:
+    _audit(actor, "exportconfig.delete", connector, snapshot_diff(model_snapshot(config, _EXPORT_AUDITED), {}),
+           obj=config, what=f"export {config.kind} by connector {connector.name}")  # fmt: skip
+    config.delete()

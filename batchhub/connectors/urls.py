@@ -16,6 +16,10 @@ urlpatterns = [
     path("connectors/<uuid:code>/keys/<uuid:key_code>/rotate/", views.key_rotate, name="key_rotate"),
     path("connectors/<uuid:code>/keys/<uuid:key_code>/revoke/", views.key_revoke, name="key_revoke"),
     path("projects/<uuid:code>/connectors/", views.project_panel, name="panel"),
+    path("connectors/<uuid:code>/exports/new/", views.export_config_edit, name="export_create"),
+    path("connectors/<uuid:code>/exports/<uuid:export_code>/", views.export_config_edit, name="export_edit"),
+    path("connectors/<uuid:code>/exports/<uuid:export_code>/delete/", views.export_config_delete, name="export_delete"),
+    path("connectors/<uuid:code>/exports/<uuid:export_code>/run/", views.export_run_now, name="export_run"),
 ]
 for _direction in ("destination", "source"):
     _extra = {"direction": _direction}

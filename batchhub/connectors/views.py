@@ -10,16 +10,19 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from batchhub.connectors import services
+from batchhub.connectors.exporting import export_run_ensure
 from batchhub.connectors.forms import (
     DESTINATION_KINDS,
     KIND_FIELDS,
     SOURCE_KINDS,
     ConnectorCreateForm,
     ConnectorForm,
+    ExportConfigForm,
     KeyForm,
     PauseForm,
     StorageForm,
@@ -37,7 +40,9 @@ from batchhub.connectors.queries import (
     projects_for_new_connector,
     source_get,
 )
-from batchhub.connectors.tasks import storage_test_soon
+from batchhub.connectors.tasks import export_run, storage_test_soon
+from batchhub.core.jobs.tasking import enqueue_on_commit
+from batchhub.core.queries import get_by_code_or_404
 from batchhub.core.roles import PARTNER, has_role
 from batchhub.core.secrets.reveal import no_store, reveal_once_pop, reveal_once_stash
 from batchhub.projects.forms import RestKeyRotateForm
@@ -159,6 +164,7 @@ def _detail_response(request: HttpRequest, connector, *, pause_form: PauseForm |
             pause_form=pause_form or PauseForm(),
             api_activity=connector_activity(connector),
             destinations=list(connector.destinations.order_by("name")),
+            export_configs=list(connector.export_configs.select_related("app", "destination").order_by("pk")),
             sources=list(connector.sources.order_by("name")),
         )
     response = render(request, "connectors/connector_detail.html", context, status=400 if pause_form else 200)
@@ -375,3 +381,64 @@ def storage_delete(request: HttpRequest, code, direction: str, storage_code) -> 
         return redirect(f"connectors:{direction}_edit", code=connector.code, storage_code=location.code)
     messages.success(request, f"{direction.capitalize()} {location.name} deleted.")
     return redirect("connectors:detail", code=connector.code)
+
+
+# ---- export configs ------------------------------------------------------------------------------------------------
+
+
+def _export_config_get(connector, export_code):
+    return get_by_code_or_404(connector.export_configs.select_related("app", "destination"), export_code, what="export")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def export_config_edit(request: HttpRequest, code, export_code=None) -> HttpResponse:
+    """Create (no code) or change a daily export; its page lists its runs and offers "Run now"."""
+    connector = _connector_for_change(request, code)
+    config = _export_config_get(connector, export_code) if export_code else None
+    apps = list(connector.project.apps.order_by("platform", "name"))
+    destinations = list(connector.destinations.order_by("name"))
+    initial = {"enabled": True}
+    if config is not None:
+        initial = {"app": str(config.app.code), "kind": config.kind, "identifier": config.identifier,
+                   "destination": str(config.destination.code), "enabled": config.enabled}  # fmt: skip
+    form = ExportConfigForm(request.POST or None, apps=apps, destinations=destinations, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            config = services.export_config_save(actor=request.user, connector=connector, config=config,
+                                                 **form.cleaned_data)  # fmt: skip
+        except ValidationError as exc:
+            _errors_to_form(form, exc)
+        else:
+            messages.success(request, "Daily export saved.")
+            return redirect("connectors:export_edit", code=connector.code, export_code=config.code)
+    runs = list(config.runs.order_by("-day")[:30]) if config else []
+    context = {"connector": connector, "config": config, "form": form, "runs": runs, "destinations": destinations}
+    return no_store(render(request, "connectors/export_form.html", context,
+                           status=400 if request.method == "POST" else 200))  # fmt: skip
+
+
+@login_required
+@require_POST
+def export_config_delete(request: HttpRequest, code, export_code) -> HttpResponse:
+    connector = _connector_for_change(request, code)
+    config = _export_config_get(connector, export_code)
+    services.export_config_delete(actor=request.user, connector=connector, config=config)
+    messages.success(request, "Daily export deleted; the files already written stay.")
+    return redirect("connectors:detail", code=connector.code)
+
+
+@login_required
+@require_POST
+def export_run_now(request: HttpRequest, code, export_code) -> HttpResponse:
+    """Export yesterday (UTC) now: again if it was done already."""
+    connector = _connector_for_change(request, code)
+    config = _export_config_get(connector, export_code)
+    day = timezone.now().astimezone(dt.UTC).date() - dt.timedelta(days=1)
+    run, execute = export_run_ensure(config, day, forced=True)
+    if execute:
+        enqueue_on_commit(export_run, run.pk)
+        messages.success(request, f"The export of {day:%Y-%m-%d} is queued.")
+    else:
+        messages.info(request, f"The export of {day:%Y-%m-%d} is already running.")
+    return redirect("connectors:export_edit", code=connector.code, export_code=config.code)

@@ -218,3 +218,38 @@ def test_a_destination_that_exports_write_to_cannot_be_deleted(client, world):
     assert response.status_code == 302
     assert destination.__class__.objects.filter(pk=destination.pk).exists()
     assert "move them to another one" in client.get(response["Location"]).text
+
+
+def test_a_partner_adds_a_daily_export_runs_it_now_and_resumes_it_when_paused(
+    client, world, storage_root, django_capture_on_commit_callbacks
+):
+    from django.urls import reverse
+
+    from tests.factories import GrantFactory, UserFactory
+
+    app, connector, destination, folder = world
+    GrantFactory(project=connector.project, partner=connector.partner)
+    client.force_login(UserFactory.partner_user(partner=connector.partner, username="owner"))
+    other_app = AppFactory(platform="web")  # another project's: not offered
+    page = client.get(reverse("connectors:export_create", args=[connector.code]))
+    assert str(app) in page.text and str(other_app.code) not in page.text
+    response = client.post(reverse("connectors:export_create", args=[connector.code]), {
+        "app": str(app.code), "kind": "userbase", "identifier": "installation_id",
+        "destination": str(destination.code), "enabled": "on"})  # fmt: skip
+    config = ExportConfig.objects.get()
+    assert response.status_code == 302 and config.destination == destination
+    refused = client.post(reverse("connectors:export_create", args=[connector.code]), {
+        "app": str(other_app.code), "kind": "userbase", "identifier": "installation_id",
+        "destination": str(destination.code)})  # fmt: skip
+    assert refused.status_code == 400 and ExportConfig.objects.count() == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("connectors:export_run", args=[connector.code, config.code]))
+    run = ExportRun.objects.get()
+    assert run.status == "succeeded" and (folder / run.file_name).exists()
+    assert run.file_name in client.get(reverse("connectors:export_edit", args=[connector.code, config.code])).text
+    ExportConfig.objects.filter(pk=config.pk).update(paused_reason="Paused after 3 failed days", consecutive_failures=3)
+    client.post(reverse("connectors:export_edit", args=[connector.code, config.code]), {
+        "app": str(app.code), "kind": "userbase", "identifier": "advertising_id",
+        "destination": str(destination.code), "enabled": "on"})  # fmt: skip
+    config.refresh_from_db()
+    assert (config.paused_reason, config.consecutive_failures, config.identifier) == ("", 0, "advertising_id")

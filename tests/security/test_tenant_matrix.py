@@ -85,8 +85,12 @@ ROUTES: dict[str, Route] = {
     "connectors:source_edit": Route("GET", "source", OWNER),
     "connectors:source_test": Route("POST", "source", OWNER, ok=302),
     "connectors:source_delete": Route("POST", "source", OWNER, ok=302),
+    "connectors:export_create": Route("GET", "connector", OWNER),
+    "connectors:export_edit": Route("GET", "export", OWNER),
+    "connectors:export_delete": Route("POST", "export", OWNER, ok=302),
+    "connectors:export_run": Route("POST", "export", OWNER, ok=302),
 }
-CONNECTOR_KWARGS = ("connector", "connector_key", "destination", "source")
+CONNECTOR_KWARGS = ("connector", "connector_key", "destination", "source", "export")
 
 
 def _named_routes(resolver=None, namespace: str = "") -> set[str]:
@@ -117,6 +121,7 @@ def _url(name: str, route: Route, project, partner) -> str:
         "connector_key": {"code": connector.code, "key_code": ConnectorKeyFactory(connector=connector).code},
         "destination": {"code": connector.code, "storage_code": DestinationFactory(connector=connector).code},
         "source": {"code": connector.code, "storage_code": SourceFactory(connector=connector).code},
+        "export": {"code": connector.code, "export_code": _export_config(connector, project).code},
         "": {},
         "project": {"code": project.code},
         "rest_key": {"code": project.code, "key_code": RestApiKeyFactory(customer=project.customer).code},
@@ -126,6 +131,13 @@ def _url(name: str, route: Route, project, partner) -> str:
         "retention_run": {"run_id": _retention_run().pk},
     }[route.kwargs]
     return reverse(name, kwargs=kwargs)
+
+
+def _export_config(connector, project):
+    from batchhub.connectors.models import ExportConfig
+
+    return ExportConfig.objects.create(connector=connector, app=project.apps.first(), kind="userbase",
+                                       destination=DestinationFactory(connector=connector))  # fmt: skip
 
 
 def _retention_run():
