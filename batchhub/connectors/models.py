@@ -301,7 +301,8 @@ class ExportConfig(models.Model):
     app = models.ForeignKey("projects.App", on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(max_length=16, choices=ExportKind.choices)
     identifier = models.CharField(max_length=16, choices=Identifier.choices, default=Identifier.INSTALLATION_ID)
-    destination = models.ForeignKey(Destination, on_delete=models.PROTECT, related_name="export_configs")
+    # RESTRICT: a destination alone is not deleted while exports write to it; with its connector, it goes with them
+    destination = models.ForeignKey(Destination, on_delete=models.RESTRICT, related_name="export_configs")
     enabled = models.BooleanField(default=True)
     paused_reason = models.CharField(max_length=300, blank=True)
     consecutive_failures = models.PositiveSmallIntegerField(default=0)

@@ -253,3 +253,13 @@ def test_a_partner_adds_a_daily_export_runs_it_now_and_resumes_it_when_paused(
         "destination": str(destination.code), "enabled": "on"})  # fmt: skip
     config.refresh_from_db()
     assert (config.paused_reason, config.consecutive_failures, config.identifier) == ("", 0, "advertising_id")
+
+
+def test_deleting_a_connector_takes_its_exports_and_their_runs(world):
+    from batchhub.connectors import services
+
+    _, connector, _, _ = world
+    config = _config(world, "userbase")
+    export_run_ensure(config, DAY)
+    services.connector_delete(actor=None, connector=connector)
+    assert not ExportConfig.objects.exists() and not ExportRun.objects.exists()
