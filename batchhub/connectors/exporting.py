@@ -214,3 +214,49 @@ def exports_dispatch(day: dt.date | None = None) -> list[int]:
         if execute:
             runs.append(run.pk)
     return runs
+
+
+BACKFILL_DAYS = 90  # how far back a backfill may go
+
+
+def export_backfill(config: ExportConfig, first: dt.date, last: dt.date, *, force: bool = False) -> list[int]:
+    """The runs of the days `first` to `last` (UTC, both included, in order) to execute; a day already exported is
+    skipped unless `force`. Refuses (ValueError, with a message for the form) a range that ends after yesterday,
+    starts more than BACKFILL_DAYS ago, or runs backwards."""
+    yesterday = timezone.now().astimezone(dt.UTC).date() - dt.timedelta(days=1)
+    if first > last:
+        raise ValueError("The first day comes after the last one.")
+    if last > yesterday:
+        raise ValueError(f"A day is exported once it is over: the last day can be {yesterday:%Y-%m-%d} at the latest.")
+    if first < yesterday - dt.timedelta(days=BACKFILL_DAYS - 1):
+        raise ValueError(f"A backfill goes back {BACKFILL_DAYS} days at most.")
+    runs = []
+    day = first
+    while day <= last:
+        run, execute = export_run_ensure(config, day, forced=force)
+        if execute:
+            runs.append(run.pk)
+        day += dt.timedelta(days=1)
+    return runs
+
+
+def export_days_missed(config: ExportConfig) -> tuple[dt.date, dt.date] | None:
+    """The days a paused config missed, from its first failed day since its last success to yesterday (None if
+    none): what Resume exports again, in order."""
+    yesterday = timezone.now().astimezone(dt.UTC).date() - dt.timedelta(days=1)
+    runs = config.runs.order_by("day")
+    succeeded = runs.filter(status=ExportRun.Status.SUCCEEDED).order_by("-day").values_list("day", flat=True).first()
+    failed = runs.filter(status=ExportRun.Status.FAILED)
+    if succeeded is not None:
+        failed = failed.filter(day__gt=succeeded)
+    first = failed.values_list("day", flat=True).first()
+    if first is None:
+        return None
+    return max(first, yesterday - dt.timedelta(days=BACKFILL_DAYS - 1)), yesterday
+
+
+def export_config_resume(config: ExportConfig) -> list[int]:
+    """Clear a config's pause and export again, in order, every day it missed; the runs to execute."""
+    missed = export_days_missed(config)
+    ExportConfig.objects.filter(pk=config.pk).update(paused_reason="", consecutive_failures=0, enabled=True)
+    return export_backfill(config, *missed, force=True) if missed else []

@@ -15,7 +15,7 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from batchhub.connectors import services
-from batchhub.connectors.exporting import export_run_ensure
+from batchhub.connectors.exporting import export_config_resume, export_run_ensure
 from batchhub.connectors.forms import (
     DESTINATION_KINDS,
     KIND_FIELDS,
@@ -403,6 +403,7 @@ def export_config_edit(request: HttpRequest, code, export_code=None) -> HttpResp
         initial = {"app": str(config.app.code), "kind": config.kind, "identifier": config.identifier,
                    "destination": str(config.destination.code), "enabled": config.enabled}  # fmt: skip
     form = ExportConfigForm(request.POST or None, apps=apps, destinations=destinations, initial=initial)
+    was_paused = bool(config and config.paused_reason)
     if request.method == "POST" and form.is_valid():
         try:
             config = services.export_config_save(actor=request.user, connector=connector, config=config,
@@ -411,6 +412,11 @@ def export_config_edit(request: HttpRequest, code, export_code=None) -> HttpResp
             _errors_to_form(form, exc)
         else:
             messages.success(request, "Daily export saved.")
+            if was_paused and config.enabled:  # Resume: every missed day again, in order
+                runs = export_config_resume(config)
+                for run_id in runs:
+                    enqueue_on_commit(export_run, run_id)
+                messages.info(request, f"Resumed: {len(runs)} missed day{'s' if len(runs) != 1 else ''} queued.")
             return redirect("connectors:export_edit", code=connector.code, export_code=config.code)
     runs = list(config.runs.order_by("-day")[:30]) if config else []
     context = {"connector": connector, "config": config, "form": form, "runs": runs, "destinations": destinations}

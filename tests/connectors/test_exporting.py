@@ -248,11 +248,15 @@ def test_a_partner_adds_a_daily_export_runs_it_now_and_resumes_it_when_paused(
     assert run.status == "succeeded" and (folder / run.file_name).exists()
     assert run.file_name in client.get(reverse("connectors:export_edit", args=[connector.code, config.code])).text
     ExportConfig.objects.filter(pk=config.pk).update(paused_reason="Paused after 3 failed days", consecutive_failures=3)
-    client.post(reverse("connectors:export_edit", args=[connector.code, config.code]), {
-        "app": str(app.code), "kind": "userbase", "identifier": "advertising_id",
-        "destination": str(destination.code), "enabled": "on"})  # fmt: skip
+    ExportRun.objects.filter(pk=run.pk).update(status="failed")  # yesterday failed: Resume exports it again
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("connectors:export_edit", args=[connector.code, config.code]), {
+            "app": str(app.code), "kind": "userbase", "identifier": "advertising_id",
+            "destination": str(destination.code), "enabled": "on"})  # fmt: skip
     config.refresh_from_db()
     assert (config.paused_reason, config.consecutive_failures, config.identifier) == ("", 0, "advertising_id")
+    run.refresh_from_db()
+    assert run.status == "succeeded" and run.forced
 
 
 def test_deleting_a_connector_takes_its_exports_and_their_runs(world):
@@ -263,3 +267,43 @@ def test_deleting_a_connector_takes_its_exports_and_their_runs(world):
     export_run_ensure(config, DAY)
     services.connector_delete(actor=None, connector=connector)
     assert not ExportConfig.objects.exists() and not ExportRun.objects.exists()
+
+
+def test_a_backfill_runs_each_day_once_in_order_and_skips_days_done(world):
+    from django.utils import timezone
+
+    from batchhub.connectors.exporting import export_backfill
+
+    config = _config(world, "userbase")
+    yesterday = timezone.now().date() - dt.timedelta(days=1)
+    done, _ = export_run_ensure(config, yesterday - dt.timedelta(days=1))
+    ExportRun.objects.filter(pk=done.pk).update(status="succeeded")
+    runs = export_backfill(config, yesterday - dt.timedelta(days=3), yesterday)
+    days = list(ExportRun.objects.filter(pk__in=runs).order_by("pk").values_list("day", flat=True))
+    assert days == [yesterday - dt.timedelta(days=3), yesterday - dt.timedelta(days=2), yesterday]  # in order
+    assert len(export_backfill(config, yesterday - dt.timedelta(days=3), yesterday, force=True)) == 4
+    for first, last, message in [
+        (yesterday, yesterday + dt.timedelta(days=1), "at the latest"),
+        (yesterday - dt.timedelta(days=90), yesterday, "90 days at most"),
+        (yesterday, yesterday - dt.timedelta(days=1), "comes after"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            export_backfill(config, first, last)
+
+
+def test_resume_exports_again_every_missed_day_in_order(world):
+    from django.utils import timezone
+
+    from batchhub.connectors.exporting import export_config_resume
+
+    config = _config(world, "userbase")
+    yesterday = timezone.now().date() - dt.timedelta(days=1)
+    for offset, status in ((5, "succeeded"), (4, "failed"), (3, "failed"), (2, "failed")):
+        run, _ = export_run_ensure(config, yesterday - dt.timedelta(days=offset))
+        ExportRun.objects.filter(pk=run.pk).update(status=status)
+    ExportConfig.objects.filter(pk=config.pk).update(paused_reason="Paused after 3 failed days", consecutive_failures=3)
+    runs = export_config_resume(config)
+    days = list(ExportRun.objects.filter(pk__in=runs).order_by("day").values_list("day", flat=True))
+    assert days == [yesterday - dt.timedelta(days=offset) for offset in (4, 3, 2, 1, 0)]
+    config.refresh_from_db()
+    assert (config.paused_reason, config.consecutive_failures) == ("", 0)
