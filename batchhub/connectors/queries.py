@@ -53,12 +53,9 @@ def connector_can_change(user, connector: Connector) -> bool:
     return has_role(user, PARTNER) and user.partner_id == connector.partner_id
 
 
-def connector_can_pause(user, connector: Connector) -> bool:
-    return connector_can_change(user, connector) or has_role(user, CSM)
-
-
 def connector_can_see_details(user, connector: Connector) -> bool:
-    """Keys, storage and API activity: the partner's users and CSMs (a privacy admin sees the summary only)."""
+    """Keys, storage and API activity, and pausing: the partner's users and CSMs (a privacy admin sees the summary
+    only)."""
     return connector_can_change(user, connector) or has_role(user, CSM)
 
 

@@ -18,7 +18,6 @@ from batchhub.connectors import services
 from batchhub.connectors.exporting import export_config_resume, export_run_ensure
 from batchhub.connectors.forms import (
     DESTINATION_KINDS,
-    KIND_FIELDS,
     SOURCE_KINDS,
     ConnectorCreateForm,
     ConnectorForm,
@@ -30,7 +29,6 @@ from batchhub.connectors.forms import (
 from batchhub.connectors.queries import (
     connector_activity,
     connector_can_change,
-    connector_can_pause,
     connector_can_see_details,
     connector_get_for_user,
     connector_key_get,
@@ -152,7 +150,7 @@ def _detail_response(request: HttpRequest, connector, *, pause_form: PauseForm |
     context = {
         "connector": connector,
         "can_change": connector_can_change(request.user, connector),
-        "can_pause": connector_can_pause(request.user, connector),
+        "can_pause": connector_can_see_details(request.user, connector),
         "details": details,
         "revealed": reveal_once_pop(request, owner=str(connector.code)),
     }
@@ -193,7 +191,7 @@ def connector_edit(request: HttpRequest, code) -> HttpResponse:
 @require_POST
 def connector_pause(request: HttpRequest, code) -> HttpResponse:
     connector = connector_get_for_user(request.user, code)
-    if not connector_can_pause(request.user, connector):
+    if not connector_can_see_details(request.user, connector):
         raise Http404("No such connector")
     form = PauseForm(request.POST)
     if not form.is_valid():
@@ -207,7 +205,7 @@ def connector_pause(request: HttpRequest, code) -> HttpResponse:
 @require_POST
 def connector_resume(request: HttpRequest, code) -> HttpResponse:
     connector = connector_get_for_user(request.user, code)
-    if not connector_can_pause(request.user, connector):
+    if not connector_can_see_details(request.user, connector):
         raise Http404("No such connector")
     if services.connector_resume(actor=request.user, connector=connector):
         messages.success(request, f"{connector.name} is running again.")
@@ -334,7 +332,6 @@ def storage_edit(request: HttpRequest, code, direction: str, storage_code=None) 
         "form": form,
         "kind": kind,
         "kinds": kinds.items(),
-        "fields_of_kind": [spec.name for spec in KIND_FIELDS[kind]],
         "local_base": f"{'exports' if direction == 'destination' else 'imports'}/{connector.partner.slug}",
     }
     template = "connectors/storage_form.html#storage-fields" if request.htmx and request.method == "GET" else None
