@@ -230,6 +230,10 @@ STORAGE_TIMEOUT_SECONDS = env.float("STORAGE_TIMEOUT_SECONDS", default=30.0)
 EXPORT_ATTEMPTS = env.int("EXPORT_ATTEMPTS", default=4)
 EXPORT_RETRY_SECONDS = env.int("EXPORT_RETRY_SECONDS", default=60)
 EXPORT_PAUSE_AFTER_FAILED_DAYS = env.int("EXPORT_PAUSE_AFTER_FAILED_DAYS", default=3)
+# A run streaming its file beats (and shows its rows done) this often; a backfill waiting for a day another worker
+# exports looks again this often.
+EXPORT_BEAT_SECONDS = env.float("EXPORT_BEAT_SECONDS", default=15.0)
+EXPORT_BACKFILL_WAIT_SECONDS = env.float("EXPORT_BACKFILL_WAIT_SECONDS", default=2.0)
 # A destination's or source's Test on the dashboard runs in the web request: each call gets at most this long.
 STORAGE_TEST_TIMEOUT_SECONDS = env.float("STORAGE_TEST_TIMEOUT_SECONDS", default=8.0)
 if IS_PRODUCTION and STORAGE_ALLOW_LOOPBACK:

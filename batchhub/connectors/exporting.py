@@ -8,15 +8,28 @@ import datetime as dt
 import hashlib
 import io
 import json
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from batchhub.connectors import formats
-from batchhub.connectors.models import Connector, ExportConfig, ExportKind, ExportRun, InAppEvent, PushEvent
-from batchhub.core.jobs.runs import run_finish
+from batchhub.connectors.models import (
+    Connector,
+    ExportBackfill,
+    ExportConfig,
+    ExportKind,
+    ExportRun,
+    InAppEvent,
+    PushEvent,
+)
+from batchhub.core.audit.record import audit_record
+from batchhub.core.jobs.runs import RunLost, run_beating, run_claim, run_finish, run_progress, run_release
+from batchhub.core.models import Run
 from batchhub.core.storage.base import ErrorClass, TransportError, transport_open
 from batchhub.profiles.models import Installation
 
@@ -26,8 +39,8 @@ COPY_CHUNK = 256 * 1024
 class _CountingStream(io.RawIOBase):
     """The bytes of an iterator of chunks as a readable stream, with their sha256 and size as they pass."""
 
-    def __init__(self, chunks: Iterator[bytes]) -> None:
-        self._chunks, self._pending = chunks, b""
+    def __init__(self, chunks: Iterator[bytes], on_chunk: Callable[[bytes], None] | None = None) -> None:
+        self._chunks, self._pending, self._on_chunk = chunks, b"", on_chunk
         self.sha256, self.size = hashlib.sha256(), 0
 
     def readable(self) -> bool:
@@ -39,6 +52,8 @@ class _CountingStream(io.RawIOBase):
                 self._pending = next(self._chunks)
             except StopIteration:
                 return 0
+            if self._on_chunk is not None:
+                self._on_chunk(self._pending)
         count = min(len(buffer), len(self._pending))
         buffer[:count], self._pending = self._pending[:count], self._pending[count:]
         self.sha256.update(buffer[:count])
@@ -132,51 +147,93 @@ def export_run_ensure(config: ExportConfig, day: dt.date, *, forced: bool = Fals
         return run, run.status == ExportRun.Status.QUEUED
 
 
-def export_run_execute(run: ExportRun) -> ExportRun:
-    """Write the day's file of a claimed run through its destination's transport (visible only when whole), check
-    its size there, write its manifest beside it, and record rows, bytes and sha256. A `TransportError` is recorded
-    with its class and raised again (the caller retries transient ones)."""
-    config = ExportConfig.objects.select_related("app", "destination__connector__partner").get(pk=run.config_id)
+def _transport(config: ExportConfig):
     destination = config.destination
+    return transport_open(destination.kind, destination.transport_location(), destination.transport_credentials())
+
+
+def export_run_execute(run: ExportRun, *, also: tuple[Run, ...] = ()) -> ExportRun:
+    """Write the day's file of a claimed run through its destination's transport (visible only when whole), check
+    its size there, write its manifest beside it, and record rows, bytes, sha256 and the manifest. A thread beats
+    the run (and `also`: the backfill running it) and publishes its rows done while the file streams. A
+    `TransportError` is recorded with its class and code and raised again (the caller retries transient ones)."""
+    config = ExportConfig.objects.select_related("app", "destination__connector__partner").get(pk=run.config_id)
     name = export_file_name(config, run.day)
     rows = _rows_count(config, run.day)
-    ExportRun.objects.filter(pk=run.pk).update(attempts=run.attempts + 1, file_name=name, rows_total=rows)
-    chunks = _chunks_copy if connection.vendor == "postgresql" else _chunks_portable
-    stream = _CountingStream(chunks(config, run.day))
-    try:
-        with transport_open(
-            destination.kind, destination.transport_location(), destination.transport_credentials()
-        ) as transport:
-            written = transport.write(name, stream)
-            listed = {item.name: item.size for item in transport.list(name)}
-            if written != stream.size or listed.get(name) not in (None, stream.size):
-                raise TransportError(
-                    ErrorClass.TRANSIENT,
-                    "size_mismatch",
-                    f"The destination holds {listed.get(name)} bytes of {name}, not the {stream.size} written; "
-                    "it will be written again.",
-                )
-            manifest = {
-                "file": name, "rows": rows, "bytes": stream.size, "sha256": stream.sha256.hexdigest(),
-                "format_version": formats.FORMAT_VERSION, "generated_at": timezone.now().isoformat(timespec="seconds"),
-            }  # fmt: skip
-            transport.write(formats.manifest_name(name), io.BytesIO(json.dumps(manifest, indent=2).encode() + b"\n"))
-    except TransportError as error:
-        ExportRun.objects.filter(pk=run.pk).update(error=error.message, error_class=error.error_class.value)
-        raise
     ExportRun.objects.filter(pk=run.pk).update(
-        rows=rows, rows_done=rows, bytes=stream.size, sha256=stream.sha256.hexdigest(), error="", error_class=""
+        attempts=F("attempts") + 1, file_name=name, rows_total=rows, rows_done=0, error="", error_class="",
+        error_code="",
+    )  # fmt: skip
+    run.refresh_from_db()
+    chunks = _chunks_copy if connection.vendor == "postgresql" else _chunks_portable
+    lines = -1 if formats.HEADERS[ExportKind(config.kind)] else 0
+    with run_beating(run, *also, every=settings.EXPORT_BEAT_SECONDS) as beat:
+
+        def progress(chunk: bytes) -> None:
+            nonlocal lines
+            lines += chunk.count(b"\n")  # a quoted line break counts too: progress only, the total is exact
+            beat.done = max(0, min(lines, rows))
+            if beat.lost:  # a transport lets its caller's stream errors through untouched, after cleaning up
+                raise RunLost(f"export run {run.pk} was taken over")
+
+        stream = _CountingStream(chunks(config, run.day), on_chunk=progress)
+        try:
+            with _transport(config) as transport:
+                written = transport.write(name, stream)
+                listed = {item.name: item.size for item in transport.list(name)}
+                if written != stream.size or listed.get(name) not in (None, stream.size):
+                    raise TransportError(
+                        ErrorClass.TRANSIENT,
+                        "size_mismatch",
+                        f"The destination holds {listed.get(name)} bytes of {name}, not the {stream.size} written; "
+                        "it will be written again.",
+                    )
+                manifest = {
+                    "file": name, "rows": rows, "bytes": stream.size, "sha256": stream.sha256.hexdigest(),
+                    "format_version": formats.FORMAT_VERSION,
+                    "generated_at": timezone.now().isoformat(timespec="seconds"),
+                }  # fmt: skip
+                manifest_bytes = json.dumps(manifest, indent=2).encode() + b"\n"
+                transport.write(formats.manifest_name(name), io.BytesIO(manifest_bytes))
+        except TransportError as error:
+            ExportRun.objects.filter(pk=run.pk).update(
+                error=error.message, error_class=error.error_class.value, error_code=error.code[:40]
+            )
+            raise
+    ExportRun.objects.filter(pk=run.pk).update(
+        rows=rows, rows_done=rows, bytes=stream.size, sha256=stream.sha256.hexdigest(), manifest=manifest
     )
     run.refresh_from_db()
     return run
 
 
+def export_day_unchanged(run: ExportRun) -> bool:
+    """Whether a succeeded run's day, exported again now, would give the same file (name, rows and sha256, computed
+    without writing anything) and that file is still at the destination with its size: what a backfill skips."""
+    if run.status != ExportRun.Status.SUCCEEDED or not run.sha256:
+        return False
+    config = ExportConfig.objects.select_related("app", "destination__connector__partner").get(pk=run.config_id)
+    if export_file_name(config, run.day) != run.file_name or _rows_count(config, run.day) != run.rows:
+        return False
+    digest = hashlib.sha256()
+    for chunk in (_chunks_copy if connection.vendor == "postgresql" else _chunks_portable)(config, run.day):
+        digest.update(chunk)
+    if digest.hexdigest() != run.sha256:
+        return False
+    try:
+        with _transport(config) as transport:
+            listed = {item.name: item.size for item in transport.list(run.file_name)}
+    except TransportError:
+        return False  # the export will say what is wrong with the destination
+    return listed.get(run.file_name) == run.bytes
+
+
 # ---- outcome, failures and the daily dispatch ----------------------------------------------------------------
 
 
-def export_run_complete(run: ExportRun) -> ExportRun:
+def export_run_complete(run: ExportRun, *, also: tuple[Run, ...] = ()) -> ExportRun:
     """Execute a claimed run and finish it; a success clears its config's count of failed days."""
-    run = export_run_execute(run)
+    run = export_run_execute(run, also=also)
     run_finish(run)
     ExportConfig.objects.filter(pk=run.config_id).update(consecutive_failures=0)
     run.refresh_from_db()
@@ -186,7 +243,7 @@ def export_run_complete(run: ExportRun) -> ExportRun:
 def export_run_failed(run: ExportRun, error: TransportError) -> None:
     """Finish a run as failed with its classified error. After EXPORT_PAUSE_AFTER_FAILED_DAYS failed days in a row
     the config pauses itself, saying why and what to fix."""
-    ExportRun.objects.filter(pk=run.pk).update(error_class=error.error_class.value)
+    ExportRun.objects.filter(pk=run.pk).update(error_class=error.error_class.value, error_code=error.code[:40])
     run_finish(run, error=error.message)
     with transaction.atomic():
         config = ExportConfig.objects.select_for_update().get(pk=run.config_id)
@@ -219,25 +276,117 @@ def exports_dispatch(day: dt.date | None = None) -> list[int]:
 BACKFILL_DAYS = 90  # how far back a backfill may go
 
 
-def export_backfill(config: ExportConfig, first: dt.date, last: dt.date, *, force: bool = False) -> list[int]:
-    """The runs of the days `first` to `last` (UTC, both included, in order) to execute; a day already exported is
-    skipped unless `force`. Refuses (ValueError, with a message for the form) a range that ends after yesterday,
-    starts more than BACKFILL_DAYS ago, or runs backwards."""
+class BackfillRefused(ValueError):
+    """A backfill that cannot be asked (its message is for the form)."""
+
+
+def export_backfill_request(config: ExportConfig, first: dt.date, last: dt.date, *, force: bool = False,
+                            actor=None, resume: bool = False) -> ExportBackfill:  # fmt: skip
+    """Ask for the export of the days `first` to `last` (UTC, both included), done in order by a worker
+    (`export_backfill_execute`). Refuses (BackfillRefused) a range that runs backwards, ends after yesterday or
+    starts more than BACKFILL_DAYS ago, and a second backfill while one of this config is under way."""
     yesterday = timezone.now().astimezone(dt.UTC).date() - dt.timedelta(days=1)
     if first > last:
-        raise ValueError("The first day comes after the last one.")
+        raise BackfillRefused("The first day comes after the last one.")
     if last > yesterday:
-        raise ValueError(f"A day is exported once it is over: the last day can be {yesterday:%Y-%m-%d} at the latest.")
+        raise BackfillRefused(
+            f"A day is exported once it is over: the last day can be {yesterday:%Y-%m-%d} at the latest."
+        )
     if first < yesterday - dt.timedelta(days=BACKFILL_DAYS - 1):
-        raise ValueError(f"A backfill goes back {BACKFILL_DAYS} days at most.")
-    runs = []
-    day = first
-    while day <= last:
-        run, execute = export_run_ensure(config, day, forced=force)
-        if execute:
-            runs.append(run.pk)
-        day += dt.timedelta(days=1)
-    return runs
+        raise BackfillRefused(
+            f"A backfill goes back {BACKFILL_DAYS} days at most: the first day can be "
+            f"{yesterday - dt.timedelta(days=BACKFILL_DAYS - 1):%Y-%m-%d} at the earliest."
+        )
+    try:
+        with transaction.atomic():
+            backfill = ExportBackfill.objects.create(
+                config=config, first_day=first, last_day=last, forced=force, resume=resume, requested_by=actor,
+                rows_total=(last - first).days + 1,
+            )  # fmt: skip
+            if actor is not None:
+                connector = config.connector
+                audit_record(
+                    actor=actor, action=f"exportconfig.{'resume' if resume else 'backfill'}", obj=config,
+                    object_repr=f"export {config.kind} by connector {connector.name}"[:200], project=connector.project,
+                    changes={"first_day": str(first), "last_day": str(last), "forced": force},
+                )  # fmt: skip
+            return backfill
+    except IntegrityError:
+        raise BackfillRefused("A backfill of this export is under way: wait for it to finish.") from None
+
+
+def backfill_label(backfill: ExportBackfill) -> str:
+    what = "Resume" if backfill.resume else "Backfill"
+    forced = " (forced)" if backfill.forced else ""
+    return f"{what} {backfill.first_day:%Y-%m-%d} → {backfill.last_day:%Y-%m-%d}{forced}"
+
+
+def backfill_detail(backfill: ExportBackfill) -> str:
+    """What a backfill did so far, in words, with the day it works on while it runs."""
+    done = f"{backfill.exported} exported, {backfill.unchanged} unchanged and skipped"
+    if backfill.is_finished or backfill.rows_done >= (backfill.rows_total or 0):
+        return done + "."
+    return f"{done}; now {backfill.first_day + dt.timedelta(days=backfill.rows_done):%Y-%m-%d}."
+
+
+def _day_claim(run: ExportRun, backfill: ExportBackfill) -> ExportRun | None:
+    """The day's run, queued again if it was finished, claimed for the backfill; None while another worker holds
+    it alive (the daily task, a Run now)."""
+    ExportRun.objects.filter(pk=run.pk, status__in=[Run.Status.SUCCEEDED, Run.Status.FAILED]).update(
+        status=Run.Status.QUEUED, forced=backfill.forced, error="", error_class="", error_code="", finished_at=None
+    )
+    return run_claim(ExportRun, run.pk, claimer=f"{backfill.claimed_by}:day")
+
+
+def _backfill_day_done(backfill: ExportBackfill, outcome: str) -> None:
+    with transaction.atomic():
+        ExportBackfill.objects.filter(pk=backfill.pk).update(**{outcome: F(outcome) + 1})
+        run_progress(backfill, done=1)
+
+
+def export_backfill_execute(backfill: ExportBackfill) -> int | None:
+    """Export a claimed backfill's days in order from the first one not handled yet (a redelivered backfill goes on
+    where the killed one stopped). A day whose file is unchanged and still there is skipped unless forced. Returns
+    None once the backfill is finished (all done, or stopped at a day that failed), or the seconds to wait before
+    going on after a temporary failure of a day (the caller releases the backfill and queues it again)."""
+    config = backfill.config
+    while True:
+        backfill.refresh_from_db()
+        day = backfill.first_day + dt.timedelta(days=backfill.rows_done)
+        if day > backfill.last_day:
+            run_finish(backfill)
+            if backfill.resume or backfill.exported:
+                ExportConfig.objects.filter(pk=config.pk).update(consecutive_failures=0)
+            return None
+        run, _ = ExportRun.objects.get_or_create(config=config, day=day)
+        if run.status == Run.Status.SUCCEEDED and not backfill.forced and export_day_unchanged(run):
+            _backfill_day_done(backfill, "unchanged")
+            continue
+        held = _day_claim(run, backfill)
+        if held is None:  # another worker exports this day now: wait for it, then look again
+            time.sleep(settings.EXPORT_BACKFILL_WAIT_SECONDS)
+            run_progress(backfill)
+            continue
+        try:
+            export_run_complete(held, also=(backfill,))
+        except RunLost:
+            continue  # the day was taken over by another worker: it finishes it; look again
+        except SoftTimeLimitExceeded:
+            run_release(held)
+            raise
+        except TransportError as error:
+            held.refresh_from_db()
+            if error.retryable and held.attempts < settings.EXPORT_ATTEMPTS:
+                run_release(held)
+                return settings.EXPORT_RETRY_SECONDS * 2 ** (held.attempts - 1)
+            export_run_failed(held, error)
+            run_finish(
+                backfill,
+                error=f"Stopped at {day:%Y-%m-%d}: {error.message} The days from {day:%Y-%m-%d} to "
+                f"{backfill.last_day:%Y-%m-%d} were not exported; backfill them again once this is fixed.",
+            )
+            return None
+        _backfill_day_done(backfill, "exported")
 
 
 def export_days_missed(config: ExportConfig) -> tuple[dt.date, dt.date] | None:
@@ -255,8 +404,14 @@ def export_days_missed(config: ExportConfig) -> tuple[dt.date, dt.date] | None:
     return max(first, yesterday - dt.timedelta(days=BACKFILL_DAYS - 1)), yesterday
 
 
-def export_config_resume(config: ExportConfig) -> list[int]:
-    """Clear a config's pause and export again, in order, every day it missed; the runs to execute."""
+def export_config_resume(config: ExportConfig, *, actor=None) -> ExportBackfill | None:
+    """Clear a config's pause and export again, in order, every day it missed (a backfill, which the caller
+    queues); None if it missed none or a backfill is under way already (it will carry on)."""
     missed = export_days_missed(config)
     ExportConfig.objects.filter(pk=config.pk).update(paused_reason="", consecutive_failures=0, enabled=True)
-    return export_backfill(config, *missed, force=True) if missed else []
+    if not missed:
+        return None
+    try:
+        return export_backfill_request(config, *missed, actor=actor, resume=True)
+    except BackfillRefused:
+        return None

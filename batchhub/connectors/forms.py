@@ -358,3 +358,17 @@ class ExportConfigForm(forms.Form):
 
     def clean_destination(self):
         return self.destinations[self.cleaned_data["destination"]]
+
+
+class BackfillForm(forms.Form):
+    """Export a range of past days again, in order (the service judges the range: yesterday at the latest, 90 days
+    back at most)."""
+
+    first_day = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), input_formats=["%Y-%m-%d"])
+    last_day = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), input_formats=["%Y-%m-%d"])
+    force = forms.BooleanField(
+        required=False,
+        label="Write every day again",
+        help_text="Without it, a day already exported whose rows are unchanged and whose file is still there is "
+        "skipped.",
+    )

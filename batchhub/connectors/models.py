@@ -9,13 +9,14 @@ import uuid
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from batchhub.accounts.models import Partner
 from batchhub.api.features import FEATURE_NAMES
-from batchhub.core.models import ApiKey, Run
+from batchhub.core.models import ApiKey, Run, RunStatus
 from batchhub.core.secrets.fields import EncryptedTextField
+from batchhub.core.storage.base import ERROR_CLASS_LABELS
 
 
 class ConnectorStatus(models.TextChoices):
@@ -319,6 +320,26 @@ class ExportConfig(models.Model):
     def __str__(self) -> str:
         return f"{self.kind} of {self.app_id}"
 
+    @property
+    def state(self) -> tuple[str, str]:
+        """(badge tone, words) of the export at a glance: paused, disabled, or its last run's outcome (the
+        `last_status` annotation of `queries.export_configs_of`, else its latest run)."""
+        if self.paused_reason:
+            return "paused", "Paused"
+        if not self.enabled:
+            return "", "Disabled"
+        if hasattr(self, "last_status"):
+            last = self.last_status
+        else:
+            last = self.runs.order_by("-day").values_list("status", flat=True).first()
+        return {
+            None: ("", "No run yet"),
+            RunStatus.SUCCEEDED: ("healthy", "Healthy"),
+            RunStatus.FAILED: ("failing", "Last day failed"),
+            RunStatus.RUNNING: ("degraded", "Running"),
+            RunStatus.QUEUED: ("degraded", "Queued"),
+        }[last]
+
 
 class ExportRun(Run):
     """The export of one config for one UTC day: one row per (config, day), whatever retries, redeliveries, a second
@@ -332,7 +353,9 @@ class ExportRun(Run):
     rows = models.BigIntegerField(null=True, blank=True)
     bytes = models.BigIntegerField(null=True, blank=True)
     sha256 = models.CharField(max_length=64, blank=True)
+    manifest = models.JSONField(default=dict, blank=True, help_text="the manifest written beside the file")
     error_class = models.CharField(max_length=20, blank=True)
+    error_code = models.CharField(max_length=40, blank=True, help_text="the transport's code: auth_refused, timeout…")
 
     class Meta(Run.Meta):
         constraints = [
@@ -342,3 +365,39 @@ class ExportRun(Run):
 
     def __str__(self) -> str:
         return f"export {self.config_id} of {self.day}"
+
+    @property
+    def error_class_label(self) -> str:
+        return ERROR_CLASS_LABELS.get(self.error_class, "") if self.error_class else ""
+
+
+class ExportBackfill(Run):
+    """The export of a range of days of one config, one day after the other in order (`rows_done` counts the days
+    handled, `rows_total` the days): a backfill asked on the export's page, or the Resume of a paused export. A day
+    already exported whose rows and checksum are unchanged and whose file is still at the destination is skipped
+    unless `forced`. It stops at the first day that fails, so the files a partner holds never have a hole before
+    the last one. One at a time per config."""
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    config = models.ForeignKey(ExportConfig, on_delete=models.CASCADE, related_name="backfills")
+    first_day = models.DateField()
+    last_day = models.DateField()
+    forced = models.BooleanField(default=False)
+    resume = models.BooleanField(default=False, help_text="the Resume of a paused export")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    exported = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+
+    class Meta(Run.Meta):
+        constraints = [
+            *Run.Meta.constraints,
+            models.UniqueConstraint(
+                fields=["config"],
+                condition=Q(status__in=[RunStatus.QUEUED, RunStatus.RUNNING]),
+                name="exportbackfill_one_active",
+            ),
+            models.CheckConstraint(condition=Q(first_day__lte=F("last_day")), name="exportbackfill_days_in_order"),
+        ]
+
+    def __str__(self) -> str:
+        return f"backfill {self.config_id} {self.first_day}..{self.last_day}"

@@ -13,13 +13,13 @@ import datetime as dt
 import json
 
 from django.db import connection
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from batchhub.api.auth import KeyRow, aware
 from batchhub.api.models import ApiCall
 from batchhub.api.queries import api_activity
-from batchhub.connectors.models import Connector, ConnectorKey, Destination, Source
+from batchhub.connectors.models import Connector, ConnectorKey, Destination, ExportConfig, ExportRun, Source
 from batchhub.core.queries import get_by_code_or_404
 from batchhub.core.roles import CSM, PARTNER, PRIVACY_ADMIN, has_role
 from batchhub.core.secrets.crypto import Secret
@@ -134,3 +134,24 @@ def connector_key_row(digest: str) -> KeyRow | None:
 
 def connector_key_used(key_id: int, now: dt.datetime) -> None:
     ConnectorKey.objects.filter(pk=key_id).update(last_used_at=now)
+
+
+def export_configs_of(connector: Connector) -> list[ExportConfig]:
+    """The connector's daily exports with their latest run's day, status and error (for their state and health)."""
+    latest = ExportRun.objects.filter(config=OuterRef("pk")).order_by("-day")
+    return list(
+        connector.export_configs.select_related("app", "destination")
+        .annotate(
+            last_status=Subquery(latest.values("status")[:1]),
+            last_success_at=Subquery(
+                latest.filter(status=ExportRun.Status.SUCCEEDED).order_by("-finished_at").values("finished_at")[:1]
+            ),
+            last_failure_at=Subquery(
+                latest.filter(status=ExportRun.Status.FAILED).order_by("-finished_at").values("finished_at")[:1]
+            ),
+            last_failure=Subquery(
+                latest.filter(status=ExportRun.Status.FAILED).order_by("-finished_at").values("error")[:1]
+            ),
+        )
+        .order_by("pk")
+    )

@@ -1,4 +1,5 @@
-"""Background work of connectors: the Test of a destination or source (ids only: no setting, no secret)."""
+"""Background work of connectors (ids only: no setting, no secret): the Test of a destination or source, the daily
+exports and backfills."""
 
 from __future__ import annotations
 
@@ -7,8 +8,13 @@ import datetime as dt
 from celery import shared_task
 from django.conf import settings
 
-from batchhub.connectors.exporting import export_run_complete, export_run_failed, exports_dispatch
-from batchhub.connectors.models import Destination, ExportRun, Source
+from batchhub.connectors.exporting import (
+    export_backfill_execute,
+    export_run_complete,
+    export_run_failed,
+    exports_dispatch,
+)
+from batchhub.connectors.models import Destination, ExportBackfill, ExportRun, Source
 from batchhub.connectors.services import storage_test
 from batchhub.core.jobs.runs import run_release, run_task_execute
 from batchhub.core.jobs.tasking import enqueue_on_commit
@@ -64,3 +70,21 @@ def export_run(self, run_id: int) -> int | None:
             return None
 
     return run_task_execute(self, ExportRun, run_id, work)
+
+
+@shared_task(bind=True, queue="exports", soft_time_limit=45 * 60, time_limit=50 * 60)
+def export_backfill_run(self, backfill_id: int) -> int | None:
+    """Export backfill `backfill_id`'s days in order (claimed; after a kill or its time limit it goes on from the
+    first day not done). A temporary failure of a day waits (EXPORT_RETRY_SECONDS, doubled each attempt) and goes
+    on there. Returns the days handled once finished."""
+
+    def work(backfill: ExportBackfill) -> int | None:
+        wait = export_backfill_execute(backfill)
+        if wait is not None:
+            run_release(backfill)
+            export_backfill_run.apply_async((backfill_id,), countdown=wait)
+            return None
+        backfill.refresh_from_db()
+        return backfill.rows_done
+
+    return run_task_execute(self, ExportBackfill, backfill_id, work)

@@ -1,8 +1,26 @@
-from django.urls import path
+import datetime as dt
+
+from django.urls import path, register_converter
 
 from batchhub.connectors import views
 
+
+class DayConverter:
+    """A UTC day in a URL, YYYY-MM-DD (an impossible date is no match: a 404)."""
+
+    regex = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+
+    def to_python(self, value: str) -> dt.date:
+        return dt.date.fromisoformat(value)  # ValueError: no match
+
+    def to_url(self, value: dt.date) -> str:
+        return value.isoformat()
+
+
+register_converter(DayConverter, "day")
+
 app_name = "connectors"
+_EXPORT = "connectors/<uuid:code>/exports/<uuid:export_code>"
 
 urlpatterns = [
     path("connectors/", views.connector_list, name="list"),
@@ -20,6 +38,14 @@ urlpatterns = [
     path("connectors/<uuid:code>/exports/<uuid:export_code>/", views.export_config_edit, name="export_edit"),
     path("connectors/<uuid:code>/exports/<uuid:export_code>/delete/", views.export_config_delete, name="export_delete"),
     path("connectors/<uuid:code>/exports/<uuid:export_code>/run/", views.export_run_now, name="export_run"),
+    path(f"{_EXPORT}/runs/<day:day>/", views.export_run_detail, name="export_run_detail"),
+    path(f"{_EXPORT}/runs/<day:day>/progress/", views.export_run_progress, name="export_run_progress"),
+    path(f"{_EXPORT}/backfill/", views.export_backfill, name="export_backfill"),
+    path(
+        f"{_EXPORT}/backfills/<uuid:backfill_code>/progress/",
+        views.export_backfill_progress,
+        name="export_backfill_progress",
+    ),
 ]
 for _direction in ("destination", "source"):
     _extra = {"direction": _direction}

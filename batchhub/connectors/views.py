@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 
 from django.contrib import messages
@@ -10,15 +11,26 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from batchhub.connectors import services
-from batchhub.connectors.exporting import export_config_resume, export_run_ensure
+from batchhub.connectors.exporting import (
+    BACKFILL_DAYS,
+    BackfillRefused,
+    backfill_detail,
+    backfill_label,
+    export_backfill_request,
+    export_config_resume,
+    export_run_ensure,
+)
 from batchhub.connectors.forms import (
     DESTINATION_KINDS,
     SOURCE_KINDS,
+    BackfillForm,
     ConnectorCreateForm,
     ConnectorForm,
     ExportConfigForm,
@@ -26,6 +38,7 @@ from batchhub.connectors.forms import (
     PauseForm,
     StorageForm,
 )
+from batchhub.connectors.models import ExportRun
 from batchhub.connectors.queries import (
     connector_activity,
     connector_can_change,
@@ -35,10 +48,12 @@ from batchhub.connectors.queries import (
     connector_keys,
     connector_list_rows,
     destination_get,
+    export_configs_of,
     projects_for_new_connector,
     source_get,
 )
-from batchhub.connectors.tasks import export_run, storage_test_soon
+from batchhub.connectors.tasks import export_backfill_run, export_run, storage_test_soon
+from batchhub.core.jobs.runs import run_progress_render
 from batchhub.core.jobs.tasking import enqueue_on_commit
 from batchhub.core.queries import get_by_code_or_404
 from batchhub.core.roles import PARTNER, has_role
@@ -162,7 +177,7 @@ def _detail_response(request: HttpRequest, connector, *, pause_form: PauseForm |
             pause_form=pause_form or PauseForm(),
             api_activity=connector_activity(connector),
             destinations=list(connector.destinations.order_by("name")),
-            export_configs=list(connector.export_configs.select_related("app", "destination").order_by("pk")),
+            export_configs=export_configs_of(connector),
             sources=list(connector.sources.order_by("name")),
         )
     response = render(request, "connectors/connector_detail.html", context, status=400 if pause_form else 200)
@@ -387,21 +402,68 @@ def _export_config_get(connector, export_code):
     return get_by_code_or_404(connector.export_configs.select_related("app", "destination"), export_code, what="export")
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def export_config_edit(request: HttpRequest, code, export_code=None) -> HttpResponse:
-    """Create (no code) or change a daily export; its page lists its runs and offers "Run now"."""
-    connector = _connector_for_change(request, code)
-    config = _export_config_get(connector, export_code) if export_code else None
+def _export_for_view(request: HttpRequest, code, export_code):
+    """The connector and export config the user may look at: the partner's users and CSMs (who change nothing)."""
+    connector = connector_get_for_user(request.user, code)
+    if not connector_can_see_details(request.user, connector):
+        raise Http404("No such export")
+    return connector, _export_config_get(connector, export_code)
+
+
+def _export_run_get(config, day: dt.date) -> ExportRun:
+    run = config.runs.filter(day=day).first()
+    if run is None:
+        raise Http404("No run of that day")
+    return run
+
+
+def _export_page(request: HttpRequest, connector, config, *, form=None, backfill_form=None, status=200):
+    can_change = connector_can_change(request.user, connector)
+    yesterday = timezone.now().astimezone(dt.UTC).date() - dt.timedelta(days=1)
+    context = {"connector": connector, "config": config, "can_change": can_change, "yesterday": yesterday,
+               "destinations": list(connector.destinations.order_by("name"))}  # fmt: skip
+    if form is None and can_change:
+        form = _export_config_form(connector, config)
+    context["form"] = form
+    if config is not None:
+        runs = list(config.runs.order_by("-day")[:30])
+        context.update(
+            runs=runs,
+            active_runs=[run for run in runs if not run.is_finished],
+            backfill=config.backfills.order_by("-created_at", "-id").first(),
+            backfill_form=backfill_form or BackfillForm(initial={"last_day": yesterday}),
+            backfill_days=BACKFILL_DAYS,
+            earliest=yesterday - dt.timedelta(days=BACKFILL_DAYS - 1),
+            chart_runs=list(config.runs.filter(day__gt=yesterday - dt.timedelta(days=30))),
+        )
+    return no_store(render(request, "connectors/export_form.html", context, status=status))
+
+
+def _export_config_form(connector, config, data=None) -> ExportConfigForm:
     apps = list(connector.project.apps.order_by("platform", "name"))
     destinations = list(connector.destinations.order_by("name"))
     initial = {"enabled": True}
     if config is not None:
         initial = {"app": str(config.app.code), "kind": config.kind, "identifier": config.identifier,
                    "destination": str(config.destination.code), "enabled": config.enabled}  # fmt: skip
-    form = ExportConfigForm(request.POST or None, apps=apps, destinations=destinations, initial=initial)
+    return ExportConfigForm(data, apps=apps, destinations=destinations, initial=initial)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def export_config_edit(request: HttpRequest, code, export_code=None) -> HttpResponse:
+    """Create (no code) or change a daily export. Its page shows its state, a chart and the history of its runs,
+    "Run now" and "Backfill" with their progress; a CSM sees it without the forms."""
+    if request.method == "GET" and export_code is not None:
+        connector, config = _export_for_view(request, code, export_code)
+        return _export_page(request, connector, config)
+    connector = _connector_for_change(request, code)
+    config = _export_config_get(connector, export_code) if export_code else None
+    if request.method == "GET":
+        return _export_page(request, connector, config)
+    form = _export_config_form(connector, config, request.POST)
     was_paused = bool(config and config.paused_reason)
-    if request.method == "POST" and form.is_valid():
+    if form.is_valid():
         try:
             config = services.export_config_save(actor=request.user, connector=connector, config=config,
                                                  **form.cleaned_data)  # fmt: skip
@@ -410,15 +472,13 @@ def export_config_edit(request: HttpRequest, code, export_code=None) -> HttpResp
         else:
             messages.success(request, "Daily export saved.")
             if was_paused and config.enabled:  # Resume: every missed day again, in order
-                runs = export_config_resume(config)
-                for run_id in runs:
-                    enqueue_on_commit(export_run, run_id)
-                messages.info(request, f"Resumed: {len(runs)} missed day{'s' if len(runs) != 1 else ''} queued.")
+                backfill = export_config_resume(config, actor=request.user)
+                if backfill is not None:
+                    enqueue_on_commit(export_backfill_run, backfill.pk)
+                    days = backfill.rows_total
+                    messages.info(request, f"Resumed: {days} missed day{pluralize(days)} queued, in order.")
             return redirect("connectors:export_edit", code=connector.code, export_code=config.code)
-    runs = list(config.runs.order_by("-day")[:30]) if config else []
-    context = {"connector": connector, "config": config, "form": form, "runs": runs, "destinations": destinations}
-    return no_store(render(request, "connectors/export_form.html", context,
-                           status=400 if request.method == "POST" else 200))  # fmt: skip
+    return _export_page(request, connector, config, form=form, status=400)
 
 
 @login_required
@@ -445,3 +505,55 @@ def export_run_now(request: HttpRequest, code, export_code) -> HttpResponse:
     else:
         messages.info(request, f"The export of {day:%Y-%m-%d} is already running.")
     return redirect("connectors:export_edit", code=connector.code, export_code=config.code)
+
+
+@login_required
+@require_POST
+def export_backfill(request: HttpRequest, code, export_code) -> HttpResponse:
+    """Export a range of past days in order, in a worker; the page shows its progress."""
+    connector = _connector_for_change(request, code)
+    config = _export_config_get(connector, export_code)
+    form = BackfillForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            backfill = export_backfill_request(config, data["first_day"], data["last_day"], force=data["force"],
+                                               actor=request.user)  # fmt: skip
+        except BackfillRefused as refused:
+            form.add_error(None, str(refused))
+        else:
+            enqueue_on_commit(export_backfill_run, backfill.pk)
+            days = backfill.rows_total
+            messages.success(request, f"Backfill of {days} day{pluralize(days)} queued: they are exported in order.")
+            return redirect("connectors:export_edit", code=connector.code, export_code=config.code)
+    return _export_page(request, connector, config, backfill_form=form, status=400)
+
+
+@login_required
+@require_GET
+def export_backfill_progress(request: HttpRequest, code, export_code, backfill_code) -> HttpResponse:
+    connector, config = _export_for_view(request, code, export_code)
+    backfill = get_by_code_or_404(config.backfills.all(), backfill_code, what="backfill")
+    url = reverse("connectors:export_backfill_progress", args=[connector.code, config.code, backfill.code])
+    return no_store(run_progress_render(request, backfill, url=url, label=backfill_label(backfill), unit="days",
+                                        detail=backfill_detail(backfill)))  # fmt: skip
+
+
+@login_required
+@require_GET
+def export_run_detail(request: HttpRequest, code, export_code, day: dt.date) -> HttpResponse:
+    """One day's run: its file, manifest, attempts and classified error."""
+    connector, config = _export_for_view(request, code, export_code)
+    run = _export_run_get(config, day)
+    context = {"connector": connector, "config": config, "run": run,
+               "manifest": json.dumps(run.manifest, indent=2) if run.manifest else ""}  # fmt: skip
+    return no_store(render(request, "connectors/export_run.html", context))
+
+
+@login_required
+@require_GET
+def export_run_progress(request: HttpRequest, code, export_code, day: dt.date) -> HttpResponse:
+    connector, config = _export_for_view(request, code, export_code)
+    run = _export_run_get(config, day)
+    url = reverse("connectors:export_run_progress", args=[connector.code, config.code, day])
+    return no_store(run_progress_render(request, run, url=url, label=f"Export of {day:%Y-%m-%d}"))

@@ -14,9 +14,9 @@ from batchhub.connectors import formats
 from batchhub.connectors.exporting import export_file_name, export_run_ensure, export_run_execute
 from batchhub.connectors.models import ExportConfig, ExportRun
 from batchhub.core.storage.base import ErrorClass, TransportError
+from tests.connectors.conftest import export_config_make
 from tests.factories import (
     AppFactory,
-    ConnectorFactory,
     DestinationFactory,
     InAppEventFactory,
     InstallationFactory,
@@ -31,25 +31,8 @@ def at(hour: int, minute: int = 0) -> dt.datetime:
     return dt.datetime(2026, 12, 5, hour, minute, tzinfo=dt.UTC)
 
 
-@pytest.fixture
-def storage_root(settings, tmp_path):
-    settings.STORAGE_LOCAL_ROOT = tmp_path
-    return tmp_path
-
-
-@pytest.fixture
-def world(db, storage_root):
-    app = AppFactory(name="MyShop", platform="ios")
-    connector = ConnectorFactory(project=app.project)
-    destination = DestinationFactory(connector=connector, location={"path": "daily"})
-    folder = storage_root / "exports" / connector.partner.slug / "daily"
-    return app, connector, destination, folder
-
-
 def _config(world, kind, identifier="installation_id") -> ExportConfig:
-    app, connector, destination, _ = world
-    return ExportConfig.objects.create(connector=connector, app=app, kind=kind, identifier=identifier,
-                                       destination=destination)  # fmt: skip
+    return export_config_make(world, kind, identifier)
 
 
 def test_a_push_export_writes_the_days_rows_and_a_manifest(world):
@@ -256,7 +239,8 @@ def test_a_partner_adds_a_daily_export_runs_it_now_and_resumes_it_when_paused(
     config.refresh_from_db()
     assert (config.paused_reason, config.consecutive_failures, config.identifier) == ("", 0, "advertising_id")
     run.refresh_from_db()
-    assert run.status == "succeeded" and run.forced
+    assert (run.status, run.attempts) == ("succeeded", 2)  # exported again by the Resume
+    assert config.backfills.get().resume
 
 
 def test_deleting_a_connector_takes_its_exports_and_their_runs(world):
@@ -267,43 +251,3 @@ def test_deleting_a_connector_takes_its_exports_and_their_runs(world):
     export_run_ensure(config, DAY)
     services.connector_delete(actor=None, connector=connector)
     assert not ExportConfig.objects.exists() and not ExportRun.objects.exists()
-
-
-def test_a_backfill_runs_each_day_once_in_order_and_skips_days_done(world):
-    from django.utils import timezone
-
-    from batchhub.connectors.exporting import export_backfill
-
-    config = _config(world, "userbase")
-    yesterday = timezone.now().date() - dt.timedelta(days=1)
-    done, _ = export_run_ensure(config, yesterday - dt.timedelta(days=1))
-    ExportRun.objects.filter(pk=done.pk).update(status="succeeded")
-    runs = export_backfill(config, yesterday - dt.timedelta(days=3), yesterday)
-    days = list(ExportRun.objects.filter(pk__in=runs).order_by("pk").values_list("day", flat=True))
-    assert days == [yesterday - dt.timedelta(days=3), yesterday - dt.timedelta(days=2), yesterday]  # in order
-    assert len(export_backfill(config, yesterday - dt.timedelta(days=3), yesterday, force=True)) == 4
-    for first, last, message in [
-        (yesterday, yesterday + dt.timedelta(days=1), "at the latest"),
-        (yesterday - dt.timedelta(days=90), yesterday, "90 days at most"),
-        (yesterday, yesterday - dt.timedelta(days=1), "comes after"),
-    ]:
-        with pytest.raises(ValueError, match=message):
-            export_backfill(config, first, last)
-
-
-def test_resume_exports_again_every_missed_day_in_order(world):
-    from django.utils import timezone
-
-    from batchhub.connectors.exporting import export_config_resume
-
-    config = _config(world, "userbase")
-    yesterday = timezone.now().date() - dt.timedelta(days=1)
-    for offset, status in ((5, "succeeded"), (4, "failed"), (3, "failed"), (2, "failed")):
-        run, _ = export_run_ensure(config, yesterday - dt.timedelta(days=offset))
-        ExportRun.objects.filter(pk=run.pk).update(status=status)
-    ExportConfig.objects.filter(pk=config.pk).update(paused_reason="Paused after 3 failed days", consecutive_failures=3)
-    runs = export_config_resume(config)
-    days = list(ExportRun.objects.filter(pk__in=runs).order_by("day").values_list("day", flat=True))
-    assert days == [yesterday - dt.timedelta(days=offset) for offset in (4, 3, 2, 1, 0)]
-    config.refresh_from_db()
-    assert (config.paused_reason, config.consecutive_failures) == ("", 0)

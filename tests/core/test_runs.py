@@ -53,3 +53,30 @@ def test_a_worker_whose_run_was_taken_over_stops_without_counting(db):
     run_progress(second, done=3)
     second.refresh_from_db()
     assert (second.rows_done, second.status) == (3, "running")
+
+
+@pytest.mark.django_db(transaction=True)  # the beating thread has its own connection: it must see the run
+def test_a_run_beats_from_a_thread_while_its_work_keeps_the_connection_busy_and_learns_it_was_taken_over():
+    import time
+
+    from batchhub.core.jobs.runs import run_beating
+
+    run = run_claim(RetentionRun, RetentionRun.objects.create().pk, claimer="w")
+    backfill = run_claim(RetentionRun, RetentionRun.objects.create().pk, claimer="w")
+    old = timezone.now() - dt.timedelta(minutes=4)
+    RetentionRun.objects.update(heartbeat_at=old)
+    with run_beating(run, backfill, every=0.05) as beat:
+        beat.done = 42
+        deadline = time.monotonic() + 10
+        while RetentionRun.objects.filter(heartbeat_at=old).exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not beat.lost
+    assert not RetentionRun.objects.filter(heartbeat_at=old).exists()  # both beat
+    run.refresh_from_db()
+    assert run.rows_done == 42  # the progress the work published
+    RetentionRun.objects.filter(pk=run.pk).update(claimed_by="another worker")
+    with run_beating(run, every=0.05) as beat:
+        deadline = time.monotonic() + 10
+        while not beat.lost and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert beat.lost

@@ -26,7 +26,8 @@ pytestmark = pytest.mark.portable
 class Route:
     method: str
     # what the URL names: "", "project", "rest_key", "profile", "grant", "api_call", "retention_run", "connector",
-    # "connector_key", "destination", "source" (a connector is the granted partner's, on the project)
+    # "connector_key", "destination", "source", "export", "export_run", "export_backfill" (a connector is the
+    # granted partner's, on the project)
     kwargs: str
     allowed: tuple[str, ...]  # roles that may use it on a project they can see
     public: bool = False  # reachable without logging in
@@ -86,11 +87,15 @@ ROUTES: dict[str, Route] = {
     "connectors:source_test": Route("POST", "source", OWNER, ok=302),
     "connectors:source_delete": Route("POST", "source", OWNER, ok=302),
     "connectors:export_create": Route("GET", "connector", OWNER),
-    "connectors:export_edit": Route("GET", "export", OWNER),
+    "connectors:export_edit": Route("GET", "export", ("csm", "partner")),  # a CSM sees it without its forms
     "connectors:export_delete": Route("POST", "export", OWNER, ok=302),
     "connectors:export_run": Route("POST", "export", OWNER, ok=302),
+    "connectors:export_run_detail": Route("GET", "export_run", ("csm", "partner")),
+    "connectors:export_run_progress": Route("GET", "export_run", ("csm", "partner")),
+    "connectors:export_backfill": Route("POST", "export", OWNER, ok=400),  # no days given: a form error
+    "connectors:export_backfill_progress": Route("GET", "export_backfill", ("csm", "partner")),
 }
-CONNECTOR_KWARGS = ("connector", "connector_key", "destination", "source", "export")
+CONNECTOR_KWARGS = ("connector", "connector_key", "destination", "source", "export", "export_run", "export_backfill")
 
 
 def _named_routes(resolver=None, namespace: str = "") -> set[str]:
@@ -122,6 +127,8 @@ def _url(name: str, route: Route, project, partner) -> str:
         "destination": {"code": connector.code, "storage_code": DestinationFactory(connector=connector).code},
         "source": {"code": connector.code, "storage_code": SourceFactory(connector=connector).code},
         "export": {"code": connector.code, "export_code": _export_config(connector, project).code},
+        "export_run": _export_run(connector, project),
+        "export_backfill": _export_backfill(connector, project),
         "": {},
         "project": {"code": project.code},
         "rest_key": {"code": project.code, "key_code": RestApiKeyFactory(customer=project.customer).code},
@@ -136,8 +143,25 @@ def _url(name: str, route: Route, project, partner) -> str:
 def _export_config(connector, project):
     from batchhub.connectors.models import ExportConfig
 
-    return ExportConfig.objects.create(connector=connector, app=project.apps.first(), kind="userbase",
-                                       destination=DestinationFactory(connector=connector))  # fmt: skip
+    config = ExportConfig.objects.filter(connector=connector, kind="userbase").first()
+    return config or ExportConfig.objects.create(connector=connector, app=project.apps.first(), kind="userbase",
+                                                 destination=DestinationFactory(connector=connector))  # fmt: skip
+
+
+def _export_run(connector, project) -> dict:
+    import datetime as dt
+
+    config = _export_config(connector, project)
+    run = config.runs.create(day=dt.date(2026, 12, 1))
+    return {"code": connector.code, "export_code": config.code, "day": run.day}
+
+
+def _export_backfill(connector, project) -> dict:
+    import datetime as dt
+
+    config = _export_config(connector, project)
+    backfill = config.backfills.create(first_day=dt.date(2026, 11, 1), last_day=dt.date(2026, 11, 30))
+    return {"code": connector.code, "export_code": config.code, "backfill_code": backfill.code}
 
 
 def _retention_run():

@@ -11,11 +11,14 @@ status 286 once the run is finished, which tells htmx to stop polling.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 from celery.exceptions import SoftTimeLimitExceeded
+from django.db import connections
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
@@ -78,10 +81,51 @@ def run_finish(run: Run, *, error: str = "") -> None:
     run.refresh_from_db(fields=["status", "finished_at", "error"])
 
 
-def run_progress_render(request: HttpRequest, run: Run, *, url: str, label: str = "") -> HttpResponse:
+class RunBeat:
+    """What `run_beating` shares with its thread: the progress to publish (`done`, rows so far) and whether the run
+    was taken over (`lost`)."""
+
+    def __init__(self) -> None:
+        self.done: int | None = None
+        self.lost = False
+
+
+@contextmanager
+def run_beating(run: Run, *others: Run, every: float) -> Iterator[RunBeat]:
+    """Beat `run` (and `others`, e.g. the backfill that runs it) every `every` seconds from a thread with its own
+    database connection, for work that keeps this one busy (a COPY streaming for minutes). The thread writes
+    `beat.done` as the run's rows done; it sets `beat.lost` if the run was taken over (the work then stops and
+    raises RunLost)."""
+    beat, stop = RunBeat(), threading.Event()
+
+    def beating() -> None:
+        try:
+            while not stop.wait(every):
+                now = timezone.now()
+                changes = {"heartbeat_at": now} if beat.done is None else {"heartbeat_at": now, "rows_done": beat.done}
+                if not _held(run).update(**changes):
+                    beat.lost = True
+                    return
+                for other in others:
+                    _held(other).update(heartbeat_at=now)
+        finally:
+            connections.close_all()  # this thread's own connections only
+
+    thread = threading.Thread(target=beating, name=f"beat-{type(run).__name__}-{run.pk}", daemon=True)
+    thread.start()
+    try:
+        yield beat
+    finally:
+        stop.set()
+        thread.join()
+
+
+def run_progress_render(request: HttpRequest, run: Run, *, url: str, label: str = "", unit: str = "rows",
+                        detail: str = "") -> HttpResponse:  # fmt: skip
     """The progress partial of `run`, polling `url` while the run goes on; status 286 (htmx stops polling) once
-    it is finished."""
-    response = render(request, "core/_run_progress.html", {"run": run, "poll_url": url, "label": label})
+    it is finished. `unit` names what the run counts (rows, days, files); `detail` is one more line under it."""
+    context = {"run": run, "poll_url": url, "label": label, "unit": unit, "detail": detail}
+    response = render(request, "core/_run_progress.html", context)
     if run.is_finished and request.htmx:
         response.status_code = HTMX_STOP_POLLING
     return response

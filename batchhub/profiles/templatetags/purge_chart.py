@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from django import template
 
+from batchhub.core.web.charts import nice_ceiling
+
 register = template.Library()
 
 WIDTH, HEIGHT = 760, 200
@@ -48,13 +50,6 @@ def _fraction_of_month(at: dt.datetime) -> float:
     return (at - start).total_seconds() / (days * 86400)
 
 
-def _nice_ceiling(value: int) -> int:
-    if value <= 5:
-        return 5
-    power = 10 ** math.floor(math.log10(value))
-    return next(int(step * power) for step in (1, 2, 2.5, 5, 10) if step * power >= value)
-
-
 @register.inclusion_tag("profiles/_purge_chart.html")
 def purge_chart(by_month: list[tuple[dt.date, int]], cutoff: dt.datetime, now: dt.datetime,
                 proposed: dt.datetime | None = None) -> dict:  # fmt: skip
@@ -75,7 +70,7 @@ def purge_chart(by_month: list[tuple[dt.date, int]], cutoff: dt.datetime, now: d
         elif month in counts:
             counts[month] = profiles
     slots = ([("older", None)] if older else []) + [(m.strftime("%b %Y"), m) for m in months]
-    top = _nice_ceiling(max([older, *counts.values(), 1]))
+    top = nice_ceiling(max([older, *counts.values(), 1]))
     plot_width, plot_height = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     slot = plot_width / len(slots)
     every = max(1, math.ceil(len(slots) / 12))
