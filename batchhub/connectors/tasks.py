@@ -16,7 +16,7 @@ from batchhub.connectors.exporting import (
 )
 from batchhub.connectors.models import Destination, ExportBackfill, ExportRun, Source
 from batchhub.connectors.services import storage_test
-from batchhub.core.jobs.runs import run_release, run_task_execute
+from batchhub.core.jobs.runs import run_release, run_task_execute, runs_stuck
 from batchhub.core.jobs.tasking import enqueue_on_commit
 from batchhub.core.storage.base import TransportError
 
@@ -88,3 +88,18 @@ def export_backfill_run(self, backfill_id: int) -> int | None:
         return backfill.rows_done
 
     return run_task_execute(self, ExportBackfill, backfill_id, work)
+
+
+@shared_task(queue="exports", soft_time_limit=60, time_limit=90)
+def exports_resume() -> dict[str, list[int]]:
+    """Beat, every 10 minutes: queue again the export runs and backfills whose task was lost (`run_claim` lets one
+    delivery hold a run, so one queued twice runs once)."""
+    lost = {
+        "runs": list(runs_stuck(ExportRun).values_list("pk", flat=True)),
+        "backfills": list(runs_stuck(ExportBackfill).values_list("pk", flat=True)),
+    }
+    for run_id in lost["runs"]:
+        enqueue_on_commit(export_run, run_id)
+    for backfill_id in lost["backfills"]:
+        enqueue_on_commit(export_backfill_run, backfill_id)
+    return lost

@@ -208,3 +208,21 @@ def test_a_csm_sees_an_export_and_its_runs_but_changes_nothing(client, world):
     other = UserFactory.partner_user(username="other-partner")
     client.force_login(other)
     assert client.get(reverse("connectors:export_edit", args=[connector.code, config.code])).status_code == 404
+
+
+def test_runs_and_backfills_whose_task_was_lost_are_queued_again(world, django_capture_on_commit_callbacks):
+    from batchhub.connectors.tasks import exports_resume
+
+    config = export_config_make(world, "userbase")
+    day = _yesterday()
+    run, _ = export_run_ensure(config, day - dt.timedelta(days=5))
+    backfill = export_backfill_request(config, day - dt.timedelta(days=1), day)
+    long_ago = timezone.now() - dt.timedelta(minutes=11)
+    ExportRun.objects.filter(pk=run.pk).update(created_at=long_ago)
+    ExportBackfill.objects.filter(pk=backfill.pk).update(created_at=long_ago)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert exports_resume.apply().get() == {"runs": [run.pk], "backfills": [backfill.pk]}
+    run.refresh_from_db()
+    backfill.refresh_from_db()
+    assert (run.status, backfill.status, backfill.exported) == ("succeeded", "succeeded", 2)
+    assert exports_resume.apply().get() == {"runs": [], "backfills": []}
