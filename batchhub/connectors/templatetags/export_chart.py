@@ -15,7 +15,7 @@ register = template.Library()
 WIDTH, HEIGHT = 760, 170
 LEFT, RIGHT, TOP, BOTTOM = 56, 8, 12, 26
 DAYS = 30
-MARK = 4  # the height of a failed or missing day's mark
+MARK = 4  # the height of a failed, running or missing day's mark (half of it: a day exported with no row)
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ def export_chart(runs, last_day: dt.date) -> dict:
             tone, rows, label = "failed", None, "failed"
         else:
             tone, rows, label = "running", None, run.get_status_display().lower()
-        height = plot_height * rows / top if rows else (MARK if tone != "ok" else 0)
+        height = max(plot_height * rows / top, MARK / 2) if rows is not None else MARK  # an empty day shows too
         bars.append(
             Bar(
                 day=day, rows=rows, tone=tone, state=label,
