@@ -274,6 +274,7 @@ def exports_dispatch(day: dt.date | None = None) -> list[int]:
 
 
 BACKFILL_DAYS = 90  # how far back a backfill may go
+PAUSED_CONNECTOR = "This connector is paused: nothing is exported until it is resumed on its page."
 
 
 class BackfillRefused(ValueError):
@@ -284,7 +285,8 @@ def export_backfill_request(config: ExportConfig, first: dt.date, last: dt.date,
                             actor=None, resume: bool = False) -> ExportBackfill:  # fmt: skip
     """Ask for the export of the days `first` to `last` (UTC, both included), done in order by a worker
     (`export_backfill_execute`). Refuses (BackfillRefused) a range that runs backwards, ends after yesterday or
-    starts more than BACKFILL_DAYS ago, and a second backfill while one of this config is under way."""
+    starts more than BACKFILL_DAYS ago, a second backfill while one of this config is under way, and any while the
+    connector is paused."""
     yesterday = timezone.now().astimezone(dt.UTC).date() - dt.timedelta(days=1)
     if first > last:
         raise BackfillRefused("The first day comes after the last one.")
@@ -297,6 +299,8 @@ def export_backfill_request(config: ExportConfig, first: dt.date, last: dt.date,
             f"A backfill goes back {BACKFILL_DAYS} days at most: the first day can be "
             f"{yesterday - dt.timedelta(days=BACKFILL_DAYS - 1):%Y-%m-%d} at the earliest."
         )
+    if config.connector.is_paused:  # its jobs wait: one asked now would only wait unseen
+        raise BackfillRefused(PAUSED_CONNECTOR)
     try:
         with transaction.atomic():
             backfill = ExportBackfill.objects.create(

@@ -380,9 +380,13 @@ def export_config_save(
     enabled: bool,
 ) -> ExportConfig:  # fmt: skip
     """Create or change an export config (the app of the connector's project, a destination of the connector).
-    Enabling a paused config resumes it: its failed days count again from zero."""
+    Enabling a paused config resumes it: its failed days count again from zero (refused while the connector is
+    paused: the Resume's backfill could not run)."""
     if app.project_id != connector.project_id or destination.connector_id != connector.pk:
         raise PermissionDenied("That app or destination is not this connector's.")
+    if config is not None and config.paused_reason and enabled and connector.is_paused:
+        raise ValidationError({"enabled": "This connector is paused: resume it first, then this export (its missed "
+                                          "days are exported then)."})  # fmt: skip
     before = model_snapshot(config, _EXPORT_AUDITED) if config else {}
     config = config or ExportConfig(connector=connector)
     config.app, config.kind, config.identifier, config.destination = app, kind, identifier, destination

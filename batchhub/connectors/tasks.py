@@ -14,7 +14,7 @@ from batchhub.connectors.exporting import (
     export_run_failed,
     exports_dispatch,
 )
-from batchhub.connectors.models import Destination, ExportBackfill, ExportRun, Source
+from batchhub.connectors.models import Connector, Destination, ExportBackfill, ExportConfig, ExportRun, Source
 from batchhub.connectors.services import storage_test
 from batchhub.core.jobs.runs import run_release, run_task_execute, runs_stuck
 from batchhub.core.jobs.tasking import enqueue_on_commit
@@ -49,6 +49,12 @@ def exports_daily() -> list[int]:
     return runs
 
 
+def _connector_paused(config_id: int) -> bool:
+    """A paused connector's jobs wait: its run or backfill is left queued, and `exports_resume` queues it again
+    every 10 minutes until the connector is resumed."""
+    return ExportConfig.objects.filter(pk=config_id, connector__status=Connector.Status.PAUSED).exists()
+
+
 # An export streams its file once; the limits bound a very large day (bench/exports.py measures the rate).
 @shared_task(bind=True, queue="exports", soft_time_limit=45 * 60, time_limit=50 * 60)
 def export_run(self, run_id: int) -> int | None:
@@ -57,6 +63,9 @@ def export_run(self, run_id: int) -> int | None:
     Returns the rows exported."""
 
     def work(run: ExportRun) -> int | None:
+        if _connector_paused(run.config_id):
+            run_release(run)
+            return None
         try:
             return export_run_complete(run).rows
         except TransportError as error:
@@ -79,6 +88,9 @@ def export_backfill_run(self, backfill_id: int) -> int | None:
     on there. Returns the days handled once finished."""
 
     def work(backfill: ExportBackfill) -> int | None:
+        if _connector_paused(backfill.config_id):
+            run_release(backfill)
+            return None
         wait = export_backfill_execute(backfill)
         if wait is not None:
             run_release(backfill)

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from batchhub.connectors import services
 from batchhub.connectors.exporting import (
     BACKFILL_DAYS,
+    PAUSED_CONNECTOR,
     BackfillRefused,
     backfill_detail,
     backfill_label,
@@ -497,6 +498,9 @@ def export_run_now(request: HttpRequest, code, export_code) -> HttpResponse:
     """Export yesterday (UTC) now: again if it was done already."""
     connector = _connector_for_change(request, code)
     config = _export_config_get(connector, export_code)
+    if connector.is_paused:
+        messages.error(request, PAUSED_CONNECTOR)
+        return _export_page(request, connector, config, status=400)
     day = timezone.now().astimezone(dt.UTC).date() - dt.timedelta(days=1)
     run, execute = export_run_ensure(config, day, forced=True)
     if execute:

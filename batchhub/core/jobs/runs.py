@@ -152,7 +152,7 @@ def run_task_execute(task, model: type[R], run_id: int, work: Callable[[R], T]) 
     and return what `work` returns. A delivery that finds the run held by a live worker comes back once that worker
     would count as dead; a finished run is left as it is (None). A worker whose run was taken over stops (None). At
     its soft time limit the run is released and queued again for a fresh task (None); any other error fails the
-    run and is raised (the task's own record keeps it too)."""
+    run and is raised (the task's own record keeps it too), unless the run was deleted meanwhile (None)."""
     claimer = f"{task.request.hostname}:{task.request.id}:{uuid.uuid4().hex[:8]}"  # a redelivered copy differs
     run = run_claim(model, run_id, claimer=claimer)
     if run is None:
@@ -168,5 +168,7 @@ def run_task_execute(task, model: type[R], run_id: int, work: Callable[[R], T]) 
         enqueue_on_commit(task, run_id)  # outside any transaction: at once
         return None
     except Exception as exc:
+        if not model.objects.filter(pk=run_id).exists():
+            return None  # deleted meanwhile (with its export or its project): no run is left to fail
         run_finish(run, error=f"{type(exc).__name__}: {exc}")
         raise
