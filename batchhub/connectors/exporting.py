@@ -394,15 +394,20 @@ def export_backfill_execute(backfill: ExportBackfill) -> int | None:
 
 
 def export_days_missed(config: ExportConfig) -> tuple[dt.date, dt.date] | None:
-    """The days a paused config missed, from its first failed day since its last success to yesterday (None if
-    none): what Resume exports again, in order."""
+    """The days a config missed, to yesterday (None if none): after its last success, the first day not exported
+    (failed, or never run while the export or its connector was paused); with no success yet, its first failed
+    day. At most BACKFILL_DAYS back. What Resume exports again, in order."""
     yesterday = timezone.now().astimezone(dt.UTC).date() - dt.timedelta(days=1)
     runs = config.runs.order_by("day")
     succeeded = runs.filter(status=ExportRun.Status.SUCCEEDED).order_by("-day").values_list("day", flat=True).first()
-    failed = runs.filter(status=ExportRun.Status.FAILED)
     if succeeded is not None:
-        failed = failed.filter(day__gt=succeeded)
-    first = failed.values_list("day", flat=True).first()
+        done = set(runs.filter(day__gt=succeeded, status=ExportRun.Status.SUCCEEDED).values_list("day", flat=True))
+        day = succeeded + dt.timedelta(days=1)
+        while day <= yesterday and day in done:
+            day += dt.timedelta(days=1)
+        first = day if day <= yesterday else None
+    else:
+        first = runs.filter(status=ExportRun.Status.FAILED).values_list("day", flat=True).first()
     if first is None:
         return None
     return max(first, yesterday - dt.timedelta(days=BACKFILL_DAYS - 1)), yesterday
@@ -419,3 +424,19 @@ def export_config_resume(config: ExportConfig, *, actor=None) -> ExportBackfill 
         return export_backfill_request(config, *missed, actor=actor, resume=True)
     except BackfillRefused:
         return None
+
+
+def exports_connector_resumed(connector: Connector, *, actor=None) -> tuple[list[int], list[int]]:
+    """What a resumed connector's exports do again: the runs and backfills left waiting while it was paused, and a
+    Resume (backfill) of each running export's missed days. Returns (run ids, backfill ids) to queue."""
+    configs = export_configs_due().filter(connector=connector)
+    waiting_runs = list(
+        ExportRun.objects.filter(config__in=configs, status=Run.Status.QUEUED).values_list("pk", flat=True)
+    )
+    backfills = list(
+        ExportBackfill.objects.filter(config__in=configs, status=Run.Status.QUEUED).values_list("pk", flat=True)
+    )
+    for config in configs.exclude(backfills__status__in=[Run.Status.QUEUED, Run.Status.RUNNING]):
+        if backfill := export_config_resume(config, actor=actor):
+            backfills.append(backfill.pk)
+    return waiting_runs, backfills

@@ -27,6 +27,7 @@ from batchhub.connectors.exporting import (
     export_backfill_request,
     export_config_resume,
     export_run_ensure,
+    exports_connector_resumed,
 )
 from batchhub.connectors.forms import (
     DESTINATION_KINDS,
@@ -224,7 +225,13 @@ def connector_resume(request: HttpRequest, code) -> HttpResponse:
     if not connector_can_see_details(request.user, connector):
         raise Http404("No such connector")
     if services.connector_resume(actor=request.user, connector=connector):
-        messages.success(request, f"{connector.name} is running again.")
+        runs, backfills = exports_connector_resumed(connector, actor=request.user)
+        for run_id in runs:
+            enqueue_on_commit(export_run, run_id)
+        for backfill_id in backfills:
+            enqueue_on_commit(export_backfill_run, backfill_id)
+        missed = "; the exports it missed are queued, in order" if runs or backfills else ""
+        messages.success(request, f"{connector.name} is running again{missed}.")
     return redirect("connectors:detail", code=connector.code)
 
 

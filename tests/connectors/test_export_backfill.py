@@ -226,3 +226,29 @@ def test_runs_and_backfills_whose_task_was_lost_are_queued_again(world, django_c
     backfill.refresh_from_db()
     assert (run.status, backfill.status, backfill.exported) == ("succeeded", "succeeded", 2)
     assert exports_resume.apply().get() == {"runs": [], "backfills": []}
+
+
+def test_resuming_a_connector_exports_the_days_it_missed_while_paused(
+    client, world, django_capture_on_commit_callbacks
+):
+    from batchhub.connectors import services
+
+    app, connector, _, folder = world
+    GrantFactory(project=connector.project, partner=connector.partner)
+    config = export_config_make(world, "push_events")
+    yesterday = _yesterday()
+    done, _ = export_run_ensure(config, yesterday - dt.timedelta(days=4))
+    ExportRun.objects.filter(pk=done.pk).update(status="succeeded")
+    services.connector_pause(actor=None, connector=connector, reason="holiday")
+    for day in _days(yesterday - dt.timedelta(days=3), 4):  # the dispatcher made no run of these days
+        _event_on(app, day)
+    client.force_login(UserFactory.partner_user(partner=connector.partner, username="owner"))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("connectors:resume", args=[connector.code]))
+    assert "the exports it missed are queued" in client.get(response["Location"]).text
+    backfill = config.backfills.get()
+    assert (backfill.first_day, backfill.last_day, backfill.resume, backfill.status) == (
+        yesterday - dt.timedelta(days=3), yesterday, True, "succeeded")  # fmt: skip
+    assert sorted(config.runs.filter(status="succeeded").values_list("day", flat=True)) == _days(
+        yesterday - dt.timedelta(days=4), 5)  # fmt: skip
+    assert len(list(folder.glob("*.csv"))) == 4
