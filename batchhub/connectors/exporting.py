@@ -10,6 +10,7 @@ import io
 import json
 import time
 from collections.abc import Callable, Iterator
+from contextlib import closing
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
@@ -132,6 +133,16 @@ def export_file_name(config: ExportConfig, day: dt.date) -> str:
     )
 
 
+def _requeued(*, forced: bool) -> dict:
+    """A finished run queued again: a fresh start (attempts, times, outcome), so that its page and the retries
+    count this run only; `heartbeat_at` says since when it waits (`runs_stuck`)."""
+    return {
+        "status": ExportRun.Status.QUEUED, "forced": forced, "attempts": 0, "started_at": None, "finished_at": None,
+        "heartbeat_at": timezone.now(), "rows_done": 0, "rows": None, "bytes": None, "sha256": "", "manifest": {},
+        "error": "", "error_class": "", "error_code": "",
+    }  # fmt: skip
+
+
 def export_run_ensure(config: ExportConfig, day: dt.date, *, forced: bool = False) -> tuple[ExportRun, bool]:
     """The run of (config, day), made once whatever calls it at the same time (a unique constraint); a forced
     re-run of a finished one queues the same row again. Returns (run, whether it is to be executed)."""
@@ -141,8 +152,8 @@ def export_run_ensure(config: ExportConfig, day: dt.date, *, forced: bool = Fals
             return run, True
         run = ExportRun.objects.select_for_update().get(pk=run.pk)
         if forced and run.is_finished:
-            run.status, run.forced, run.error, run.error_class = ExportRun.Status.QUEUED, True, "", ""
-            run.save(update_fields=["status", "forced", "error", "error_class"])
+            ExportRun.objects.filter(pk=run.pk).update(**_requeued(forced=True))
+            run.refresh_from_db()
             return run, True
         return run, run.status == ExportRun.Status.QUEUED
 
@@ -165,8 +176,8 @@ def export_run_execute(run: ExportRun, *, also: tuple[Run, ...] = ()) -> ExportR
         error_code="",
     )  # fmt: skip
     run.refresh_from_db()
-    chunks = _chunks_copy if connection.vendor == "postgresql" else _chunks_portable
     lines = -1 if formats.HEADERS[ExportKind(config.kind)] else 0
+    held = ExportRun.objects.filter(pk=run.pk, claimed_by=run.claimed_by, status=ExportRun.Status.RUNNING)
     with run_beating(run, *also, every=settings.EXPORT_BEAT_SECONDS) as beat:
 
         def progress(chunk: bytes) -> None:
@@ -176,9 +187,11 @@ def export_run_execute(run: ExportRun, *, also: tuple[Run, ...] = ()) -> ExportR
             if beat.lost:  # a transport lets its caller's stream errors through untouched, after cleaning up
                 raise RunLost(f"export run {run.pk} was taken over")
 
-        stream = _CountingStream(chunks(config, run.day), on_chunk=progress)
         try:
-            with _transport(config) as transport:
+            # closing: a write that fails midway leaves the COPY open on this connection, and the next query on it
+            # would wait forever; closing the rows' generator cancels the COPY first (psycopg)
+            with closing(_chunks(config, run.day)) as chunks, _transport(config) as transport:
+                stream = _CountingStream(chunks, on_chunk=progress)
                 written = transport.write(name, stream)
                 listed = {item.name: item.size for item in transport.list(name)}
                 if written != stream.size or listed.get(name) not in (None, stream.size):
@@ -188,6 +201,8 @@ def export_run_execute(run: ExportRun, *, also: tuple[Run, ...] = ()) -> ExportR
                         f"The destination holds {listed.get(name)} bytes of {name}, not the {stream.size} written; "
                         "it will be written again.",
                     )
+                if beat.lost:
+                    raise RunLost(f"export run {run.pk} was taken over")
                 manifest = {
                     "file": name, "rows": rows, "bytes": stream.size, "sha256": stream.sha256.hexdigest(),
                     "format_version": formats.FORMAT_VERSION,
@@ -196,30 +211,40 @@ def export_run_execute(run: ExportRun, *, also: tuple[Run, ...] = ()) -> ExportR
                 manifest_bytes = json.dumps(manifest, indent=2).encode() + b"\n"
                 transport.write(formats.manifest_name(name), io.BytesIO(manifest_bytes))
         except TransportError as error:
-            ExportRun.objects.filter(pk=run.pk).update(
-                error=error.message, error_class=error.error_class.value, error_code=error.code[:40]
-            )
+            held.update(error=error.message, error_class=error.error_class.value, error_code=error.code[:40])
             raise
-    ExportRun.objects.filter(pk=run.pk).update(
+    recorded = held.update(
         rows=rows, rows_done=rows, bytes=stream.size, sha256=stream.sha256.hexdigest(), manifest=manifest
     )
+    if not recorded:  # taken over while it wrote the manifest: the worker holding it now records its own
+        raise RunLost(f"export run {run.pk} was taken over")
     run.refresh_from_db()
     return run
 
 
+def _chunks(config: ExportConfig, day: dt.date) -> Iterator[bytes]:
+    return (_chunks_copy if connection.vendor == "postgresql" else _chunks_portable)(config, day)
+
+
 def export_day_unchanged(run: ExportRun) -> bool:
     """Whether a succeeded run's day, exported again now, would give the same file (name, rows and sha256, computed
-    without writing anything) and that file is still at the destination with its size: what a backfill skips."""
+    without writing anything) and that file is still at the destination with its size: what a backfill skips. A
+    userbase has no history (its file is the userbase when it was written): a past day's is never written again
+    with today's rows unless forced, only if its file is gone."""
     if run.status != ExportRun.Status.SUCCEEDED or not run.sha256:
         return False
     config = ExportConfig.objects.select_related("app", "destination__connector__partner").get(pk=run.config_id)
-    if export_file_name(config, run.day) != run.file_name or _rows_count(config, run.day) != run.rows:
+    if export_file_name(config, run.day) != run.file_name:
         return False
-    digest = hashlib.sha256()
-    for chunk in (_chunks_copy if connection.vendor == "postgresql" else _chunks_portable)(config, run.day):
-        digest.update(chunk)
-    if digest.hexdigest() != run.sha256:
-        return False
+    if config.kind != ExportKind.USERBASE:
+        if _rows_count(config, run.day) != run.rows:
+            return False
+        digest = hashlib.sha256()
+        with closing(_chunks(config, run.day)) as chunks:
+            for chunk in chunks:
+                digest.update(chunk)
+        if digest.hexdigest() != run.sha256:
+            return False
     try:
         with _transport(config) as transport:
             listed = {item.name: item.size for item in transport.list(run.file_name)}
@@ -337,7 +362,7 @@ def _day_claim(run: ExportRun, backfill: ExportBackfill) -> ExportRun | None:
     """The day's run, queued again if it was finished, claimed for the backfill; None while another worker holds
     it alive (the daily task, a Run now)."""
     ExportRun.objects.filter(pk=run.pk, status__in=[Run.Status.SUCCEEDED, Run.Status.FAILED]).update(
-        status=Run.Status.QUEUED, forced=backfill.forced, error="", error_class="", error_code="", finished_at=None
+        **_requeued(forced=backfill.forced)
     )
     return run_claim(ExportRun, run.pk, claimer=f"{backfill.claimed_by}:day")
 
@@ -383,7 +408,10 @@ def export_backfill_execute(backfill: ExportBackfill) -> int | None:
             if error.retryable and held.attempts < settings.EXPORT_ATTEMPTS:
                 run_release(held)
                 return settings.EXPORT_RETRY_SECONDS * 2 ** (held.attempts - 1)
-            export_run_failed(held, error)
+            try:
+                export_run_failed(held, error)
+            except RunLost:
+                continue  # the day was taken over meanwhile: its holder finishes it; look again
             run_finish(
                 backfill,
                 error=f"Stopped at {day:%Y-%m-%d}: {error.message} The days from {day:%Y-%m-%d} to "
@@ -394,23 +422,22 @@ def export_backfill_execute(backfill: ExportBackfill) -> int | None:
 
 
 def export_days_missed(config: ExportConfig) -> tuple[dt.date, dt.date] | None:
-    """The days a config missed, to yesterday (None if none): after its last success, the first day not exported
-    (failed, or never run while the export or its connector was paused); with no success yet, its first failed
-    day. At most BACKFILL_DAYS back. What Resume exports again, in order."""
+    """The days a config missed, to yesterday (None if none): from the earlier of its first failed day and the day
+    after its last success (days never run while the export or its connector was paused), at most BACKFILL_DAYS
+    back. What Resume exports again, in order (the days done in between are skipped when unchanged)."""
     yesterday = timezone.now().astimezone(dt.UTC).date() - dt.timedelta(days=1)
-    runs = config.runs.order_by("day")
-    succeeded = runs.filter(status=ExportRun.Status.SUCCEEDED).order_by("-day").values_list("day", flat=True).first()
-    if succeeded is not None:
-        done = set(runs.filter(day__gt=succeeded, status=ExportRun.Status.SUCCEEDED).values_list("day", flat=True))
-        day = succeeded + dt.timedelta(days=1)
-        while day <= yesterday and day in done:
-            day += dt.timedelta(days=1)
-        first = day if day <= yesterday else None
-    else:
-        first = runs.filter(status=ExportRun.Status.FAILED).values_list("day", flat=True).first()
-    if first is None:
+    earliest = yesterday - dt.timedelta(days=BACKFILL_DAYS - 1)
+    runs = config.runs.filter(day__gte=earliest)
+    starts = [runs.filter(status=ExportRun.Status.FAILED).order_by("day").values_list("day", flat=True).first()]
+    succeeded = (
+        config.runs.filter(status=ExportRun.Status.SUCCEEDED).order_by("-day").values_list("day", flat=True).first()
+    )
+    if succeeded is not None and succeeded < yesterday:
+        starts.append(succeeded + dt.timedelta(days=1))
+    starts = [day for day in starts if day is not None]
+    if not starts:
         return None
-    return max(first, yesterday - dt.timedelta(days=BACKFILL_DAYS - 1)), yesterday
+    return max(min(starts), earliest), yesterday
 
 
 def export_config_resume(config: ExportConfig, *, actor=None) -> ExportBackfill | None:

@@ -21,6 +21,7 @@ from batchhub.connectors.exporting import (
 from batchhub.connectors.models import ExportBackfill, ExportConfig, ExportRun
 from batchhub.connectors.tasks import export_backfill_run
 from batchhub.core.roles import CSM
+from batchhub.core.storage.base import ErrorClass, TransportError
 from tests.connectors.conftest import export_config_make
 from tests.factories import DestinationFactory, GrantFactory, InstallationFactory, PushEventFactory, UserFactory
 
@@ -252,3 +253,116 @@ def test_resuming_a_connector_exports_the_days_it_missed_while_paused(
     assert sorted(config.runs.filter(status="succeeded").values_list("day", flat=True)) == _days(
         yesterday - dt.timedelta(days=4), 5)  # fmt: skip
     assert len(list(folder.glob("*.csv"))) == 4
+
+
+class _MidwayFailing:
+    """A destination whose connection drops once the file has started to stream (what the closed-port tests never
+    reach): it reads the first bytes of the export, then fails as a timeout would."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.inner.close()
+
+    def write(self, name, stream) -> int:
+        stream.read(1024)
+        raise TransportError(ErrorClass.TRANSIENT, "timeout", "The connection dropped midway; it will be retried.")
+
+    def __getattr__(self, attribute):
+        return getattr(self.inner, attribute)
+
+
+@pytest.mark.django_db(transaction=True)  # the export runs in a thread, on a connection of its own
+def test_a_write_that_fails_midway_is_retried_then_fails_without_hanging_the_worker(world, settings, monkeypatch):
+    import threading
+
+    from batchhub.connectors import exporting
+    from batchhub.connectors.models import PushEvent
+    from batchhub.connectors.tasks import export_run
+
+    app, _, _, _ = world
+    settings.EXPORT_RETRY_SECONDS = 0
+    installation = InstallationFactory(app=app, custom_id="bob")
+    start = dt.datetime.combine(_yesterday(), dt.time(), tzinfo=dt.UTC)
+    PushEvent.objects.bulk_create(
+        PushEvent(app=app, installation=installation, custom_id=f"user-{n}", type="push_opened", source="campaign",
+                  occurred_at=start + dt.timedelta(seconds=n), token="CAMPAIGN")
+        for n in range(5000)
+    )  # fmt: skip
+    opened = exporting.transport_open
+    monkeypatch.setattr(exporting, "transport_open", lambda *args: _MidwayFailing(opened(*args)))
+    config = export_config_make(world, "push_events")
+    run, _ = export_run_ensure(config, _yesterday())
+
+    def work() -> None:
+        try:
+            export_run.delay(run.pk)  # eager: each retry at once
+        finally:
+            from django.db import connection
+
+            connection.close()
+
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+    worker.join(timeout=60)
+    assert not worker.is_alive(), "the export hung after a write that failed midway"
+    run.refresh_from_db()
+    assert (run.status, run.attempts, run.error_code) == ("failed", settings.EXPORT_ATTEMPTS, "timeout")
+
+
+def test_a_day_queued_again_counts_its_attempts_afresh_and_forgets_its_old_file(world, settings):
+    config = export_config_make(world, "push_events")
+    day = _yesterday()
+    run, _ = export_run_ensure(config, day)
+    ExportRun.objects.filter(pk=run.pk).update(status="failed", attempts=settings.EXPORT_ATTEMPTS, sha256="0" * 64,
+                                               rows=12, bytes=345, manifest={"file": "old"})  # fmt: skip
+    requeued, execute = export_run_ensure(config, day, forced=True)
+    assert execute and (requeued.attempts, requeued.rows, requeued.sha256, requeued.manifest) == (0, None, "", {})
+    backfill = _backfill(config, day, day)
+    run.refresh_from_db()
+    assert (backfill.status, run.status, run.attempts) == ("succeeded", "succeeded", 1)
+
+
+def test_a_past_userbase_day_is_not_written_again_with_todays_userbase_unless_forced(world):
+    app, _, _, folder = world
+    config = export_config_make(world, "userbase")
+    day = _yesterday() - dt.timedelta(days=3)
+    InstallationFactory(app=app, custom_id="bob")
+    assert _backfill(config, day, day).exported == 1
+    run = config.runs.get()
+    inode = os.stat(folder / run.file_name).st_ino
+    InstallationFactory(app=app, custom_id="new-today")  # the userbase grew since
+    assert _backfill(config, day, day).unchanged == 1
+    assert os.stat(folder / run.file_name).st_ino == inode and b"new-today" not in (folder / run.file_name).read_bytes()
+    (folder / run.file_name).unlink()  # lost at the partner: written again, with the userbase there is now
+    assert _backfill(config, day, day).exported == 1
+    assert b"new-today" in (folder / run.file_name).read_bytes()
+
+
+def test_resume_reaches_back_to_the_first_failed_day_even_after_a_later_success(world):
+    config = export_config_make(world, "userbase")
+    yesterday = _yesterday()
+    for offset, status in ((5, "failed"), (4, "failed"), (0, "succeeded")):  # "Export now" while paused
+        run, _ = export_run_ensure(config, yesterday - dt.timedelta(days=offset))
+        ExportRun.objects.filter(pk=run.pk).update(status=status)
+    backfill = export_config_resume(config)
+    assert (backfill.first_day, backfill.last_day) == (yesterday - dt.timedelta(days=5), yesterday)
+
+
+def test_the_sweeper_leaves_a_run_waiting_for_its_retry_alone(world, django_capture_on_commit_callbacks):
+    from batchhub.connectors.tasks import exports_resume
+    from batchhub.core.jobs.runs import run_claim, run_release
+
+    config = export_config_make(world, "userbase")
+    run, _ = export_run_ensure(config, _yesterday())
+    ExportRun.objects.filter(pk=run.pk).update(created_at=timezone.now() - dt.timedelta(hours=2))
+    run_release(run_claim(ExportRun, run.pk, claimer="w"))  # a transient failure: queued again for its backoff
+    with django_capture_on_commit_callbacks(execute=True):
+        assert exports_resume.apply().get() == {"runs": [], "backfills": []}
+    ExportRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now() - dt.timedelta(minutes=11))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert exports_resume.apply().get() == {"runs": [run.pk], "backfills": []}  # its message was lost

@@ -13,6 +13,7 @@ import pytest
 from batchhub.connectors import formats
 from batchhub.connectors.exporting import export_file_name, export_run_ensure, export_run_execute
 from batchhub.connectors.models import ExportConfig, ExportRun
+from batchhub.core.jobs.runs import run_claim
 from batchhub.core.storage.base import ErrorClass, TransportError
 from tests.connectors.conftest import export_config_make
 from tests.factories import (
@@ -35,6 +36,11 @@ def _config(world, kind, identifier="installation_id") -> ExportConfig:
     return export_config_make(world, kind, identifier)
 
 
+def _claimed(config: ExportConfig, day: dt.date = DAY) -> ExportRun:
+    """The day's run, claimed as a worker does before executing it."""
+    return run_claim(ExportRun, export_run_ensure(config, day)[0].pk, claimer="test")
+
+
 def test_a_push_export_writes_the_days_rows_and_a_manifest(world):
     app, _, _, folder = world
     alice = InstallationFactory(app=app, installation_id="inst-a", custom_id="alice", advertising_id="ad-a")
@@ -43,8 +49,7 @@ def test_a_push_export_writes_the_days_rows_and_a_manifest(world):
                      source="transactional", token="TX", group_id="welcome")  # fmt: skip
     PushEventFactory(installation=alice, custom_id="alice", occurred_at=at(0) - dt.timedelta(seconds=1))  # day before
     PushEventFactory(installation=alice, custom_id="alice", occurred_at=at(0) + dt.timedelta(days=1))  # day after
-    run, _ = export_run_ensure(_config(world, "push_events"), DAY)
-    run = export_run_execute(run)
+    run = export_run_execute(_claimed(_config(world, "push_events")))
     name = f"MyShop-events_{app.live_api_key}@IOS_2026-12-05.csv"
     expected = (
         b"alice;inst-a;2026-12-05T09:00:00;push_opened;campaign;CAMP;\n"
@@ -61,8 +66,8 @@ def test_a_push_export_writes_the_days_rows_and_a_manifest(world):
 
 def test_an_empty_day_still_writes_its_file_and_manifest(world):
     _, _, _, folder = world
-    push = export_run_execute(export_run_ensure(_config(world, "push_events"), DAY)[0])
-    inapp = export_run_execute(export_run_ensure(_config(world, "inapp_events"), DAY)[0])
+    push = export_run_execute(_claimed(_config(world, "push_events")))
+    inapp = export_run_execute(_claimed(_config(world, "inapp_events")))
     assert (folder / push.file_name).read_bytes() == b""  # no header for push events
     assert (folder / inapp.file_name).read_bytes() == (formats.INAPP_HEADER + "\n").encode()
     assert push.rows == inapp.rows == 0
@@ -74,7 +79,7 @@ def test_userbase_with_advertising_ids_lists_every_installation(world):
     InstallationFactory(app=app, installation_id="i1", custom_id="bob", advertising_id="AD-1", push_optin=True)
     InstallationFactory(app=app, installation_id="i2", custom_id=None, advertising_id="AD-2", push_optin=False)
     InstallationFactory(installation_id="elsewhere")  # another app
-    run = export_run_execute(export_run_ensure(_config(world, "userbase", "advertising_id"), DAY)[0])
+    run = export_run_execute(_claimed(_config(world, "userbase", "advertising_id")))
     assert (folder / run.file_name).read_bytes() == b"bob;AD-1;True\n;AD-2;False\n"
 
 
@@ -85,7 +90,7 @@ def test_in_app_rows_carry_the_cta_of_clicks_only(world):
                       cta_position=4, cta_action="x")  # fmt: skip
     InAppEventFactory(installation=bob, custom_id="=bob", occurred_at=at(9), campaign_token="C", cta_position=1,
                       cta_action="batch.deeplink")  # fmt: skip
-    run = export_run_execute(export_run_ensure(_config(world, "inapp_events"), DAY)[0])
+    run = export_run_execute(_claimed(_config(world, "inapp_events")))
     assert (folder / run.file_name).read_bytes() == (
         formats.INAPP_HEADER + "\n"
         "'=bob;i-b;2026-12-05T08:00:00;inapp_shown;C;;\n"
@@ -99,7 +104,7 @@ def test_a_config_and_day_have_one_run_whoever_asks(world):
     assert execute
     again, execute_again = export_run_ensure(config, DAY)
     assert again.pk == first.pk and execute_again  # still queued: the same row, run once by whoever claims it
-    export_run_execute(first)
+    export_run_execute(run_claim(ExportRun, first.pk, claimer="test"))
     ExportRun.objects.filter(pk=first.pk).update(status="succeeded")
     _, execute_finished = export_run_ensure(config, DAY)
     assert not execute_finished
@@ -119,7 +124,7 @@ def test_a_destination_that_fails_records_the_classified_error(world, settings):
     }, credentials=json.dumps({"password": "p"}))  # fmt: skip
     settings.STORAGE_ALLOW_LOOPBACK = True
     config = ExportConfig.objects.create(connector=connector, app=app, kind="userbase", destination=sftp)
-    run, _ = export_run_ensure(config, DAY)
+    run = _claimed(config)
     with pytest.raises(TransportError) as raised:
         export_run_execute(run)
     assert raised.value.error_class is ErrorClass.TRANSIENT
@@ -239,8 +244,8 @@ def test_a_partner_adds_a_daily_export_runs_it_now_and_resumes_it_when_paused(
     config.refresh_from_db()
     assert (config.paused_reason, config.consecutive_failures, config.identifier) == ("", 0, "advertising_id")
     run.refresh_from_db()
-    assert (run.status, run.attempts) == ("succeeded", 2)  # exported again by the Resume
-    assert config.backfills.get().resume
+    backfill = config.backfills.get()
+    assert run.status == "succeeded" and (backfill.resume, backfill.exported) == (True, 1)  # exported again
 
 
 def test_deleting_a_connector_takes_its_exports_and_their_runs(world):

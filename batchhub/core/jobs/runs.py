@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
 
 from celery.exceptions import SoftTimeLimitExceeded
-from django.db import connections
+from django.db import DatabaseError, connections
 from django.db.models import F, Q
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse
@@ -94,20 +95,28 @@ class RunBeat:
 def run_beating(run: Run, *others: Run, every: float) -> Iterator[RunBeat]:
     """Beat `run` (and `others`, e.g. the backfill that runs it) every `every` seconds from a thread with its own
     database connection, for work that keeps this one busy (a COPY streaming for minutes). The thread writes
-    `beat.done` as the run's rows done; it sets `beat.lost` if the run was taken over (the work then stops and
-    raises RunLost)."""
+    `beat.done` as the run's rows done; it sets `beat.lost` if the run (or one of `others`) was taken over, or if it
+    could not beat for half of STALE_AFTER (the work then stops and raises RunLost)."""
     beat, stop = RunBeat(), threading.Event()
 
     def beating() -> None:
+        last_beat = time.monotonic()
         try:
             while not stop.wait(every):
                 now = timezone.now()
                 changes = {"heartbeat_at": now} if beat.done is None else {"heartbeat_at": now, "rows_done": beat.done}
-                if not _held(run).update(**changes):
+                try:
+                    held = _held(run).update(**changes)
+                    for other in others:
+                        held = held and _held(other).update(heartbeat_at=now)
+                except DatabaseError:  # the database away for a moment: beat again next time, on a new connection
+                    connections.close_all()
+                    held = time.monotonic() - last_beat < STALE_AFTER.total_seconds() / 2
+                else:
+                    last_beat = time.monotonic()
+                if not held:  # taken over, or unable to say we are alive for long: another worker may take it
                     beat.lost = True
                     return
-                for other in others:
-                    _held(other).update(heartbeat_at=now)
         finally:
             connections.close_all()  # this thread's own connections only
 
@@ -133,18 +142,20 @@ def run_progress_render(request: HttpRequest, run: Run, *, url: str, label: str 
 
 def run_release(run: Run) -> None:
     """Give the run back (queued, its progress kept) for another task to claim at once: the work is unfinished but
-    this worker must stop (its time limit)."""
-    _held(run).update(status=Run.Status.QUEUED, claimed_by="", heartbeat_at=None)
+    this worker must stop (its time limit). `heartbeat_at` says since when it is queued again (`runs_stuck`)."""
+    _held(run).update(status=Run.Status.QUEUED, claimed_by="", heartbeat_at=timezone.now())
 
 
 def runs_stuck(model: type[R], *, queued_for: dt.timedelta = dt.timedelta(minutes=10)):
     """Active runs whose task was lost: queued for `queued_for` (the broker was away, the message lost), or running
     without a heartbeat for STALE_AFTER (its worker died and its redeliveries ran out)."""
     now = timezone.now()
-    stuck = Q(status=Run.Status.QUEUED, created_at__lt=now - queued_for) | Q(
+    # a queued run's heartbeat_at, when set, is when it was queued again (released, or a re-run asked)
+    queued_since = Coalesce("heartbeat_at", "created_at")
+    stuck = Q(status=Run.Status.QUEUED, queued_since__lt=now - queued_for) | Q(
         status=Run.Status.RUNNING, heartbeat_at__lt=now - STALE_AFTER
     )
-    return model.objects.filter(stuck).order_by("created_at")
+    return model.objects.alias(queued_since=queued_since).filter(stuck).order_by("created_at")
 
 
 def run_task_execute(task, model: type[R], run_id: int, work: Callable[[R], T]) -> T | None:
