@@ -8,6 +8,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import logging
 from collections.abc import Iterator
 
 from django.conf import settings
@@ -17,8 +18,10 @@ from django.utils import timezone
 from batchhub.connectors import formats
 from batchhub.connectors.models import Connector, ExportConfig, ExportKind, ExportRun, InAppEvent, PushEvent
 from batchhub.core.jobs.runs import run_finish
-from batchhub.core.storage.base import ErrorClass, TransportError, transport_open
+from batchhub.core.storage.base import ErrorClass, Transport, TransportError, transport_open
 from batchhub.profiles.models import Installation
+
+logger = logging.getLogger(__name__)
 
 COPY_CHUNK = 256 * 1024
 
@@ -110,6 +113,16 @@ def _chunks_portable(config: ExportConfig, day: dt.date) -> Iterator[bytes]:
         yield line.encode()
 
 
+def _unfinished_discard(transport: Transport, *names: str) -> None:
+    """Remove what an earlier attempt killed mid-write left of `names` (temporary files, unfinished uploads: never
+    visible, but stored). Best effort: a destination that refuses to list them still gets the file."""
+    for name in names:
+        try:
+            transport.discard_unfinished(name)
+        except TransportError as error:
+            logger.warning("export: leftovers of %s not removed (%s, %s)", name, error.code, error.error_class)
+
+
 def export_file_name(config: ExportConfig, day: dt.date) -> str:
     app = config.app
     return formats.file_name(
@@ -147,6 +160,7 @@ def export_run_execute(run: ExportRun) -> ExportRun:
         with transport_open(
             destination.kind, destination.transport_location(), destination.transport_credentials()
         ) as transport:
+            _unfinished_discard(transport, name, formats.manifest_name(name))
             written = transport.write(name, stream)
             listed = {item.name: item.size for item in transport.list(name)}
             if written != stream.size or listed.get(name) not in (None, stream.size):
