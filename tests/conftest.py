@@ -7,6 +7,8 @@ import os
 import pytest
 
 from batchhub.core.roles import CSM, PRIVACY_ADMIN
+from tests.core.storage.servers_cloud import *  # noqa: F403 - real storage servers, once per session, for every test
+from tests.core.storage.servers_net import *  # noqa: F403
 from tests.factories import PASSWORD, AppFactory, GrantFactory, PartnerFactory, ProjectFactory, UserFactory
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop

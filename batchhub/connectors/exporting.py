@@ -8,6 +8,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing
@@ -31,8 +32,10 @@ from batchhub.connectors.models import (
 from batchhub.core.audit.record import audit_record
 from batchhub.core.jobs.runs import RunLost, run_beating, run_claim, run_finish, run_progress, run_release
 from batchhub.core.models import Run
-from batchhub.core.storage.base import ErrorClass, TransportError, transport_open
+from batchhub.core.storage.base import ErrorClass, Transport, TransportError, transport_open
 from batchhub.profiles.models import Installation
+
+logger = logging.getLogger(__name__)
 
 COPY_CHUNK = 256 * 1024
 
@@ -126,6 +129,16 @@ def _chunks_portable(config: ExportConfig, day: dt.date) -> Iterator[bytes]:
         yield line.encode()
 
 
+def _unfinished_discard(transport: Transport, *names: str) -> None:
+    """Remove what an earlier attempt killed mid-write left of `names` (temporary files, unfinished uploads: never
+    visible, but stored). Best effort: a destination that refuses to list them still gets the file."""
+    for name in names:
+        try:
+            transport.discard_unfinished(name)
+        except TransportError as error:
+            logger.warning("export: leftovers of %s not removed (%s, %s)", name, error.code, error.error_class)
+
+
 def export_file_name(config: ExportConfig, day: dt.date) -> str:
     app = config.app
     return formats.file_name(
@@ -191,6 +204,7 @@ def export_run_execute(run: ExportRun, *, also: tuple[Run, ...] = ()) -> ExportR
             # closing: a write that fails midway leaves the COPY open on this connection, and the next query on it
             # would wait forever; closing the rows' generator cancels the COPY first (psycopg)
             with closing(_chunks(config, run.day)) as chunks, _transport(config) as transport:
+                _unfinished_discard(transport, name, formats.manifest_name(name))
                 stream = _CountingStream(chunks, on_chunk=progress)
                 written = transport.write(name, stream)
                 listed = {item.name: item.size for item in transport.list(name)}

@@ -96,6 +96,13 @@ class Transport(ABC):
         """Copy `stream` to `name`, visible there only once whole (temporary name then rename, or a completed
         multipart upload); returns the bytes written. An existing file is replaced."""
 
+    def discard_unfinished(self, name: str) -> int:
+        """Remove what interrupted writes of `name` left behind, never visible but stored (a worker killed mid-write
+        cannot clean up after itself): its temporary files, its unfinished multipart uploads. Never touches `name`
+        nor any other file; returns how many were removed. Kinds whose unfinished writes cannot be listed (a GCS
+        resumable upload expires by itself) remove nothing."""
+        return 0
+
     @abstractmethod
     def delete(self, name: str) -> None: ...
 

@@ -110,6 +110,13 @@ def temporary_path(path: str) -> str:
     return posixpath.join(folder, f".{base[:150]}.{uuid.uuid4().hex[:12]}{_TEMPORARY_SUFFIX}")
 
 
+def is_temporary_of(base: str, candidate: str) -> bool:
+    """Whether `candidate`, a name in the folder of the file named `base`, is a temporary name `temporary_path` gave
+    to a write of that file (and of no other)."""
+    expected = rf"\.{re.escape(base[:150])}\.[0-9a-f]{{12}}{re.escape(_TEMPORARY_SUFFIX)}"
+    return re.fullmatch(expected, candidate) is not None
+
+
 def is_temporary(base: str) -> bool:
     return base.startswith(".") and base.endswith(_TEMPORARY_SUFFIX)
 

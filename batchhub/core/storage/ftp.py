@@ -37,6 +37,7 @@ from batchhub.core.storage.common import (
     PASS_THROUGH,
     ChunkReader,
     SourceFailed,
+    is_temporary_of,
     part_matches,
     pattern_parts,
     quietly,
@@ -379,6 +380,23 @@ class FtpTransport(Transport):
                 raise
             raise _error(exc, self._host, f"write {shown(name)}") from None
         return total
+
+    def discard_unfinished(self, name: str) -> int:
+        folder, base = posixpath.split(_ftp_name(name))
+        try:
+            try:
+                entries = list(self._entries(folder, is_last=False))
+            except ftplib.error_perm:  # no folder yet (550, or 501 from some servers): nothing was written there
+                return 0
+            leftovers = [entry for entry, kind, _, _ in entries if kind == "file" and is_temporary_of(base, entry)]
+            for leftover in leftovers:
+                with suppress(ftplib.error_perm):  # gone meanwhile
+                    self._ftp.delete(posixpath.join(folder, leftover))
+        except (TransportError, *PASS_THROUGH):
+            raise
+        except Exception as exc:
+            raise _error(exc, self._host, f"clean up after an interrupted write of {shown(name)}") from None
+        return len(leftovers)
 
     def delete(self, name: str) -> None:
         """Deletes `name`; a file already gone is not an error (a retried delete whose answer was lost)."""

@@ -13,6 +13,7 @@ import datetime as dt
 import errno
 import logging
 import os
+import re
 import stat
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -189,6 +190,28 @@ class LocalTransport(Transport):
             if temporary is not None:
                 with suppress(OSError):
                     os.unlink(temporary)
+
+    def discard_unfinished(self, name: str) -> int:
+        path = self._path(name)
+        # mkstemp's names: the prefix and suffix given to it around 8 characters of its own
+        temporary = re.compile(rf"\.{re.escape(path.name)}\.[a-z0-9_]{{8}}{re.escape(_PART_SUFFIX)}")
+        removed = 0
+        try:
+            entries = list(os.scandir(path.parent))
+        except FileNotFoundError:
+            return 0
+        except OSError as exc:
+            raise local_error(exc, name) from None
+        for entry in entries:
+            if temporary.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
+                try:
+                    os.unlink(entry.path)
+                except FileNotFoundError:
+                    continue
+                except OSError as exc:
+                    raise local_error(exc, name) from None
+                removed += 1
+        return removed
 
     def delete(self, name: str) -> None:
         """Deletes `name`; a file already gone is not an error (a retried job may delete twice)."""

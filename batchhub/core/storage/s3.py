@@ -211,6 +211,14 @@ class S3Transport(Transport):
                 type(exc).__name__,
             )
 
+    def discard_unfinished(self, name: str) -> int:
+        key = self._key(name)
+        listed = self._call(name, self._client.list_multipart_uploads, Bucket=self.bucket, Prefix=key)
+        uploads = [upload["UploadId"] for upload in listed.get("Uploads", []) if upload["Key"] == key]
+        for upload_id in uploads:
+            self._abort(key, upload_id)
+        return len(uploads)
+
     def delete(self, name: str) -> None:
         """Deletes `name`; a file already gone is not an error (S3's own rule, and a retried job may delete twice)."""
         self._call(name, self._client.delete_object, Bucket=self.bucket, Key=self._key(name))

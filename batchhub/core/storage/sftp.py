@@ -45,6 +45,7 @@ from batchhub.core.storage.common import (
     ChunkReader,
     SourceFailed,
     folder_path,
+    is_temporary_of,
     part_matches,
     pattern_parts,
     quietly,
@@ -463,6 +464,21 @@ class SftpTransport(Transport):
                 raise
             raise _error(exc, self._host, f"write {shown(name)}") from None
         return total
+
+    def discard_unfinished(self, name: str) -> int:
+        folder, base = posixpath.split(folder_path(self._folder, name))
+        try:
+            leftovers = [entry for entry in self._sftp.listdir(folder or ".") if is_temporary_of(base, entry)]
+            for leftover in leftovers:
+                with suppress(FileNotFoundError):
+                    self._sftp.remove(posixpath.join(folder, leftover))
+        except FileNotFoundError:  # no folder yet: nothing was written there
+            return 0
+        except (TransportError, *PASS_THROUGH):
+            raise
+        except Exception as exc:
+            raise _error(exc, self._host, f"clean up after an interrupted write of {shown(name)}") from None
+        return len(leftovers)
 
     def delete(self, name: str) -> None:
         """Deletes `name`; a file already gone is not an error (a retried delete whose answer was lost)."""

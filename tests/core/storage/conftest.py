@@ -1,12 +1,11 @@
-"""Real storage servers on loopback, each started once per test session (their modules hold the fixtures)."""
+"""The storage transports' tests: their clients' loggers opened fully. The real storage servers on loopback they
+use are started once per test session by the fixtures tests/conftest.py takes from servers_net and servers_cloud
+(shared with the exports' tests)."""
 
 import logging
 
 import pytest
 from django.conf import settings
-
-from tests.core.storage.servers_cloud import *  # noqa: F403
-from tests.core.storage.servers_net import *  # noqa: F403
 
 
 @pytest.fixture(autouse=True)

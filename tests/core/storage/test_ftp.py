@@ -269,3 +269,19 @@ def test_celerys_soft_time_limit_passes_through_unchanged(kind, server, monkeypa
                 patched.setattr(ftplib.FTP, method, raising(SOFT_TIME_LIMIT))
                 soft_time_limit_passes(call)
         transport.delete("limit.csv")
+
+
+def test_it_discards_what_a_killed_write_left_of_that_file_only(kind, server):
+    folder = server.root / "upload" / f"discard-{kind}"
+    folder.mkdir()
+    (folder / ".day.csv.0123456789ab.batchhub-part").write_bytes(b"half")
+    others = [".day.csv.manifest.json.0123456789ab.batchhub-part", ".other.csv.0123456789ab.batchhub-part"]
+    for name in others:
+        (folder / name).write_bytes(b"half")
+    with connect(kind, server) as transport:
+        transport.write(f"discard-{kind}/day.csv", io.BytesIO(b"whole"))
+        assert transport.discard_unfinished(f"discard-{kind}/day.csv") == 1
+        assert transport.discard_unfinished(f"discard-{kind}/day.csv") == 0  # on an emptied folder too (FTPS)
+        assert transport.discard_unfinished("never-made/day.csv") == 0
+        assert [item.name for item in transport.list(f"discard-{kind}/*")] == [f"discard-{kind}/day.csv"]
+    assert sorted(path.name for path in folder.iterdir()) == sorted(["day.csv", *others])

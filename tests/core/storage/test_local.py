@@ -260,3 +260,14 @@ def test_celerys_soft_time_limit_passes_through_unchanged(local, folder, monkeyp
     assert all_files(folder) == ["a.csv"]  # the unfinished write is gone all the same
     monkeypatch.setattr(os, "scandir", raising(SOFT_TIME_LIMIT))
     soft_time_limit_passes(local.list)
+
+
+def test_it_discards_what_a_killed_write_left_of_that_file_only(local, folder):
+    local.write("day.csv", io.BytesIO(b"whole"))
+    leftovers = [".day.csv.k1ll3d_x.part", ".day.csv.2nd_kill.part"]
+    others = [".day.csv.manifest.json.k1ll3d_x.part", ".other.csv.k1ll3d_x.part", ".day.csv.notours.tmp"]
+    for name in leftovers + others:
+        (folder / name).write_bytes(b"half")
+    assert local.discard_unfinished("day.csv") == 2
+    assert sorted(path.name for path in folder.iterdir()) == sorted(["day.csv", *others])
+    assert local.discard_unfinished("never-written/day.csv") == 0

@@ -502,3 +502,13 @@ def test_celerys_soft_time_limit_passes_through_unchanged(s3, admin, monkeypatch
             soft_time_limit_passes(call)
     assert keys(admin, f"{PREFIX}/limit/") == [f"{PREFIX}/limit/a.csv"]
     s3.delete("limit/a.csv")
+
+
+def test_it_aborts_the_unfinished_uploads_a_killed_write_left_of_that_file_only(s3, admin):
+    ours = admin.create_multipart_upload(Bucket=BUCKET, Key=f"{PREFIX}/discard/day.csv")["UploadId"]
+    admin.upload_part(Bucket=BUCKET, Key=f"{PREFIX}/discard/day.csv", UploadId=ours, PartNumber=1, Body=b"half")
+    other = admin.create_multipart_upload(Bucket=BUCKET, Key=f"{PREFIX}/discard/day.csv.manifest.json")["UploadId"]
+    assert s3.discard_unfinished("discard/day.csv") == 1
+    left = admin.list_multipart_uploads(Bucket=BUCKET, Prefix=f"{PREFIX}/discard/").get("Uploads", [])
+    assert [upload["UploadId"] for upload in left] == [other]
+    admin.abort_multipart_upload(Bucket=BUCKET, Key=f"{PREFIX}/discard/day.csv.manifest.json", UploadId=other)

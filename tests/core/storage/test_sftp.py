@@ -341,3 +341,16 @@ def test_celerys_soft_time_limit_passes_through_unchanged(sftp_server, monkeypat
                 patched.setattr(paramiko.SFTPClient, method, raising(SOFT_TIME_LIMIT))
                 soft_time_limit_passes(call)
         transport.delete("limit.csv")
+
+
+def test_it_discards_what_a_killed_write_left_of_that_file_only(sftp_server):
+    folder = sftp_server.root / "upload" / "discard"
+    folder.mkdir()
+    (folder / ".day.csv.0123456789ab.batchhub-part").write_bytes(b"half")
+    other = ".other.csv.0123456789ab.batchhub-part"
+    (folder / other).write_bytes(b"half")
+    with sftp(sftp_server) as transport:
+        transport.write("discard/day.csv", io.BytesIO(b"whole"))
+        assert transport.discard_unfinished("discard/day.csv") == 1
+        assert transport.discard_unfinished("never-made/day.csv") == 0
+    assert sorted(path.name for path in folder.iterdir()) == sorted(["day.csv", other])
