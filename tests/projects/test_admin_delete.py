@@ -16,6 +16,7 @@ from batchhub.connectors.models import (
     Connector,
     ConnectorKey,
     Destination,
+    ExportBackfill,
     ExportConfig,
     ExportRun,
     InAppEvent,
@@ -262,7 +263,7 @@ def test_the_plan_finds_every_table_and_empties_pointing_tables_first():
     assert set(plan) == {
         App, Profile, ProfileEvent, Installation, AppCustomData, PushEvent, InAppEvent,
         Campaign, RestApiKey, ProjectGrant, ApiCall, PurgeRun, Connector, ConnectorKey, Destination, Source,
-        ExportConfig, ExportRun,
+        ExportConfig, ExportRun, ExportBackfill,
     }  # fmt: skip
 
     def before(first, then):
