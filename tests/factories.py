@@ -10,7 +10,7 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from batchhub.accounts.models import Partner, User
-from batchhub.campaigns.models import Campaign
+from batchhub.campaigns.models import Campaign, CampaignMessage
 from batchhub.connectors.models import Connector, ConnectorKey, Destination, InAppEvent, PushEvent, Source
 from batchhub.core.roles import PARTNER
 from batchhub.profiles.models import Installation, Profile, ProfileEvent
@@ -212,6 +212,15 @@ class CampaignFactory(factory.django.DjangoModelFactory):
     project = factory.SubFactory(ProjectFactory)
     name = factory.Sequence(lambda n: f"Campaign {n}")
     channel = Campaign.Channel.PUSH
+    message = factory.RelatedFactory("tests.factories.CampaignMessageFactory", factory_related_name="campaign")
+
+
+class CampaignMessageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CampaignMessage
+
+    campaign = factory.SubFactory(CampaignFactory, message=None)
+    language = "default"
     title = "Hello"
     body = "World"
 

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from batchhub.accounts.models import Partner, User
 from batchhub.accounts.services import partner_create, user_create
-from batchhub.campaigns.models import Campaign
+from batchhub.campaigns.models import Campaign, CampaignMessage
 from batchhub.connectors.models import Connector, ExportConfig, InAppEvent, PushEvent
 from batchhub.connectors.services import connector_create, connector_key_create, storage_save
 from batchhub.core.data.bulk import sink_for_connection
@@ -146,18 +146,18 @@ def _world_ensure(report: SeedReport) -> dict[str, Project]:
                 created["apps"] = created.get("apps", 0) + 1
         for campaign in world.CAMPAIGNS[spec.slug]:
             # No campaign service yet: the demo writes its campaigns directly (no audit needed for seed data).
-            _, is_new = Campaign.objects.get_or_create(
+            row, is_new = Campaign.objects.get_or_create(
                 project=project,
                 name=campaign.name,
                 defaults={
                     "channel": campaign.channel,
                     "is_live": campaign.is_live,
-                    "title": campaign.title,
-                    "body": campaign.body,
                     "deeplink": campaign.deeplink,
-                    "media_url": campaign.media_url,
+                    "media_picture": campaign.media_picture,
                 },
             )
+            if is_new:
+                CampaignMessage.objects.create(campaign=row, title=campaign.title, body=campaign.body)
             created["campaigns"] = created.get("campaigns", 0) + is_new
 
     partners: dict[str, Partner] = {}

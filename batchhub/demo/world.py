@@ -72,7 +72,7 @@ class DemoCampaign:
     title: str
     body: str
     deeplink: str = ""
-    media_url: str = ""
+    media_picture: str = ""
 
 
 _FR = Locale("fr", "FR", "Europe/Paris", "+33", "6", ("Paris", "Lyon", "Marseille", "Lille", "Bordeaux", "Nantes"))

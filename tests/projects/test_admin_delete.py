@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from batchhub.api.models import ApiCall
-from batchhub.campaigns.models import Campaign
+from batchhub.campaigns.models import Campaign, CampaignMessage
 from batchhub.connectors.models import (
     Connector,
     ConnectorKey,
@@ -80,6 +80,7 @@ def _census(project_id: int) -> dict[str, int]:
         "push events": PushEvent.objects.filter(app__project_id=project_id).count(),
         "in-app events": InAppEvent.objects.filter(app__project_id=project_id).count(),
         "campaigns": Campaign.objects.filter(project_id=project_id).count(),
+        "campaign messages": CampaignMessage.objects.filter(campaign__project_id=project_id).count(),
         "rest keys": RestApiKey.objects.filter(project_id=project_id).count(),
         "grants": ProjectGrant.objects.filter(project_id=project_id).count(),
         "api calls": ApiCall.objects.filter(project_id=project_id).count(),
@@ -203,6 +204,7 @@ def test_the_audit_log_has_the_request_and_the_counts_deleted(superuser, filled)
         "projects.app": [before["apps"], 0],
         "profiles.appcustomdata": [before["app custom data"], 0],
         "campaigns.campaign": [before["campaigns"], 0],
+        "campaigns.campaignmessage": [before["campaign messages"], 0],
         "projects.projectgrant": [before["grants"], 0],
         "projects.project": [1, 0],
     }
@@ -262,7 +264,8 @@ def test_the_plan_finds_every_table_and_empties_pointing_tables_first():
     plan = list(services.deletion_plan(Project))
     assert set(plan) == {
         App, Profile, ProfileEvent, Installation, AppCustomData, PushEvent, InAppEvent,
-        Campaign, RestApiKey, ProjectGrant, ApiCall, PurgeRun, Connector, ConnectorKey, Destination, Source,
+        Campaign, CampaignMessage, RestApiKey, ProjectGrant, ApiCall, PurgeRun, Connector, ConnectorKey, Destination,
+        Source,
         ExportConfig, ExportRun, ExportBackfill,
     }  # fmt: skip
 
