@@ -208,6 +208,7 @@ class InAppEventFactory(factory.django.DjangoModelFactory):
 class CampaignFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Campaign
+        skip_postgeneration_save = True
 
     project = factory.SubFactory(ProjectFactory)
     name = factory.Sequence(lambda n: f"Campaign {n}")
