@@ -225,6 +225,9 @@ PURGE_BACKLOG_WAIT_SECONDS = env.int("PURGE_BACKLOG_WAIT_SECONDS", default=1800)
 STORAGE_LOCAL_ROOT = Path(env.str("STORAGE_LOCAL_ROOT", default=str(BASE_DIR / "var")))
 STORAGE_ALLOW_LOOPBACK = env.bool("STORAGE_ALLOW_LOOPBACK", default=ENVIRONMENT == "test")
 STORAGE_TIMEOUT_SECONDS = env.float("STORAGE_TIMEOUT_SECONDS", default=30.0)
+# Where push messages leave BatchHub (campaigns.sending.PushGateway): the default delivers nowhere outside this machine
+# and records what a delivery would (the demo, the tests, the benchmark).
+PUSH_GATEWAY = env.str("PUSH_GATEWAY", default="batchhub.campaigns.sending.LocalGateway")
 # Daily exports: attempts of a run before it fails (transient errors only, waiting EXPORT_RETRY_SECONDS, doubled each
 # time), and failed days in a row after which a config pauses itself.
 EXPORT_ATTEMPTS = env.int("EXPORT_ATTEMPTS", default=4)

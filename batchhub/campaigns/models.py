@@ -93,3 +93,26 @@ class CampaignMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.language}: {self.title or self.body[:40]}"
+
+
+class TransactionalSend(models.Model):
+    """One Transactional API send, applied (`campaigns.sending`): its recipients resolved to the app's
+    installations, each delivery recorded as a raw push event (source transactional, this token, the group id).
+    `token` is the API call's, which the caller got back; one row per send, whatever retries the worker made."""
+
+    token = models.UUIDField(unique=True)
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="+")
+    app = models.ForeignKey("projects.App", on_delete=models.CASCADE, related_name="+")
+    group_id = models.CharField(max_length=100)
+    template = models.ForeignKey(Campaign, null=True, blank=True, on_delete=models.SET_NULL, related_name="sends")
+    recipients = models.PositiveIntegerField(help_text="ids given")
+    unknown = models.PositiveIntegerField(default=0, help_text="ids that name no installation of the app")
+    sent = models.PositiveIntegerField(default=0)
+    errors = models.PositiveIntegerField(default=0, help_text="installations opted out or without a push token")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["app", "group_id", "created_at"], name="txsend_app_group_time")]
+
+    def __str__(self) -> str:
+        return f"send {self.token} ({self.group_id})"

@@ -1,0 +1,108 @@
+"""Transactional sends (issue 14 §2), as the worker applies them: the recipients resolved to the app's installations
+in a few set-based queries, the message handed to the push gateway, and each delivery recorded as a raw push event
+(`push_sent`, or `push_error` for an installation opted out or without a push token) with source `transactional`,
+the send's token and its group id, so that sends appear in the daily exports.
+
+The API's edge has already checked the call and resolved a `template_id` into the message (a snapshot: the draft may
+change or go away before the worker runs), so applying a send cannot fail on its content. One `TransactionalSend`
+row per send keeps its counts; a send applied again (a retried batch) finds its row and does nothing twice.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from batchhub.campaigns.models import TransactionalSend
+from batchhub.connectors.models import PushEvent
+from batchhub.core.data.bulk import sink_for_connection
+from batchhub.profiles.models import Installation
+
+SEND_KIND = "campaigns.transactional_send"
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """An installation a send reaches."""
+
+    pk: int
+    custom_id: str | None
+    push_token: str | None
+    push_optin: bool
+
+    @property
+    def deliverable(self) -> bool:
+        return self.push_optin and bool(self.push_token)
+
+
+class PushGateway:
+    """Where push messages leave BatchHub. `deliver` gets one message (title, body, deeplink, media, custom payload,
+    priority, time to live…) and the deliverable recipients, and returns the pks of those it delivered to. A real
+    gateway (APNs, FCM, Web Push) is named in the `PUSH_GATEWAY` setting."""
+
+    def deliver(self, message: dict, recipients: list[Recipient]) -> set[int]:
+        raise NotImplementedError
+
+
+class LocalGateway(PushGateway):
+    """The default: delivers nowhere outside this machine, and counts every deliverable recipient as delivered
+    (what the demo, the tests and the benchmark need: the events a real delivery records)."""
+
+    def deliver(self, message: dict, recipients: list[Recipient]) -> set[int]:
+        return {recipient.pk for recipient in recipients}
+
+
+@cache
+def push_gateway() -> PushGateway:
+    return import_string(settings.PUSH_GATEWAY)()
+
+
+def recipients_resolve(app_id: int, ids: dict[str, list[str]]) -> tuple[list[Recipient], int]:
+    """The installations of the app that the ids name (install ids, custom ids, push tokens), each once, and how
+    many ids named none (counted, not errors)."""
+    install_ids, custom_ids, tokens = (set(ids.get(key) or ()) for key in ("install_ids", "custom_ids", "tokens"))
+    wanted = Q(installation_id__in=install_ids) | Q(custom_id__in=custom_ids) | Q(push_token__in=tokens)
+    rows = list(
+        Installation.objects.filter(wanted, app_id=app_id)
+        .order_by("pk")
+        .values_list("pk", "installation_id", "custom_id", "push_token", "push_optin")
+    )
+    found_install = {row[1] for row in rows}
+    found_custom = {row[2] for row in rows}
+    found_token = {row[3] for row in rows}
+    unknown = len(install_ids - found_install) + len(custom_ids - found_custom) + len(tokens - found_token)
+    return [Recipient(pk, custom_id, token, optin) for pk, _, custom_id, token, optin in rows], unknown
+
+
+def transactional_send_apply(call) -> dict:
+    """The applier of a send (`api.appliers`, inside the claim transaction): resolve, deliver, record."""
+    if TransactionalSend.objects.filter(token=call.token).exists():
+        send = TransactionalSend.objects.get(token=call.token)
+        return {"recipients": send.recipients, "sent": send.sent, "errors": send.errors, "unknown": send.unknown}
+    (operation,) = json.loads(call.operations)
+    recipients, unknown = recipients_resolve(call.app_id, operation["recipients"])
+    deliverable = [recipient for recipient in recipients if recipient.deliverable]
+    delivered = push_gateway().deliver(operation["message"], deliverable) if deliverable else set()
+    now = timezone.now()
+    token, group_id = str(call.token), operation["group_id"]
+    columns = ("app_id", "installation_id", "custom_id", "occurred_at", "type", "source", "token", "group_id")
+    rows = [
+        (call.app_id, recipient.pk, recipient.custom_id, now,
+         PushEvent.Type.PUSH_SENT if recipient.pk in delivered else PushEvent.Type.PUSH_ERROR,
+         PushEvent.Source.TRANSACTIONAL, token, group_id)
+        for recipient in recipients
+    ]  # fmt: skip
+    sink_for_connection().write(PushEvent, columns, rows)
+    sent = len(delivered)
+    TransactionalSend.objects.create(
+        token=call.token, project_id=call.project_id, app_id=call.app_id, group_id=group_id,
+        template_id=operation.get("template"), recipients=operation["count"], unknown=unknown, sent=sent,
+        errors=len(recipients) - sent, created_at=call.created_at,
+    )  # fmt: skip
+    return {"recipients": operation["count"], "sent": sent, "errors": len(recipients) - sent, "unknown": unknown}
