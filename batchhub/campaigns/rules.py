@@ -240,9 +240,9 @@ def campaign_update_check(body: Any, now: dt.datetime, *, campaign: Campaign) ->
     body = _object(body)
     if not body:
         raise ApiError("MISSING_PARAMETER", f"The body changes nothing: give one or more of {', '.join(CREATE_KEYS)}.")
-    for key in ("name", "live", "messages", "priority"):
+    for key in ("name", "live", "messages", "priority", "push_time", "local_push_time"):
         if key in body and body[key] is None:
-            raise _malformed(key, "given a value (it cannot be cleared)")
+            raise _malformed(key, "given a value (it cannot be cleared; for a time, give the other kind instead)")
     fields = _fields(body, now, creating=False)
     messages = _messages(body["messages"]) if "messages" in body else None
     return {"token": campaign.token, "fields": fields, "messages": messages}

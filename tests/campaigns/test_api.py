@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from batchhub.api.models import ApiCall
 from batchhub.campaigns.models import Campaign
-from tests.api_client import api, api_app, fresh_rate_limits, other_app  # noqa: F401 (fixtures)
+from tests.api_client import api, api_app, applier_replaced, fresh_rate_limits, other_app  # noqa: F401 (fixtures)
 from tests.factories import AppFactory, CampaignFactory, InstallationFactory, PushEventFactory
 
 MINIMAL = {"name": "Winter sale", "live": False, "push_time": "now", "messages": [{"language": "en", "body": "Hi"}]}
@@ -187,7 +187,14 @@ def test_create_refuses_a_body_that_is_not_an_object(api, raw, code):
 
 @pytest.mark.parametrize(
     ("change", "key"),
-    [({}, "changes nothing"), ({"live": None}, "'live'"), ({"messages": None}, "'messages'"), ({"x": 1}, "'x'")],
+    [
+        ({}, "changes nothing"),
+        ({"live": None}, "'live'"),
+        ({"messages": None}, "'messages'"),
+        ({"push_time": None}, "'push_time'"),
+        ({"x": 1}, "'x'"),
+        ({"push_time": "now", "local_push_time": "2030-01-01T09:00:00"}, "not both"),
+    ],
 )
 def test_update_refuses_bad_bodies_and_changes_nothing(api, change, key):
     token = _create(api).json()["campaign_token"]
@@ -301,3 +308,22 @@ def test_reads_are_recorded_as_calls(api):
     reads = ApiCall.objects.filter(route="campaigns.get").order_by("id")
     assert [(call.status_code, call.error_code) for call in reads] == [(200, ""), (404, "ROUTE_NOT_FOUND")]
     assert all(call.apply_status == ApiCall.ApplyStatus.NONE for call in reads)
+
+
+def test_a_create_retried_with_its_idempotency_key_creates_one_campaign(api):
+    headers = {"Idempotency-Key": "create-1"}
+    first = _create(api, headers=headers)
+    again = _create(api, headers=headers)
+    assert first.status_code == again.status_code == 201 and again["Idempotent-Replayed"] == "true"
+    assert first.json() == again.json() and Campaign.objects.get().token == first.json()["campaign_token"]
+    assert _get(api, first.json()["campaign_token"]).status_code == 200
+
+
+def test_an_applier_failing_in_the_request_leaves_no_record_and_no_campaign(api):
+    def broken(call):
+        raise RuntimeError("disk full")
+
+    with applier_replaced("campaigns.create", broken):
+        response = _create(api)
+    assert response.status_code == 500 and response.json()["code"] == 0
+    assert not Campaign.objects.exists() and not ApiCall.objects.exists()
