@@ -9,6 +9,7 @@ from __future__ import annotations
 from ninja import NinjaAPI
 
 from batchhub.api.handlers import exception_handlers_install
+from batchhub.campaigns.api import app_router as campaigns_app_router
 from batchhub.profiles.api import app_router as profiles_app_router
 from batchhub.profiles.api import project_router as profiles_project_router
 
@@ -25,5 +26,5 @@ api = NinjaAPI(
     docs_url="/api/docs",
 )
 exception_handlers_install(api)
-for router in (profiles_app_router, profiles_project_router):
+for router in (profiles_app_router, profiles_project_router, campaigns_app_router):
     api.add_router("", router)

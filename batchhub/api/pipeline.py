@@ -149,6 +149,7 @@ def accept_write(
     needs_body: bool = True,
     fast: Callable[[bytes, dt.datetime], Accepted | None] | None = None,
     accepted_status: int = 202,
+    apply_now: bool = False,
 ) -> JsonResponse:
     """Validate, record and enqueue one write; errors and replays answer without a second effect.
 
@@ -158,12 +159,17 @@ def accept_write(
     route belongs to (api.features): a connector's key that lacks it gets 403 API_MISUSE, recorded like any refusal
     (None: `check` asks for the features the body needs, with `ApiCaller.feature_require`).
     Without an Idempotency-Key the call is one INSERT in autocommit (no transaction round trips).
+
+    `apply_now`: the call is applied by its registered applier inside the request's transaction, together with
+    its record (status applied): for small writes a client reads back at once (Campaigns API: create, then get or
+    update the token), the same applier and the same ApiCall record as the worker's, only sooner. `check` runs in
+    that transaction too, so it may lock the rows the applier will change.
     """
     caller: ApiCaller = request.auth
     family = api_family(request)
     idempotency_key = request.headers.get("Idempotency-Key")
     now = timezone.now()
-    with transaction.atomic() if idempotency_key is not None else nullcontext():
+    with transaction.atomic() if idempotency_key is not None or apply_now else nullcontext():
         record = None
         if idempotency_key is not None:
             fingerprint = f"{request.method} {request.path}\n".encode() + request.body
@@ -193,7 +199,7 @@ def accept_write(
             call.status_code, call.error_code, call.error_message = status, error.kind, error.message[:500]
             retry_after = error.retry_after
         else:
-            applier_for(kind)  # a kind nobody applies is a bug: a 500 now, never a 202 that fails later
+            applier = applier_for(kind)  # a kind nobody applies is a bug: a 500 now, never a 202 that fails later
             status, retry_after = accepted_status, None
             call.token = uuid7()  # time-ordered: appended to the token index, not scattered in it
             answer = answer if answer is not None else {"token": str(call.token)}
@@ -204,8 +210,12 @@ def accept_write(
                 call.operations, count = pydantic_core.to_json(operations).decode(), len(operations)
             call.apply_status = ApiCall.ApplyStatus.PENDING
             call.counts = {"operations": count}
+            if apply_now:
+                # raises on failure: the transaction (record and effect) rolls back and the client gets a 500
+                call.counts = applier.apply(call)
+                call.apply_status, call.applied_at, call.operations = ApiCall.ApplyStatus.APPLIED, timezone.now(), ""
         insert_one(call)
-        if status == accepted_status:
+        if status == accepted_status and not apply_now:
             api_calls_apply_soon(caller.project_id)
         if record is not None:
             # a feature refused now may be enabled in a minute: that refusal is not replayed
@@ -214,3 +224,27 @@ def accept_write(
     if retry_after is not None:
         response["Retry-After"] = str(retry_after)
     return response
+
+
+def answer_read(request: HttpRequest, *, route: str, feature: str | None, read: Callable[[], Any]) -> JsonResponse:
+    """Answer a read route with `read()` (any JSON value) or the ApiError it raises, recorded as an ApiCall like
+    every call (the activity panels count reads too); a connector's key must have `feature`."""
+    caller: ApiCaller = request.auth
+    call = ApiCall(
+        project_id=caller.project_id,
+        app_id=caller.app_id,
+        connector_id=caller.connector_id,
+        route=route,
+        created_at=timezone.now(),
+    )
+    try:
+        if feature is not None:
+            caller.feature_require(feature, INBOUND_FEATURES[feature])
+        answer, status = read(), 200
+    except ApiError as error:
+        family = api_family(request)
+        status, answer = error.status_in(family), error_body(family, error.kind, error.message)
+        call.error_code, call.error_message = error.kind, error.message[:500]
+    call.status_code = status
+    insert_one(call)
+    return JsonResponse(answer, status=status, safe=False)

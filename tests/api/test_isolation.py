@@ -6,10 +6,12 @@ import pytest
 from django.urls import URLPattern, get_resolver
 
 from batchhub.api.models import ApiCall
+from batchhub.campaigns.models import Campaign
 from batchhub.core.models import AuditEvent
 from batchhub.profiles.models import Profile
-from tests.factories import company_rest_key
+from tests.factories import CampaignFactory, company_rest_key
 
+CAMPAIGN = "c0ffee" * 5 + "00"  # a campaign token of the caller's app (the `campaign` fixture)
 # operation -> (method, path after the version, body)
 OPERATIONS = {
     "custom_data_user": ("POST", "/data/users/alice", {"values": {"u.plan": "gold"}}),
@@ -20,8 +22,28 @@ OPERATIONS = {
     "events_bulk": ("POST", "/events/users", [{"id": "alice", "events": [{"name": "ue.opened"}]}]),
     "profiles_update": ("POST", "/profiles/update", [{"identifiers": {"custom_id": "alice"}}]),
     "profiles_mass_update": ("POST", "/profiles/mass-update", [{"identifiers": {"custom_id": "alice"}}]),
+    "campaigns_create": (
+        "POST",
+        "/campaigns/create",
+        {"name": "n", "live": False, "push_time": "now", "messages": [{"language": "en", "body": "b"}]},
+    ),
+    "campaigns_update": ("POST", f"/campaigns/update/{CAMPAIGN}", {"live": True}),
+    "campaigns_delete": ("POST", f"/campaigns/delete/{CAMPAIGN}", None),
+    "campaigns_get": ("GET", f"/campaigns/{CAMPAIGN}", None),
+    "campaigns_list": ("GET", "/campaigns/list", None),
+    "campaigns_stats": ("GET", f"/campaigns/stats/{CAMPAIGN}", None),
 }
 PROJECT_OPERATIONS = {"profiles_update", "profiles_mass_update"}
+# what each route answers when accepted (else 202, or 200 for a DELETE)
+STATUSES = {"campaigns_create": 201} | dict.fromkeys(
+    ("campaigns_update", "campaigns_delete", "campaigns_get", "campaigns_list", "campaigns_stats"), 200
+)
+
+
+@pytest.fixture(autouse=True)
+def campaign(api_app):
+    """The campaign the campaigns routes name: the caller's own (another project's keys must not reach it)."""
+    return CampaignFactory(project=api_app.project, app=api_app, token=CAMPAIGN)
 
 
 def _api_route_names() -> set[str]:
@@ -37,7 +59,7 @@ def test_every_api_route_is_in_the_matrix():
 
 
 @pytest.mark.parametrize("name", sorted(OPERATIONS))
-def test_another_customers_keys_are_refused_everywhere(api, other_app, name):
+def test_another_customers_keys_are_refused_everywhere(api, other_app, campaign, name):
     method, path, body = OPERATIONS[name]
     if name in PROJECT_OPERATIONS:
         # the project key is ours, the REST key belongs to the other project
@@ -49,6 +71,7 @@ def test_another_customers_keys_are_refused_everywhere(api, other_app, name):
     assert response.status_code == 401
     assert not ApiCall.objects.exists()
     assert not Profile.objects.exists()
+    assert Campaign.objects.get() == campaign and not campaign.is_live and campaign.deleted_at is None
     assert AuditEvent.objects.filter(action="api.auth_failed", project_code=api.app.project.code).exists()
 
 
@@ -56,7 +79,7 @@ def test_another_customers_keys_are_refused_everywhere(api, other_app, name):
 def test_own_keys_are_accepted_everywhere(api, name):
     method, path, body = OPERATIONS[name]
     response = api.project_call(path, body) if name in PROJECT_OPERATIONS else api.app_call(method, path, body)
-    assert response.status_code == (200 if method == "DELETE" else 202), response.content
+    assert response.status_code == STATUSES.get(name, 200 if method == "DELETE" else 202), response.content
 
 
 # what each route needs a connector to have enabled
@@ -69,6 +92,13 @@ ROUTE_FEATURES = {
     "events_bulk": "trigger_events",
     "profiles_update": "custom_data",
     "profiles_mass_update": "custom_data",
+    # partners use the Campaigns API for the drafts they send as templates
+    "campaigns_create": "transactional",
+    "campaigns_update": "transactional",
+    "campaigns_delete": "transactional",
+    "campaigns_get": "transactional",
+    "campaigns_list": "transactional",
+    "campaigns_stats": "transactional",
 }
 
 
@@ -94,17 +124,18 @@ def test_every_api_route_names_its_feature():
 
 
 @pytest.mark.parametrize("name", sorted(OPERATIONS))
-def test_another_projects_connector_key_is_refused_everywhere(api, other_app, name):
+def test_another_projects_connector_key_is_refused_everywhere(api, other_app, campaign, name):
     response = _call(api, name, _connector_key(other_app.project, list(set(ROUTE_FEATURES.values()))))
     assert response.status_code == 401
     assert not ApiCall.objects.exists() and not Profile.objects.exists()
+    assert Campaign.objects.filter(is_live=False, deleted_at__isnull=True).get() == campaign
 
 
 @pytest.mark.parametrize("name", sorted(OPERATIONS))
 def test_a_connector_key_is_accepted_with_the_routes_feature_only(api, name):
     feature = ROUTE_FEATURES[name]
     response = _call(api, name, _connector_key(api.app.project, [feature]))
-    assert response.status_code in (200, 202), response.content
+    assert response.status_code in (200, 201, 202), response.content
     others = [other for other in set(ROUTE_FEATURES.values()) if other != feature] + ["gdpr"]
     refused = _call(api, name, _connector_key(api.app.project, others))
     assert refused.status_code == (400 if name in PROJECT_OPERATIONS else 403)

@@ -1,0 +1,274 @@
+"""Validation of Campaigns API 1.1 bodies and queries, into the operations the appliers (`applying`) carry out.
+
+Every rule names the key at fault and what was expected (400, the per-app family's shape). Whatever passes here
+can be applied: an applier only writes what these rules produced.
+
+Choices where Batch's documentation is silent (digest §5: only `create`'s minimal body is documented):
+- `targeting` is an object `{"custom_audiences": ["name", …]}` (Batch's 2.x campaigns take an object too);
+  the names follow the Custom Audience API's rule and are not checked against existing audiences;
+- `push_time` is "now" or an ISO 8601 date-time, UTC when it carries no offset, not in the past; `local_push_time`
+  is `YYYY-MM-DDTHH:MM:SS`, each user's wall clock time;
+- keys the API does not know are refused, naming them, rather than silently dropped;
+- on update, `messages` replaces every message, `media` replaces both images, and `null` clears `deeplink`,
+  `media`, `custom_payload` or `targeting`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from typing import Any
+
+from batchhub.api.errors import ApiError
+from batchhub.campaigns.models import Campaign, new_campaign_token
+from batchhub.core.web.text import shown
+
+MAX_NAME = 200  # Campaign.name
+MAX_TITLE = 200  # CampaignMessage.title
+MAX_BODY = 4_000
+MAX_MESSAGES = 100
+MAX_URL = 2_048  # Campaign.deeplink, media_icon, media_picture
+MAX_CUSTOM_PAYLOAD = 4_000
+MAX_AUDIENCES = 50
+LIST_DEFAULT, LIST_MAX = 10, 100
+PAST_SKEW = dt.timedelta(minutes=2)  # a client's clock a little ahead of ours is not "in the past"
+
+LANGUAGE_PATTERN = r"^(?:[a-z]{2}|default)$"  # ISO 639-1, or "default" for every other language
+LOCAL_TIME_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}$"
+URL_PATTERN = r"^[a-zA-Z][a-zA-Z0-9+.-]*://\S+$"  # a deeplink may use the app's own scheme
+HTTPS_PATTERN = r"^https://\S+$"
+AUDIENCE_PATTERN = r"^[a-zA-Z0-9_-]{1,255}$"  # Custom Audience API 1.1 names
+TOKEN_PATTERN = re.compile(r"^[0-9a-f]{32}$")
+
+_LANGUAGE = re.compile(LANGUAGE_PATTERN)
+_LOCAL_TIME = re.compile(LOCAL_TIME_PATTERN)
+_URL = re.compile(URL_PATTERN)
+_HTTPS = re.compile(HTTPS_PATTERN)
+_AUDIENCE = re.compile(AUDIENCE_PATTERN)
+
+CREATE_KEYS = (
+    "name", "live", "push_time", "local_push_time", "messages", "priority", "deeplink", "media", "custom_payload",
+    "targeting",
+)  # fmt: skip
+CLEARABLE = ("deeplink", "media", "custom_payload", "targeting")
+
+
+def _missing(key: str, expected: str) -> ApiError:
+    return ApiError("MISSING_PARAMETER", f"'{key}' is required: {expected}.")
+
+
+def _malformed(key: str, expected: str) -> ApiError:
+    return ApiError("MALFORMED_PARAMETER", f"'{key}' must be {expected}.")
+
+
+def _string(value: Any, key: str, *, limit: int, allow_empty: bool = False) -> str:
+    if not isinstance(value, str) or (not allow_empty and not value.strip()) or len(value) > limit:
+        raise _malformed(key, f"a{'' if allow_empty else ' non-empty'} string of at most {limit:,} characters")
+    return value
+
+
+def _object(body: Any) -> dict:
+    if not isinstance(body, dict):
+        raise ApiError("MALFORMED_PARAMETER", "The body must be a JSON object.")
+    unknown = [key for key in body if key not in CREATE_KEYS]
+    if unknown:
+        raise ApiError(
+            "MALFORMED_PARAMETER",
+            f"Unknown key '{shown(unknown[0])}'; the keys are: {', '.join(CREATE_KEYS)}.",
+        )
+    return body
+
+
+def _push_time(value: Any, now: dt.datetime) -> str:
+    """The instant as ISO 8601 UTC; "now" is the call's time."""
+    expected = '"now" or an ISO 8601 date-time (YYYY-MM-DDTHH:MM:SS, UTC unless it carries an offset), not past'
+    if value == "now":
+        return now.isoformat()
+    if not isinstance(value, str) or len(value) > 40:
+        raise _malformed("push_time", expected)
+    try:
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
+    except ValueError:
+        raise _malformed("push_time", expected) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    if moment < now - PAST_SKEW:
+        raise ApiError("MALFORMED_PARAMETER", f"'push_time' {shown(value)} is in the past; send \"now\" to send now.")
+    return moment.astimezone(dt.UTC).isoformat()
+
+
+def _local_push_time(value: Any) -> str:
+    expected = "a wall clock time YYYY-MM-DDTHH:MM:SS (each user's own time zone)"
+    if not isinstance(value, str) or not _LOCAL_TIME.fullmatch(value):
+        raise _malformed("local_push_time", expected)
+    try:
+        dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise _malformed("local_push_time", expected) from None
+    return value
+
+
+def _messages(value: Any) -> list[dict]:
+    expected = f'a list of 1 to {MAX_MESSAGES} objects {{"language", "title"?, "body"}}'
+    if not isinstance(value, list) or not 0 < len(value) <= MAX_MESSAGES:
+        raise _malformed("messages", expected)
+    messages, seen = [], set()
+    for index, message in enumerate(value):
+        where = f"messages[{index}]"
+        if not isinstance(message, dict):
+            raise _malformed(where, 'an object {"language", "title"?, "body"}')
+        unknown = [key for key in message if key not in ("language", "title", "body")]
+        if unknown:
+            raise ApiError("MALFORMED_PARAMETER", f"Unknown key '{where}.{shown(unknown[0])}'.")
+        language = message.get("language")
+        if language is None:
+            raise _missing(f"{where}.language", 'an ISO 639-1 code ("en") or "default"')
+        if not isinstance(language, str) or not _LANGUAGE.fullmatch(language):
+            raise _malformed(f"{where}.language", 'an ISO 639-1 code in lower case ("en") or "default"')
+        if language in seen:
+            raise ApiError("MALFORMED_PARAMETER", f"'{where}.language' {language} is given twice: one per language.")
+        seen.add(language)
+        if "body" not in message:
+            raise _missing(f"{where}.body", "the message's text")
+        body = _string(message["body"], f"{where}.body", limit=MAX_BODY)
+        title = message.get("title")
+        title = "" if title is None else _string(title, f"{where}.title", limit=MAX_TITLE, allow_empty=True)
+        messages.append({"language": language, "title": title, "body": body})
+    return messages
+
+
+def _media(value: Any) -> dict:
+    if not isinstance(value, dict) or not value or any(key not in ("icon", "picture") for key in value):
+        raise _malformed("media", 'an object {"icon"?, "picture"?} of https URLs')
+    media = {}
+    for key in ("icon", "picture"):
+        url = value.get(key)
+        if url is not None and (not isinstance(url, str) or len(url) > MAX_URL or not _HTTPS.fullmatch(url)):
+            raise _malformed(f"media.{key}", f"an https URL of at most {MAX_URL:,} characters")
+        media[key] = url or ""
+    return media
+
+
+def _custom_payload(value: Any) -> str:
+    expected = f"a string holding a JSON object, of at most {MAX_CUSTOM_PAYLOAD:,} characters"
+    if not isinstance(value, str) or len(value) > MAX_CUSTOM_PAYLOAD:
+        raise _malformed("custom_payload", expected)
+    try:
+        parsed = json.loads(value)
+    except (ValueError, RecursionError):
+        raise _malformed("custom_payload", expected + " (it is not JSON)") from None
+    if not isinstance(parsed, dict):
+        raise _malformed("custom_payload", expected + " (it is JSON, but not an object)")
+    return value
+
+
+def _targeting(value: Any) -> list[str]:
+    expected = f'an object {{"custom_audiences": [names]}} of 1 to {MAX_AUDIENCES} audience names'
+    if not isinstance(value, dict) or set(value) != {"custom_audiences"}:
+        raise _malformed("targeting", expected)
+    names = value["custom_audiences"]
+    if not isinstance(names, list) or not 0 < len(names) <= MAX_AUDIENCES:
+        raise _malformed("targeting.custom_audiences", f"a list of 1 to {MAX_AUDIENCES} audience names")
+    for index, name in enumerate(names):
+        if not isinstance(name, str) or not _AUDIENCE.fullmatch(name):
+            raise _malformed(f"targeting.custom_audiences[{index}]", "an audience name ([a-zA-Z0-9_-], 1 to 255)")
+    return list(dict.fromkeys(names))
+
+
+def _fields(body: dict, now: dt.datetime, *, creating: bool) -> dict:
+    """The campaign's columns the body sets (update: only those given; null clears the clearable ones)."""
+    fields: dict[str, Any] = {}
+    if "name" in body:
+        fields["name"] = _string(body["name"], "name", limit=MAX_NAME).strip()
+    if "live" in body:
+        if not isinstance(body["live"], bool):
+            raise _malformed("live", "true or false")
+        fields["is_live"] = body["live"]
+    given = [key for key in ("push_time", "local_push_time") if body.get(key) is not None]
+    if len(given) == 2:
+        raise ApiError("MALFORMED_PARAMETER", "Give 'push_time' or 'local_push_time', not both.")
+    if "push_time" in given:
+        fields["push_time"], fields["local_push_time"] = _push_time(body["push_time"], now), ""
+    if "local_push_time" in given:
+        fields["push_time"], fields["local_push_time"] = None, _local_push_time(body["local_push_time"])
+    if body.get("priority") is not None:
+        if body["priority"] not in Campaign.Priority.values:
+            raise _malformed("priority", " or ".join(f'"{value}"' for value in Campaign.Priority.values))
+        fields["priority"] = body["priority"]
+    for key in CLEARABLE:
+        if key not in body or (body[key] is None and creating):
+            continue
+        value = body[key]
+        if key == "deeplink":
+            if value is not None and (not isinstance(value, str) or len(value) > MAX_URL or not _URL.fullmatch(value)):
+                raise _malformed("deeplink", f"a URL (any scheme, e.g. myapp://home) of at most {MAX_URL:,} characters")
+            fields["deeplink"] = value or ""
+        elif key == "media":
+            media = _media(value) if value is not None else {"icon": "", "picture": ""}
+            fields["media_icon"], fields["media_picture"] = media["icon"], media["picture"]
+        elif key == "custom_payload":
+            fields["custom_payload"] = _custom_payload(value) if value is not None else ""
+        else:
+            fields["targeting"] = _targeting(value) if value is not None else []
+    return fields
+
+
+def campaign_create_check(body: Any, now: dt.datetime, *, project_id: int, app_id: int) -> dict:
+    """The create operation (with the new campaign's token), or a 400 naming the key at fault."""
+    body = _object(body)
+    if "name" not in body:
+        raise _missing("name", "the campaign's name")
+    if "live" not in body:
+        raise _missing("live", "true to send it, false for a draft")
+    if body.get("push_time") is None and body.get("local_push_time") is None:
+        raise _missing("push_time", "\"now\", a date-time, or 'local_push_time' instead")
+    if "messages" not in body:
+        raise _missing("messages", 'a list of {"language", "title"?, "body"}')
+    fields = _fields(body, now, creating=True)
+    return {
+        "token": new_campaign_token(),
+        "project_id": project_id,
+        "app_id": app_id,
+        "fields": fields,
+        "messages": _messages(body["messages"]),
+    }
+
+
+def campaign_update_check(body: Any, now: dt.datetime, *, campaign: Campaign) -> dict:
+    """The update operation of `campaign` (found by the route), or a 400 naming the key at fault."""
+    body = _object(body)
+    if not body:
+        raise ApiError("MISSING_PARAMETER", f"The body changes nothing: give one or more of {', '.join(CREATE_KEYS)}.")
+    for key in ("name", "live", "messages", "priority", "push_time", "local_push_time"):
+        if key in body and body[key] is None:
+            raise _malformed(key, "given a value (it cannot be cleared; for a time, give the other kind instead)")
+    fields = _fields(body, now, creating=False)
+    messages = _messages(body["messages"]) if "messages" in body else None
+    return {"token": campaign.token, "fields": fields, "messages": messages}
+
+
+def _boolean(value: str | None, key: str) -> bool | None:
+    if value is None:
+        return None
+    if value not in ("true", "false"):
+        raise _malformed(key, "true or false")
+    return value == "true"
+
+
+def _integer(value: str | None, key: str, *, default: int, low: int, high: int | None) -> int:
+    if value is None:
+        return default
+    if not value.isascii() or not value.isdigit() or len(value) > 9 or not low <= int(value) <= (high or 10**9):
+        raise _malformed(key, f"an integer from {low}" + (f" to {high}" if high else ""))
+    return int(value)
+
+
+def campaigns_list_check(query) -> dict:
+    """The list's filters from its query string (`from` an offset, `limit` 1..100, `live`, `from_api`)."""
+    return {
+        "offset": _integer(query.get("from"), "from", default=0, low=0, high=None),
+        "limit": _integer(query.get("limit"), "limit", default=LIST_DEFAULT, low=1, high=LIST_MAX),
+        "live": _boolean(query.get("live"), "live"),
+        "from_api": _boolean(query.get("from_api"), "from_api"),
+    }
