@@ -1,4 +1,5 @@
-"""REST routes of the Campaigns API 1.1 (per app): create, update, delete, get, list and stats.
+"""REST routes of the Campaigns API 1.1 (per app): create, update, delete, get, list and stats; and the
+Transactional API (send, with a template_id or not, and a group's stats).
 
 Bodies and queries are checked by `campaigns.rules` (messages name the key at fault). Writes go through the one
 write pipeline (`accept_write`: recorded as an ApiCall, applied by the appliers of `campaigns.applying`) with
@@ -21,14 +22,24 @@ from batchhub.api.features import TRANSACTIONAL
 from batchhub.api.pipeline import APP_VERSION, ERROR_SCHEMAS, ApiRouter, accept_write, answer_read
 from batchhub.campaigns import rules
 from batchhub.campaigns.models import Campaign
-from batchhub.campaigns.queries import campaign_of_app, campaign_shown, campaign_stats, campaigns_listed
+from batchhub.campaigns.queries import (
+    campaign_of_app,
+    campaign_shown,
+    campaign_stats,
+    campaigns_listed,
+    campaigns_of_project,
+    transactional_group_stats,
+)
 from batchhub.campaigns.schemas import (
     CampaignCreateBody,
     CampaignOut,
     CampaignStatsOut,
     CampaignTokenOut,
     CampaignUpdateBody,
+    TransactionalSendBody,
+    TransactionalStatsOut,
 )
+from batchhub.campaigns.sending import SEND_KIND
 from batchhub.core.web.text import shown
 
 app_router = ApiRouter(APP_FAMILY, tags=["Campaigns (per app)"])
@@ -151,3 +162,42 @@ def campaigns_get(request, token: str, version: str = APP_VERSION, api_key: str 
     return answer_read(
         request, route="campaigns.get", feature=TRANSACTIONAL, read=lambda: campaign_shown(_campaign(request, token))
     )
+
+
+# ---- Transactional API 1.0 / 1.1 -------------------------------------------------------------------------------
+
+
+@app_router.write(
+    "POST",
+    "/{version}/{api_key}/transactional/send",
+    body=TransactionalSendBody,
+    summary=f"Send a push to up to {rules.MAX_RECIPIENTS:,} recipients, its content given or a draft's (template_id)",
+    name="transactional_send",
+    status=201,
+)
+def transactional_send(request, version: str = APP_VERSION, api_key: str = Path(...)):
+    """Answers 201 with the send's token at once; a worker resolves the recipients, hands the message to the push
+    gateway and records the deliveries (`campaigns.sending`)."""
+    caller: ApiCaller = request.auth
+
+    def check(body, now):
+        operation = rules.transactional_send_check(body, templates=campaigns_of_project(caller.project_id))
+        return SEND_KIND, [operation], None
+
+    return accept_write(request, route="transactional.send", feature=TRANSACTIONAL, check=check, accepted_status=201)
+
+
+@app_router.get(
+    "/{version}/{api_key}/transactional/stats/{group_id}",
+    response={200: TransactionalStatsOut, **_ERRORS},
+    summary="A group's transactional sends per UTC day: sent, opened, errors (from the raw push events)",
+    url_name="transactional_stats",
+)
+def transactional_stats(request, group_id: str, version: str = APP_VERSION, api_key: str = Path(...)):
+    caller: ApiCaller = request.auth
+
+    def read():
+        checked = rules.group_id_check(group_id)
+        return {"group_id": checked, "detail": transactional_group_stats(caller.app_id, checked)}
+
+    return answer_read(request, route="transactional.stats", feature=TRANSACTIONAL, read=read)

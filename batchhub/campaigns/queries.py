@@ -99,3 +99,25 @@ def campaign_stats(campaign: Campaign) -> list[dict]:
         }
         for row in days
     ]
+
+
+def campaigns_of_project(project_id: int) -> QuerySet[Campaign]:
+    """Every campaign of the project, deleted ones too (a template_id of a deleted draft is refused saying so)."""
+    return Campaign.objects.filter(project_id=project_id)
+
+
+def transactional_group_stats(app_id: int, group_id: str) -> list[dict]:
+    """Per UTC day, the transactional push events of the app's sends of this group: sent, opened, errors."""
+    events = PushEvent.objects.filter(app_id=app_id, group_id=group_id, source=PushEvent.Source.TRANSACTIONAL)
+    days = (
+        events.annotate(day=TruncDate("occurred_at", tzinfo=dt.UTC))
+        .values("day")
+        .annotate(
+            sent=Count("id", filter=Q(type=PushEvent.Type.PUSH_SENT)),
+            opened=Count("id", filter=Q(type=PushEvent.Type.PUSH_OPENED)),
+            errors=Count("id", filter=Q(type=PushEvent.Type.PUSH_ERROR)),
+        )
+        .order_by("day")
+    )
+    return [{"date": row["day"].isoformat(), "sent": row["sent"], "open": row["opened"], "errors": row["errors"]}
+            for row in days]  # fmt: skip

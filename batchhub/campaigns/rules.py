@@ -272,3 +272,139 @@ def campaigns_list_check(query) -> dict:
         "live": _boolean(query.get("live"), "live"),
         "from_api": _boolean(query.get("from_api"), "from_api"),
     }
+
+
+# ---- Transactional API 1.0 / 1.1 ------------------------------------------------------------------------------
+
+MAX_RECIPIENTS = 10_000
+MAX_GROUP_ID = 100
+MAX_TIME_TO_LIVE = 28 * 24 * 3600  # the longest APNs and FCM keep a message
+MAX_LABELS = 5
+GROUP_ID_PATTERN = r"^[a-zA-Z0-9_-]{1,100}$"
+_GROUP_ID = re.compile(GROUP_ID_PATTERN)
+SEND_KEYS = (
+    "group_id", "recipients", "message", "template_id", "deeplink", "sandbox", "custom_payload", "media", "priority",
+    "time_to_live", "labels",
+)  # fmt: skip
+RECIPIENT_KEYS = ("tokens", "custom_ids", "install_ids")
+MAX_ID = 512  # Installation.custom_id, push_token
+
+
+def group_id_check(value: Any) -> str:
+    if value is None:
+        raise _missing("group_id", "letters, digits, _ and - (at most 100), naming the send's group")
+    if not isinstance(value, str) or not _GROUP_ID.fullmatch(value):
+        raise _malformed("group_id", f"letters, digits, _ and - only, 1 to {MAX_GROUP_ID} of them")
+    return value
+
+
+def _recipients(value: Any) -> tuple[dict[str, list[str]], int]:
+    expected = f"an object with one or more of {', '.join(RECIPIENT_KEYS)}: lists of ids, {MAX_RECIPIENTS:,} in all"
+    if value is None:
+        raise _missing("recipients", expected)
+    if not isinstance(value, dict) or any(key not in RECIPIENT_KEYS for key in value):
+        raise _malformed("recipients", expected)
+    recipients, total = {}, 0
+    for key in RECIPIENT_KEYS:
+        ids = value.get(key)
+        if ids is None:
+            continue
+        if not isinstance(ids, list):
+            raise _malformed(f"recipients.{key}", "a list of strings")
+        for index, item in enumerate(ids):
+            if not isinstance(item, str) or not item.strip() or len(item) > MAX_ID:
+                raise _malformed(f"recipients.{key}[{index}]", f"a non-empty string of at most {MAX_ID} characters")
+        recipients[key] = ids
+        total += len(ids)
+    if total == 0:
+        raise ApiError("MALFORMED_PARAMETER", f"'recipients' names nobody: {expected}.")
+    if total > MAX_RECIPIENTS:
+        raise ApiError(
+            "MALFORMED_PARAMETER", f"'recipients' names {total:,} ids: at most {MAX_RECIPIENTS:,} in one send."
+        )
+    return recipients, total
+
+
+def _template(value: Any, templates) -> Campaign:
+    """The draft `template_id` names, among `templates` (the project's campaigns), or a 400 that says why not."""
+    if not isinstance(value, str) or not TOKEN_PATTERN.fullmatch(value):
+        raise _malformed("template_id", "the token of a draft campaign of this project (32 hexadecimal characters)")
+    campaign = templates.filter(token=value).first()
+    if campaign is None:
+        raise ApiError("MALFORMED_PARAMETER", f"'template_id' {value} is not a campaign of this project.")
+    if campaign.deleted_at is not None:
+        raise ApiError("MALFORMED_PARAMETER", f"'template_id' {value} names a deleted campaign.")
+    if campaign.is_live:
+        raise ApiError(
+            "MALFORMED_PARAMETER", f"'template_id' {value} names a live campaign: only a draft can be a template."
+        )
+    return campaign
+
+
+def _template_message(campaign: Campaign) -> dict:
+    messages = {message.language: message for message in campaign.messages.all()}
+    chosen = messages.get("default") or next(iter(sorted(messages.items())), (None, None))[1]
+    return {"title": chosen.title, "body": chosen.body} if chosen else {"title": "", "body": ""}
+
+
+def transactional_send_check(body: Any, *, templates) -> dict:
+    """A send as the worker applies it (`campaigns.sending`): its group, recipients and total, and the message
+    complete — a template's content, a snapshot taken now, overridden by what the call gives."""
+    if not isinstance(body, dict):
+        raise ApiError("MALFORMED_PARAMETER", "The body must be a JSON object.")
+    unknown = [key for key in body if key not in SEND_KEYS]
+    if unknown:
+        raise ApiError(
+            "MALFORMED_PARAMETER", f"Unknown key '{shown(unknown[0])}'; the keys are: {', '.join(SEND_KEYS)}."
+        )
+    group_id = group_id_check(body.get("group_id"))
+    recipients, total = _recipients(body.get("recipients"))
+    template = _template(body["template_id"], templates) if body.get("template_id") is not None else None
+    message = _template_message(template) if template else {"title": "", "body": ""}
+    message.update(
+        deeplink=template.deeplink if template else "",
+        media={"icon": template.media_icon, "picture": template.media_picture} if template else {},
+        custom_payload=template.custom_payload if template else "",
+        priority=template.priority if template else Campaign.Priority.NORMAL,
+    )
+    given = body.get("message")
+    if given is None and template is None:
+        raise _missing("message", 'an object {"title"?, "body"} (or a "template_id")')
+    if given is not None:
+        if not isinstance(given, dict) or any(key not in ("title", "body") for key in given):
+            raise _malformed("message", 'an object {"title"?, "body"}')
+        if "body" not in given and template is None:
+            raise _missing("message.body", "the message's text")
+        if "body" in given:
+            message["body"] = _string(given["body"], "message.body", limit=MAX_BODY)
+        if given.get("title") is not None:
+            message["title"] = _string(given["title"], "message.title", limit=MAX_TITLE, allow_empty=True)
+    if body.get("deeplink") is not None:
+        deeplink = _string(body["deeplink"], "deeplink", limit=MAX_URL)
+        if not _URL.fullmatch(deeplink):
+            raise _malformed("deeplink", "a URL (https:// or the app's own scheme://)")
+        message["deeplink"] = deeplink
+    if body.get("media") is not None:
+        message["media"] = _media(body["media"])
+    if body.get("custom_payload") is not None:
+        message["custom_payload"] = _custom_payload(body["custom_payload"])
+    if body.get("priority") is not None:
+        if body["priority"] not in Campaign.Priority.values:
+            raise _malformed("priority", f"one of {', '.join(Campaign.Priority.values)}")
+        message["priority"] = body["priority"]
+    ttl = body.get("time_to_live")
+    if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int) or not 0 <= ttl <= MAX_TIME_TO_LIVE):
+        raise _malformed("time_to_live", f"a number of seconds from 0 to {MAX_TIME_TO_LIVE:,}")
+    message["time_to_live"] = ttl
+    sandbox = body.get("sandbox", False)
+    if not isinstance(sandbox, bool):
+        raise _malformed("sandbox", "true or false")
+    message["sandbox"] = sandbox
+    labels = body.get("labels", [])
+    if not isinstance(labels, list) or len(labels) > MAX_LABELS:
+        raise _malformed("labels", f"a list of at most {MAX_LABELS} strings")
+    message["labels"] = [_string(label, f"labels[{i}]", limit=100) for i, label in enumerate(labels)]
+    return {
+        "group_id": group_id, "recipients": recipients, "count": total, "message": message,
+        "template": template.pk if template else None,
+    }  # fmt: skip

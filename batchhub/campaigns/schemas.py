@@ -13,14 +13,19 @@ from pydantic import StringConstraints
 
 from batchhub.campaigns.rules import (
     AUDIENCE_PATTERN,
+    GROUP_ID_PATTERN,
     HTTPS_PATTERN,
     LANGUAGE_PATTERN,
     LOCAL_TIME_PATTERN,
     MAX_AUDIENCES,
     MAX_BODY,
     MAX_CUSTOM_PAYLOAD,
+    MAX_ID,
+    MAX_LABELS,
     MAX_MESSAGES,
     MAX_NAME,
+    MAX_RECIPIENTS,
+    MAX_TIME_TO_LIVE,
     MAX_TITLE,
     MAX_URL,
     URL_PATTERN,
@@ -120,3 +125,50 @@ class StatsDay(Schema):
 class CampaignStatsOut(Schema):
     campaign_token: str
     detail: list[StatsDay]
+
+
+# ---- Transactional API ---------------------------------------------------------------------------------------
+
+Id = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID)]
+
+
+class RecipientsIn(Schema):
+    tokens: list[Id] | None = None
+    custom_ids: list[Id] | None = None
+    install_ids: list[Id] | None = None
+
+
+class SendMessageIn(Schema):
+    title: Annotated[str, StringConstraints(max_length=MAX_TITLE)] | None = None
+    body: Annotated[str, StringConstraints(min_length=1, max_length=MAX_BODY)] | None = None
+
+
+class TransactionalSendBody(Schema):
+    """`message` may be left out with a `template_id` (a draft of the project): the draft's content is used, and any
+    content key given overrides it. At least one recipient, at most MAX_RECIPIENTS in all."""
+
+    group_id: Annotated[str, StringConstraints(pattern=GROUP_ID_PATTERN)]
+    recipients: RecipientsIn = Field(..., description=f"{MAX_RECIPIENTS:,} ids in all at most, at least one")
+    message: SendMessageIn | None = None
+    template_id: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")] | None = None
+    deeplink: Annotated[str, StringConstraints(pattern=URL_PATTERN, max_length=MAX_URL)] | None = None
+    sandbox: bool | None = None
+    custom_payload: Annotated[str, StringConstraints(max_length=MAX_CUSTOM_PAYLOAD)] | None = None
+    media: MediaIn | None = None
+    priority: Literal["normal", "high"] | None = None
+    time_to_live: Annotated[int, Field(ge=0, le=MAX_TIME_TO_LIVE)] | None = None
+    labels: list[Annotated[str, StringConstraints(min_length=1, max_length=100)]] | None = Field(
+        None, max_length=MAX_LABELS
+    )
+
+
+class TransactionalStatsDay(Schema):
+    date: str = Field(..., description="UTC day, YYYY-MM-DD")
+    sent: int
+    open: int
+    errors: int
+
+
+class TransactionalStatsOut(Schema):
+    group_id: str
+    detail: list[TransactionalStatsDay]
