@@ -16,6 +16,7 @@ urlpatterns = [
     path("projects/", include("batchhub.api.urls")),
     path("", include("batchhub.profiles.urls")),
     path("", include("batchhub.connectors.urls")),
+    path("", include("batchhub.campaigns.urls")),
     path("", include("batchhub.core.urls")),
     path("healthz", core_views.healthz, name="healthz"),
     path("admin/", admin.site.urls),

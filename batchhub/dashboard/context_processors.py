@@ -14,6 +14,7 @@ def _urls() -> dict[str, str]:
         "home": reverse("dashboard:home"),
         "projects": reverse("projects:list"),
         "connectors": reverse("connectors:list"),
+        "campaigns": reverse("campaigns:index"),
         "audit": reverse("core:audit_log"),
         "retention": reverse("core:retention"),
         "admin": reverse("admin:index"),
@@ -39,6 +40,7 @@ def navigation(request) -> dict:
             "api_calls": "projects",
             "core": "audit",
             "connectors": "connectors",
+            "campaigns": "campaigns",
         }.get(match.app_name, "")
         if match.view_name.startswith("core:retention"):
             section = "retention"
@@ -47,6 +49,8 @@ def navigation(request) -> dict:
     items = [("home", "Home"), ("projects", "Projects")]
     if roles:
         items.append(("connectors", "Connectors"))
+    if roles & {CSM, PARTNER}:
+        items.append(("campaigns", "Campaigns"))
     if roles & {CSM, PRIVACY_ADMIN}:
         items.append(("audit", "Audit log"))
     if CSM in roles:

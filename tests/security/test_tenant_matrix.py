@@ -11,6 +11,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from tests.factories import (
+    CampaignFactory,
     ConnectorFactory,
     ConnectorKeyFactory,
     DestinationFactory,
@@ -27,7 +28,7 @@ class Route:
     method: str
     # what the URL names: "", "project", "rest_key", "profile", "grant", "api_call", "retention_run", "connector",
     # "connector_key", "destination", "source", "export", "export_run", "export_backfill" (a connector is the
-    # granted partner's, on the project)
+    # granted partner's, on the project), "campaign" (a draft of the project)
     kwargs: str
     allowed: tuple[str, ...]  # roles that may use it on a project they can see
     public: bool = False  # reachable without logging in
@@ -94,6 +95,15 @@ ROUTES: dict[str, Route] = {
     "connectors:export_run_progress": Route("GET", "export_run", ("csm", "partner")),
     "connectors:export_backfill": Route("POST", "export", OWNER, ok=400),  # no days given: a form error
     "connectors:export_backfill_progress": Route("GET", "export_backfill", ("csm", "partner")),
+    # campaigns: a CSM writes them; a partner reads the drafts of projects where it has a connector (the matrix's
+    # partner has one); a privacy admin has no campaign screens
+    "campaigns:index": Route("GET", "", ("csm", "partner")),
+    "campaigns:list": Route("GET", "project", ("csm", "partner")),
+    "campaigns:create": Route("GET", "project", ("csm",)),
+    "campaigns:preview": Route("POST", "project", ("csm",)),
+    "campaigns:detail": Route("GET", "campaign", ("csm", "partner")),  # a draft
+    "campaigns:edit": Route("GET", "campaign", ("csm",)),
+    "campaigns:delete": Route("GET", "campaign", ("csm",)),
 }
 CONNECTOR_KWARGS = ("connector", "connector_key", "destination", "source", "export", "export_run", "export_backfill")
 
@@ -136,6 +146,7 @@ def _url(name: str, route: Route, project, partner) -> str:
         "grant": {"code": project.code, "partner_code": partner.code},
         "api_call": {"code": project.code, "token": _api_call(project, connector).token},
         "retention_run": {"run_id": _retention_run().pk},
+        "campaign": {"code": CampaignFactory(project=project).code},
     }[route.kwargs]
     return reverse(name, kwargs=kwargs)
 
