@@ -32,12 +32,19 @@ OPERATIONS = {
     "campaigns_get": ("GET", f"/campaigns/{CAMPAIGN}", None),
     "campaigns_list": ("GET", "/campaigns/list", None),
     "campaigns_stats": ("GET", f"/campaigns/stats/{CAMPAIGN}", None),
+    "transactional_send": (
+        "POST",
+        "/transactional/send",
+        {"group_id": "welcome", "recipients": {"custom_ids": ["alice"]}, "message": {"body": "Hi"}},
+    ),
+    "transactional_stats": ("GET", "/transactional/stats/welcome", None),
 }
 PROJECT_OPERATIONS = {"profiles_update", "profiles_mass_update"}
 # what each route answers when accepted (else 202, or 200 for a DELETE)
-STATUSES = {"campaigns_create": 201} | dict.fromkeys(
-    ("campaigns_update", "campaigns_delete", "campaigns_get", "campaigns_list", "campaigns_stats"), 200
-)
+STATUSES = {"campaigns_create": 201, "transactional_send": 201} | dict.fromkeys(
+    ("campaigns_update", "campaigns_delete", "campaigns_get", "campaigns_list", "campaigns_stats",
+     "transactional_stats"), 200
+)  # fmt: skip
 
 
 @pytest.fixture(autouse=True)
@@ -99,6 +106,8 @@ ROUTE_FEATURES = {
     "campaigns_get": "transactional",
     "campaigns_list": "transactional",
     "campaigns_stats": "transactional",
+    "transactional_send": "transactional",
+    "transactional_stats": "transactional",
 }
 
 

@@ -1,0 +1,182 @@
+"""The Transactional API as a partner's server calls it: a send answered at once with its token, applied by a worker
+that records each delivery as a raw push event (and so in the daily exports); a draft's content by template_id."""
+
+# The API fixtures are imported here, not from a conftest (tests/campaigns has none): test arguments shadow them.
+# ruff: noqa: F811
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from batchhub.campaigns.models import TransactionalSend
+from batchhub.connectors.models import PushEvent
+from tests.api_client import api, api_app, applied, fresh_rate_limits, other_app  # noqa: F401 (fixtures)
+from tests.factories import CampaignFactory, CampaignMessageFactory, InstallationFactory
+
+pytestmark = pytest.mark.portable
+
+
+def _send(api, body, *, version="1.1", path="/transactional/send"):
+    return api.app_call("POST", path, body, version=version)
+
+
+@pytest.fixture
+def audience(api_app):
+    """alice (opted in, a token), bob (opted out), carol (no token), and dave on another app of the project."""
+    alice = InstallationFactory(app=api_app, installation_id="inst-alice", custom_id="alice", push_token="tok-a",
+                                push_optin=True)  # fmt: skip
+    bob = InstallationFactory(app=api_app, installation_id="inst-bob", custom_id="bob", push_token="tok-b",
+                              push_optin=False)  # fmt: skip
+    carol = InstallationFactory(app=api_app, installation_id="inst-carol", custom_id="carol", push_token=None,
+                                push_optin=True)  # fmt: skip
+    return alice, bob, carol
+
+
+def test_a_send_is_answered_at_once_and_its_deliveries_recorded_as_raw_push_events(api, audience, applied):
+    alice, bob, carol = audience
+    body = {
+        "group_id": "order-shipped",
+        "recipients": {"custom_ids": ["alice", "bob", "nobody"], "install_ids": ["inst-carol", "inst-alice"],
+                       "tokens": ["tok-a", "tok-unknown"]},
+        "message": {"title": "Shipped", "body": "Your order is on its way"},
+    }  # fmt: skip
+    with applied:
+        response = _send(api, body)
+    assert response.status_code == 201, response.content
+    token = response.json()["token"]
+    events = PushEvent.objects.filter(token=token).order_by("installation_id")
+    assert [(e.installation_id, e.type, e.source, e.group_id) for e in events] == [
+        (alice.pk, "push_sent", "transactional", "order-shipped"),
+        (bob.pk, "push_error", "transactional", "order-shipped"),  # opted out
+        (carol.pk, "push_error", "transactional", "order-shipped"),  # no token
+    ]  # each installation once, however many of its ids were given
+    send = TransactionalSend.objects.get(token=token)
+    assert (send.recipients, send.sent, send.errors, send.unknown) == (7, 1, 2, 2)
+
+
+def test_the_worker_applying_a_send_twice_records_it_once(api, audience, applied):
+    from batchhub.api.models import ApiCall
+    from batchhub.campaigns.sending import transactional_send_apply
+
+    with applied:
+        token = _send(api, {"group_id": "g", "recipients": {"custom_ids": ["alice"]}, "message": {"body": "x"}}).json()
+    call = ApiCall.objects.get(route="transactional.send")
+    call.operations = '[{"group_id": "g", "recipients": {"custom_ids": ["alice"]}, "count": 1, "message": {}}]'
+    assert transactional_send_apply(call) == {"recipients": 1, "sent": 1, "errors": 0, "unknown": 0}
+    assert PushEvent.objects.filter(token=token["token"]).count() == 1
+
+
+def test_a_template_gives_its_content_and_the_call_overrides_it(api, audience, applied, monkeypatch):
+    from batchhub.campaigns import sending
+
+    draft = CampaignFactory(project=api.app.project, app=api.app, message=None, deeplink="acme://orders",
+                            custom_payload='{"kind": "order"}')  # fmt: skip
+    CampaignMessageFactory(campaign=draft, language="default", title="Your order", body="It is on its way")
+    delivered = []
+
+    class Recording(sending.LocalGateway):
+        def deliver(self, message, recipients):
+            delivered.append(message)
+            return super().deliver(message, recipients)
+
+    monkeypatch.setattr(sending, "push_gateway", lambda: Recording())
+    with applied:
+        response = _send(api, {"group_id": "g", "recipients": {"custom_ids": ["alice"]}, "template_id": draft.token,
+                               "message": {"title": "Shipped!"}, "priority": "high"})  # fmt: skip
+    assert response.status_code == 201, response.content
+    (message,) = delivered
+    assert (message["title"], message["body"], message["deeplink"], message["custom_payload"], message["priority"]) == (
+        "Shipped!", "It is on its way", "acme://orders", '{"kind": "order"}', "high")  # fmt: skip
+    assert TransactionalSend.objects.get().template == draft
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        ("unknown", "is not a campaign of this project"),
+        ("live", "names a live campaign"),
+        ("deleted", "names a deleted campaign"),
+        ("other project", "is not a campaign of this project"),
+    ],
+)
+def test_a_template_id_that_cannot_be_used_is_a_400_that_says_why(api, other_app, template, message):
+    campaigns = {
+        "unknown": None,
+        "live": CampaignFactory(project=api.app.project, is_live=True),
+        "deleted": CampaignFactory(project=api.app.project, deleted_at=timezone.now()),
+        "other project": CampaignFactory(project=other_app.project),
+    }
+    token = campaigns[template].token if campaigns[template] else "0" * 32
+    response = _send(api, {"group_id": "g", "recipients": {"custom_ids": ["alice"]}, "template_id": token})
+    assert response.status_code == 400 and message in response.json()["message"]
+    assert not TransactionalSend.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "fault"),
+    [
+        ({"recipients": {"custom_ids": ["a"]}, "message": {"body": "x"}}, "'group_id' is required"),
+        ({"group_id": "bad id!", "recipients": {"custom_ids": ["a"]}, "message": {"body": "x"}}, "'group_id'"),
+        ({"group_id": "g" * 101, "recipients": {"custom_ids": ["a"]}, "message": {"body": "x"}}, "'group_id'"),
+        ({"group_id": "g", "recipients": {}, "message": {"body": "x"}}, "names nobody"),
+        ({"group_id": "g", "recipients": {"custom_ids": []}, "message": {"body": "x"}}, "names nobody"),
+        ({"group_id": "g", "message": {"body": "x"}}, "'recipients' is required"),
+        (
+            {
+                "group_id": "g",
+                "recipients": {
+                    "custom_ids": [f"u{n}" for n in range(5001)],
+                    "install_ids": [f"i{n}" for n in range(5000)],
+                },
+                "message": {"body": "x"},
+            },
+            "10,001",
+        ),
+        ({"group_id": "g", "recipients": {"emails": ["a"]}, "message": {"body": "x"}}, "'recipients'"),
+        ({"group_id": "g", "recipients": {"custom_ids": [1]}, "message": {"body": "x"}}, "recipients.custom_ids[0]"),
+        ({"group_id": "g", "recipients": {"custom_ids": ["a"]}}, "'message' is required"),
+        ({"group_id": "g", "recipients": {"custom_ids": ["a"]}, "message": {"title": "t"}}, "'message.body'"),
+        (
+            {"group_id": "g", "recipients": {"custom_ids": ["a"]}, "message": {"body": "x"}, "custom_payload": "[1]"},
+            "'custom_payload'",
+        ),
+        (
+            {"group_id": "g", "recipients": {"custom_ids": ["a"]}, "message": {"body": "x"}, "time_to_live": -1},
+            "'time_to_live'",
+        ),
+        (
+            {"group_id": "g", "recipients": {"custom_ids": ["a"]}, "message": {"body": "x"}, "surprise": 1},
+            "Unknown key 'surprise'",
+        ),
+    ],
+)
+def test_every_bad_send_is_a_400_naming_its_fault_and_records_nothing(api, body, fault):
+    response = _send(api, body)
+    assert response.status_code == 400, response.content
+    assert fault in response.json()["message"]
+    assert not TransactionalSend.objects.exists() and not PushEvent.objects.exists()
+
+
+def test_exactly_10000_recipients_and_version_1_0_and_a_trailing_slash_are_accepted(api):
+    ids = [f"u{n}" for n in range(10_000)]
+    for version, path in (("1.1", "/transactional/send"), ("1.0", "/transactional/send/")):
+        response = _send(api, {"group_id": "g", "recipients": {"custom_ids": ids}, "message": {"body": "x"}},
+                         version=version, path=path)  # fmt: skip
+        assert response.status_code == 201, response.content
+
+
+def test_a_groups_stats_count_sent_opened_and_errors_per_day(api, audience, applied):
+    alice, _, _ = audience
+    with applied:
+        _send(api, {"group_id": "digest", "recipients": {"custom_ids": ["alice", "bob"]}, "message": {"body": "x"}})
+    PushEvent.objects.create(app=api.app, installation=alice, custom_id="alice", type="push_opened",
+                             source="transactional", group_id="digest", token="t",
+                             occurred_at=timezone.now())  # fmt: skip
+    response = api.app_call("GET", "/transactional/stats/digest", version="1.1")
+    today = timezone.now().astimezone(dt.UTC).date().isoformat()
+    assert response.status_code == 200
+    assert response.json() == {"group_id": "digest", "detail": [{"date": today, "sent": 1, "open": 1, "errors": 1}]}
+    assert api.app_call("GET", "/transactional/stats/bad%20id", version="1.1").status_code == 400
