@@ -180,3 +180,22 @@ def test_a_groups_stats_count_sent_opened_and_errors_per_day(api, audience, appl
     assert response.status_code == 200
     assert response.json() == {"group_id": "digest", "detail": [{"date": today, "sent": 1, "open": 1, "errors": 1}]}
     assert api.app_call("GET", "/transactional/stats/bad%20id", version="1.1").status_code == 400
+
+
+def test_sends_appear_in_the_daily_push_export(api, audience, applied, settings, tmp_path):
+    from batchhub.connectors.exporting import export_run_ensure, export_run_execute
+    from batchhub.connectors.models import ExportConfig, ExportRun
+    from batchhub.core.jobs.runs import run_claim
+    from tests.factories import ConnectorFactory, DestinationFactory
+
+    settings.STORAGE_LOCAL_ROOT = tmp_path
+    with applied:
+        token = _send(api, {"group_id": "order-shipped", "recipients": {"custom_ids": ["alice"]},
+                            "message": {"body": "x"}}).json()["token"]  # fmt: skip
+    connector = ConnectorFactory(project=api.app.project)
+    config = ExportConfig.objects.create(connector=connector, app=api.app, kind="push_events",
+                                         destination=DestinationFactory(connector=connector))  # fmt: skip
+    today = timezone.now().astimezone(dt.UTC).date()
+    run = export_run_execute(run_claim(ExportRun, export_run_ensure(config, today)[0].pk, claimer="test"))
+    written = next((tmp_path / "exports").rglob(run.file_name)).read_text()
+    assert f";push_sent;transactional;{token};order-shipped\n" in written and written.startswith("alice;inst-alice;")
