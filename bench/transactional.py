@@ -20,8 +20,9 @@ Target (issue 14): events recorded/s >= 0.30 x COPY of the same rows.
 
 Measured 2026-12-06 (2 cores shared with a CI run, load average 3 to 6; template 0.35 GB, built in 32 s):
 edge 32.6 sends/s (326,252 ids/s); worker 11,943 ids resolved/s and 11,346 events recorded/s; COPY committed
-31,564 events/s: ratio 0.359 (an earlier run: 12,761 against 28,541, 0.447). The same COPY rolled back before its
-foreign-key checks: 91,927 events/s, 0.123 of it. Peak RSS: web worker 134 MiB, Celery worker tree 138 MiB.
+31,564 events/s: ratio 0.359 (two other runs: 12,761 against 28,541, 0.447; 11,667 against 27,698, 0.421).
+The same COPY rolled back before its foreign-key checks: 91,927 events/s, 0.123 of it. Peak RSS: web worker
+134 MiB, Celery worker tree 138 MiB.
 Where a send's time goes (one send of 9,500 installations, in-process, ms): the resolve 350 to 610 (a parallel
 sequential scan of the 155 MB table, 140 to 170 ms: 10,000 random users touch nearly every page; the rest is
 building the array and reading 10,000 rows), the COPY with its foreign-key checks 480 to 670 (without them, about
