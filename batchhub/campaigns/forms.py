@@ -222,4 +222,4 @@ class TemplateBindForm(forms.Form):
         error_messages={"invalid": "Letters, digits, dot, dash and underscore only (up to 100)."},
         widget=forms.TextInput(attrs={"placeholder": "order_shipped", "autocomplete": "off"}),
     )
-    replace = forms.BooleanField(required=False, label="Replace the scenario's binding if it has one")
+    replace = forms.BooleanField(required=False, label="Replace an existing binding")

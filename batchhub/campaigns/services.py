@@ -151,7 +151,7 @@ def template_binding_save(*, actor, connector, scenario: str, campaign: Campaign
         _binding_audit(actor, "template_binding.create", binding, {"template_id": [None, campaign.token]})
         return binding
     if not replace:
-        message = f"Scenario {scenario} is already bound to {binding.campaign.name}: tick “Replace” to rebind it."
+        message = f"Scenario {scenario} is already bound to {binding.campaign.name}: tick “Replace an existing binding”"
         raise ValidationError({"scenario": [message]})
     before = binding.campaign.token
     binding.campaign, binding.content_fingerprint = campaign, fingerprint

@@ -299,7 +299,8 @@ def picker_bind(request: HttpRequest, code) -> HttpResponse:
     if binding is not None:
         form = TemplateBindForm(initial={"campaign": draft.code})
     context = {"connector": connector, "selected": draft, "form": form, "bound": binding}
-    response = render(request, "campaigns/picker.html#bind-form", context, status=200 if binding else 400)
+    # a form with errors is a 200 too: htmx 2 swaps no 4xx answer by default, and the form must show its errors
+    response = render(request, "campaigns/picker.html#bind-form", context)
     if binding is not None:
         response["HX-Trigger"] = "bindingsChanged"
     return response
