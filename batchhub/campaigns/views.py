@@ -189,15 +189,14 @@ def campaign_delete(request: HttpRequest, code) -> HttpResponse:
 # ---- the template picker ------------------------------------------------------------------------------------------
 
 
-def _picker_filters(request: HttpRequest, choices: dict) -> PickerFilters:
+def _picker_filters(request: HttpRequest) -> PickerFilters:
+    """The search and filters as asked; an unknown app or language matches nothing, an unknown channel is ignored."""
     channel = request.GET.get("channel", "")
-    language = request.GET.get("language", "")
-    app = request.GET.get("app", "")
     return PickerFilters(
         q=request.GET.get("q", "").strip()[:200],
         channel=channel if channel in Campaign.Channel.values else "",
-        app=app if any(str(a.code) == app for a in choices["apps"]) else "",
-        language=language if language in choices["languages"] else "",
+        app=request.GET.get("app", "")[:36],
+        language=request.GET.get("language", "")[:16],
     )
 
 
@@ -205,7 +204,7 @@ def _picker_render(request: HttpRequest, connector, *, selected=None, form=None,
     """The whole picker page: search, results, the preview of `selected` and the bindings (the no-JS twin of every
     htmx request)."""
     choices = picker_filter_choices(connector)
-    filters = _picker_filters(request, choices)
+    filters = _picker_filters(request)
     rows, after = picker_search(request.user, connector, filters, after=request.GET.get("after", ""))
     query = request.GET.copy()
     query.pop("after", None)
@@ -237,8 +236,7 @@ def picker(request: HttpRequest, code) -> HttpResponse:
     connector = picker_connector_get_for_user(request.user, code)
     if not request.htmx:
         return _picker_render(request, connector)
-    choices = picker_filter_choices(connector)
-    filters = _picker_filters(request, choices)
+    filters = _picker_filters(request)
     after = request.GET.get("after", "")
     rows, next_after = picker_search(request.user, connector, filters, after=after)
     query = request.GET.copy()

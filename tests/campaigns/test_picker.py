@@ -104,8 +104,10 @@ def test_filters_by_channel_app_and_language(client, partner_user, connector, sh
     assert _names(client.get(_picker(connector, channel="inapp"), **HTMX)) == ["Welcome"]
     assert _names(client.get(_picker(connector, app=ios.code), **HTMX)) == ["iOS only"]
     assert _names(client.get(_picker(connector, language="fr"), **HTMX)) == ["Order shipped"]
-    # an unknown value filters nothing rather than failing
-    assert len(_names(client.get(_picker(connector, channel="fax", language="xx"), **HTMX))) == 3
+    # an unknown channel is ignored; an unknown app or language matches nothing, without failing
+    assert len(_names(client.get(_picker(connector, channel="fax"), **HTMX))) == 3
+    assert _names(client.get(_picker(connector, language="xx"), **HTMX)) == []
+    assert _names(client.get(_picker(connector, app="not-a-uuid"), **HTMX)) == []
 
 
 def test_it_pages_by_keyset_with_load_more(client, partner_user, connector, project):
