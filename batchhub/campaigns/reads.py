@@ -203,7 +203,8 @@ def picker_search(user, connector: Connector, filters: PickerFilters, *, after: 
             rows = rows.filter(Q(updated_at__lt=stamp) | Q(updated_at=stamp, id__lt=pk))
     if filters.q:
         rows = rows.filter(id__in=_matching_ids(rows, filters.q))
-    languages = Prefetch("messages", queryset=CampaignMessage.objects.order_by("language"))
+    # to a list: the template reads it twice a row, and a related manager builds a queryset at each read
+    languages = Prefetch("messages", queryset=CampaignMessage.objects.order_by("language"), to_attr="message_list")
     page = list(
         rows.select_related("app").prefetch_related(languages).order_by("-updated_at", "-id")[: PICKER_PAGE + 1]
     )
