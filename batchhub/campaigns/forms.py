@@ -9,7 +9,7 @@ import re
 from django import forms
 from django.core.validators import URLValidator
 
-from batchhub.campaigns.models import Campaign
+from batchhub.campaigns.models import SCENARIO_PATTERN, Campaign
 from batchhub.campaigns.reads import Preview, PreviewMessage, messages_in_order
 
 LANGUAGE_RE = re.compile(r"^(default|[a-z]{2})$")
@@ -208,3 +208,18 @@ def preview_from_post(data, *, project) -> Preview:
         icon=https_or_blank(data.get("media_icon", "").strip()),
         picture=https_or_blank(data.get("media_picture", "").strip()),
     )
+
+
+class TemplateBindForm(forms.Form):
+    """The picker's "Use for scenario…": the partner-side scenario name the draft is sent for."""
+
+    campaign = forms.UUIDField(widget=forms.HiddenInput)
+    scenario = forms.RegexField(
+        regex=SCENARIO_PATTERN,
+        max_length=100,
+        label="Scenario",
+        help_text="Your platform's name for it: letters, digits, dot, dash, underscore.",
+        error_messages={"invalid": "Letters, digits, dot, dash and underscore only (up to 100)."},
+        widget=forms.TextInput(attrs={"placeholder": "order_shipped", "autocomplete": "off"}),
+    )
+    replace = forms.BooleanField(required=False, label="Replace an existing binding")

@@ -3,6 +3,7 @@ from __future__ import annotations
 import secrets
 import uuid
 
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 
@@ -116,3 +117,31 @@ class TransactionalSend(models.Model):
 
     def __str__(self) -> str:
         return f"send {self.token} ({self.group_id})"
+
+
+SCENARIO_PATTERN = r"^[A-Za-z0-9_.-]{1,100}$"
+
+
+class TemplateBinding(models.Model):
+    """A draft picked in the template picker for one partner-side scenario of a connector (unique per connector).
+    `content_fingerprint` is the draft's content when it was bound, so the picker can warn that it changed since."""
+
+    code = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    connector = models.ForeignKey("connectors.Connector", on_delete=models.CASCADE, related_name="template_bindings")
+    scenario = models.CharField(
+        max_length=100,
+        validators=[RegexValidator(SCENARIO_PATTERN, "Letters, digits, dot, dash and underscore only (up to 100).")],
+    )
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="bindings")
+    content_fingerprint = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["scenario"]
+        constraints = [
+            models.UniqueConstraint(fields=["connector", "scenario"], name="templatebinding_one_per_scenario"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scenario} → {self.campaign_id}"

@@ -9,7 +9,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from batchhub.campaigns.models import Campaign, CampaignMessage
+from batchhub.campaigns.models import Campaign, CampaignMessage, TemplateBinding
+from batchhub.campaigns.reads import campaign_fingerprint
 from batchhub.core.audit.record import audit_record, model_snapshot, snapshot_diff
 
 # What a CSM sets on the form: the fields the audit diff follows, beside the messages.
@@ -115,3 +116,51 @@ def campaign_delete(*, actor, campaign: Campaign) -> None:
     updated = Campaign.objects.filter(pk=campaign.pk, deleted_at__isnull=True).update(deleted_at=timezone.now())
     if updated:
         _audit(actor, "campaign.delete", campaign, {"deleted": [False, True]})
+
+
+# ---- template bindings (the template picker) ---------------------------------------------------------------------
+
+
+def _binding_audit(actor, action: str, binding: TemplateBinding, changes: dict) -> None:
+    audit_record(
+        actor=actor,
+        action=action,
+        obj=binding,
+        object_repr=f"template binding {binding.scenario} of {binding.connector.name}"[:200],
+        project=binding.connector.project,
+        changes=changes,
+    )
+
+
+@transaction.atomic
+def template_binding_save(*, actor, connector, scenario: str, campaign: Campaign, replace: bool) -> TemplateBinding:
+    """Bind the draft to the connector's scenario; a scenario already bound is rebound only when `replace` (else a
+    ValidationError naming the draft it is bound to). The callers pass a draft of the connector's project."""
+    if campaign.project_id != connector.project_id or campaign.is_live or campaign.is_deleted:
+        raise ValidationError({"campaign": ["Only a draft of the connector's project can be bound."]})
+    fingerprint = campaign_fingerprint(campaign)
+    binding = (
+        TemplateBinding.objects.select_for_update().select_related("campaign")
+        .filter(connector=connector, scenario=scenario).first()
+    )  # fmt: skip
+    if binding is None:
+        binding = TemplateBinding(connector=connector, scenario=scenario, campaign=campaign)
+        binding.content_fingerprint = fingerprint
+        binding.full_clean(exclude=["connector", "campaign"])
+        binding.save()
+        _binding_audit(actor, "template_binding.create", binding, {"template_id": [None, campaign.token]})
+        return binding
+    if not replace:
+        message = f"Scenario {scenario} is already bound to {binding.campaign.name}: tick “Replace an existing binding”"
+        raise ValidationError({"scenario": [message]})
+    before = binding.campaign.token
+    binding.campaign, binding.content_fingerprint = campaign, fingerprint
+    binding.save()
+    _binding_audit(actor, "template_binding.rebind", binding, {"template_id": [before, campaign.token]})
+    return binding
+
+
+@transaction.atomic
+def template_binding_delete(*, actor, binding: TemplateBinding) -> None:
+    _binding_audit(actor, "template_binding.delete", binding, {"template_id": [binding.campaign.token, None]})
+    binding.delete()

@@ -12,4 +12,18 @@ urlpatterns = [
     path("campaigns/<uuid:code>/", views.campaign_detail, name="detail"),
     path("campaigns/<uuid:code>/edit/", views.campaign_edit, name="edit"),
     path("campaigns/<uuid:code>/delete/", views.campaign_delete, name="delete"),
+    path("connectors/<uuid:code>/templates/", views.picker, name="picker"),
+    path("connectors/<uuid:code>/templates/bind/", views.picker_bind, name="picker_bind"),
+    path("connectors/<uuid:code>/templates/bindings/", views.picker_bindings, name="picker_bindings"),
+    path(
+        "connectors/<uuid:code>/templates/bindings/<uuid:binding_code>/refresh/",
+        views.picker_binding_refresh,
+        name="picker_binding_refresh",
+    ),
+    path(
+        "connectors/<uuid:code>/templates/bindings/<uuid:binding_code>/delete/",
+        views.picker_binding_delete,
+        name="picker_binding_delete",
+    ),
+    path("connectors/<uuid:code>/templates/<uuid:campaign_code>/", views.picker_preview, name="picker_preview"),
 ]

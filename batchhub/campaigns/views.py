@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from batchhub.campaigns import services
 from batchhub.campaigns.forms import (
     CampaignForm,
+    TemplateBindForm,
     campaign_initial,
     message_formset,
     posted_rows,
@@ -21,7 +22,10 @@ from batchhub.campaigns.forms import (
 )
 from batchhub.campaigns.models import Campaign
 from batchhub.campaigns.reads import (
+    PickerFilters,
     Preview,
+    binding_get,
+    binding_rows,
     campaign_can_change,
     campaign_get_for_user,
     campaign_list_rows,
@@ -29,6 +33,11 @@ from batchhub.campaigns.reads import (
     campaign_project_get_for_user,
     campaign_project_rows,
     messages_in_order,
+    picker_connector_get_for_user,
+    picker_draft_get,
+    picker_filter_choices,
+    picker_search,
+    template_payload,
 )
 from batchhub.core.roles import CSM, PARTNER, has_role, role_required
 
@@ -175,3 +184,165 @@ def campaign_delete(request: HttpRequest, code) -> HttpResponse:
     return render(
         request, "campaigns/campaign_confirm_delete.html", {"campaign": campaign, "project": campaign.project}
     )
+
+
+# ---- the template picker ------------------------------------------------------------------------------------------
+
+
+def _picker_filters(request: HttpRequest) -> PickerFilters:
+    """The search and filters as asked; an unknown app or language matches nothing, an unknown channel is ignored."""
+    channel = request.GET.get("channel", "")
+    return PickerFilters(
+        q=request.GET.get("q", "").strip()[:200],
+        channel=channel if channel in Campaign.Channel.values else "",
+        app=request.GET.get("app", "")[:36],
+        language=request.GET.get("language", "")[:16],
+    )
+
+
+def _picker_render(request: HttpRequest, connector, *, selected=None, form=None, status: int = 200) -> HttpResponse:
+    """The whole picker page: search, results, the preview of `selected` and the bindings (the no-JS twin of every
+    htmx request)."""
+    choices = picker_filter_choices(connector)
+    filters = _picker_filters(request)
+    rows, after = picker_search(request.user, connector, filters, after=request.GET.get("after", ""))
+    query = request.GET.copy()
+    query.pop("after", None)
+    if selected is not None and form is None:
+        form = TemplateBindForm(initial={"campaign": selected.code})
+    context = {
+        "connector": connector,
+        "filters": filters,
+        "query": query.urlencode(),
+        "rows": rows,
+        "after": after,
+        "selected": selected,
+        "preview": campaign_preview(selected) if selected else None,
+        "payload": template_payload(selected) if selected else "",
+        "form": form,
+        "bindings": binding_rows(connector),
+        **choices,
+    }
+    response = render(request, "campaigns/picker.html", context, status=status)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+@login_required
+@require_GET
+def picker(request: HttpRequest, code) -> HttpResponse:
+    """The connector's template picker; htmx asks for the results only (a search, a filter) or for the next page of
+    rows ("load more", with `after`)."""
+    connector = picker_connector_get_for_user(request.user, code)
+    if not request.htmx:
+        return _picker_render(request, connector)
+    filters = _picker_filters(request)
+    after = request.GET.get("after", "")
+    rows, next_after = picker_search(request.user, connector, filters, after=after)
+    query = request.GET.copy()
+    query.pop("after", None)
+    context = {"connector": connector, "rows": rows, "after": next_after, "query": query.urlencode()}
+    partial = "rows" if after else "results"
+    response = render(request, f"campaigns/picker.html#{partial}", context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+@login_required
+@require_GET
+def picker_preview(request: HttpRequest, code, campaign_code) -> HttpResponse:
+    """A draft's preview pane with its "Use for scenario…" form; the whole picker around it without htmx."""
+    connector = picker_connector_get_for_user(request.user, code)
+    draft = picker_draft_get(request.user, connector, campaign_code)
+    if not request.htmx:
+        return _picker_render(request, connector, selected=draft)
+    context = {
+        "connector": connector,
+        "selected": draft,
+        "preview": campaign_preview(draft),
+        "payload": template_payload(draft),
+        "form": TemplateBindForm(initial={"campaign": draft.code}),
+    }
+    response = render(request, "campaigns/picker.html#preview-pane", context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+@login_required
+@require_POST
+def picker_bind(request: HttpRequest, code) -> HttpResponse:
+    """Bind (or, with "replace", rebind) a scenario to a draft; htmx gets the form back and a `bindingsChanged`
+    event the bindings table listens to."""
+    connector = picker_connector_get_for_user(request.user, code)
+    form = TemplateBindForm(request.POST)
+    draft = picker_draft_get(request.user, connector, request.POST.get("campaign", ""))
+    binding = None
+    if form.is_valid():
+        try:
+            binding = services.template_binding_save(
+                actor=request.user,
+                connector=connector,
+                scenario=form.cleaned_data["scenario"],
+                campaign=draft,
+                replace=form.cleaned_data["replace"],
+            )
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+    if binding is not None and not request.htmx:
+        messages.success(request, f"Scenario {binding.scenario} now sends {draft.name}.")
+        return redirect("campaigns:picker", code=connector.code)
+    if not request.htmx:
+        return _picker_render(request, connector, selected=draft, form=form, status=400)
+    if binding is not None:
+        form = TemplateBindForm(initial={"campaign": draft.code})
+    context = {"connector": connector, "selected": draft, "form": form, "bound": binding}
+    # a form with errors is a 200 too: htmx 2 swaps no 4xx answer by default, and the form must show its errors
+    response = render(request, "campaigns/picker.html#bind-form", context)
+    if binding is not None:
+        response["HX-Trigger"] = "bindingsChanged"
+    return response
+
+
+@login_required
+@require_GET
+def picker_bindings(request: HttpRequest, code) -> HttpResponse:
+    """The bindings table (what htmx reloads on `bindingsChanged`); the whole picker without htmx."""
+    connector = picker_connector_get_for_user(request.user, code)
+    if not request.htmx:
+        return _picker_render(request, connector)
+    context = {"connector": connector, "bindings": binding_rows(connector)}
+    response = render(request, "campaigns/picker.html#bindings", context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+@login_required
+@require_POST
+def picker_binding_refresh(request: HttpRequest, code, binding_code) -> HttpResponse:
+    """Accept the bound draft's changes: rebind the scenario to the same draft as it is now."""
+    connector = picker_connector_get_for_user(request.user, code)
+    binding = binding_get(connector, binding_code)
+    draft = picker_draft_get(request.user, connector, binding.campaign.code)
+    services.template_binding_save(
+        actor=request.user, connector=connector, scenario=binding.scenario, campaign=draft, replace=True
+    )
+    return _binding_changed(request, connector, f"Scenario {binding.scenario} rebound to {draft.name} as it is now.")
+
+
+@login_required
+@require_POST
+def picker_binding_delete(request: HttpRequest, code, binding_code) -> HttpResponse:
+    connector = picker_connector_get_for_user(request.user, code)
+    binding = binding_get(connector, binding_code)
+    services.template_binding_delete(actor=request.user, binding=binding)
+    return _binding_changed(request, connector, f"Scenario {binding.scenario} unbound.")
+
+
+def _binding_changed(request: HttpRequest, connector, message: str) -> HttpResponse:
+    if not request.htmx:
+        messages.success(request, message)
+        return redirect("campaigns:picker", code=connector.code)
+    response = HttpResponse(status=204)
+    response["HX-Trigger"] = "bindingsChanged"
+    return response

@@ -28,7 +28,8 @@ class Route:
     method: str
     # what the URL names: "", "project", "rest_key", "profile", "grant", "api_call", "retention_run", "connector",
     # "connector_key", "destination", "source", "export", "export_run", "export_backfill" (a connector is the
-    # granted partner's, on the project), "campaign" (a draft of the project)
+    # granted partner's, on the project), "campaign" (a draft of the project), "picker_draft" (the connector and a
+    # draft of its project), "binding" (a template binding of the connector)
     kwargs: str
     allowed: tuple[str, ...]  # roles that may use it on a project they can see
     public: bool = False  # reachable without logging in
@@ -104,8 +105,18 @@ ROUTES: dict[str, Route] = {
     "campaigns:detail": Route("GET", "campaign", ("csm", "partner")),  # a draft
     "campaigns:edit": Route("GET", "campaign", ("csm",)),
     "campaigns:delete": Route("GET", "campaign", ("csm",)),
+    # the template picker: the connector's own partner only (a CSM reads drafts on the campaign pages instead)
+    "campaigns:picker": Route("GET", "connector", OWNER),
+    "campaigns:picker_preview": Route("GET", "picker_draft", OWNER),
+    "campaigns:picker_bind": Route("POST", "connector", OWNER),
+    "campaigns:picker_bindings": Route("GET", "connector", OWNER),
+    "campaigns:picker_binding_refresh": Route("POST", "binding", OWNER),
+    "campaigns:picker_binding_delete": Route("POST", "binding", OWNER),
 }
-CONNECTOR_KWARGS = ("connector", "connector_key", "destination", "source", "export", "export_run", "export_backfill")
+CONNECTOR_KWARGS = (
+    "connector", "connector_key", "destination", "source", "export", "export_run", "export_backfill", "picker_draft",
+    "binding",
+)  # fmt: skip
 
 
 def _named_routes(resolver=None, namespace: str = "") -> set[str]:
@@ -147,8 +158,18 @@ def _url(name: str, route: Route, project, partner) -> str:
         "api_call": {"code": project.code, "token": _api_call(project, connector).token},
         "retention_run": {"run_id": _retention_run().pk},
         "campaign": {"code": CampaignFactory(project=project).code},
+        "picker_draft": {"code": connector.code, "campaign_code": CampaignFactory(project=project).code},
+        "binding": {"code": connector.code, "binding_code": _binding(connector, project).code},
     }[route.kwargs]
     return reverse(name, kwargs=kwargs)
+
+
+def _binding(connector, project):
+    from batchhub.campaigns.models import TemplateBinding
+
+    campaign = CampaignFactory(project=project)
+    return TemplateBinding.objects.create(connector=connector, scenario="welcome", campaign=campaign,
+                                          content_fingerprint="")  # fmt: skip
 
 
 def _export_config(connector, project):
