@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from batchhub.api.models import ApiCall
-from batchhub.campaigns.models import Campaign, CampaignMessage, TransactionalSend
+from batchhub.campaigns.models import Campaign, CampaignMessage, TemplateBinding, TransactionalSend
 from batchhub.connectors.models import (
     Connector,
     ConnectorKey,
@@ -266,7 +266,7 @@ def test_the_plan_finds_every_table_and_empties_pointing_tables_first():
         App, Profile, ProfileEvent, Installation, AppCustomData, PushEvent, InAppEvent,
         Campaign, CampaignMessage, RestApiKey, ProjectGrant, ApiCall, PurgeRun, Connector, ConnectorKey, Destination,
         Source,
-        ExportConfig, ExportRun, ExportBackfill, TransactionalSend,
+        ExportConfig, ExportRun, ExportBackfill, TransactionalSend, TemplateBinding,
     }  # fmt: skip
 
     def before(first, then):
