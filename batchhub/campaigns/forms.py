@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 
 from django import forms
@@ -11,6 +10,7 @@ from django.core.validators import URLValidator
 
 from batchhub.campaigns.models import SCENARIO_PATTERN, Campaign
 from batchhub.campaigns.reads import Preview, PreviewMessage, messages_in_order
+from batchhub.campaigns.rules import payload_object
 
 LANGUAGE_RE = re.compile(r"^(default|[a-z]{2})$")
 LOCAL_TIME_FORMATS = ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M")
@@ -82,11 +82,11 @@ class CampaignForm(forms.Form):
         if not value:
             return ""
         try:
-            parsed = json.loads(value)
+            payload_object(value)
         except ValueError as exc:
-            raise forms.ValidationError(f"Not valid JSON: {exc}.") from exc
-        if not isinstance(parsed, dict):
-            raise forms.ValidationError('The custom payload must be a JSON object, like {"key": "value"}.')
+            raise forms.ValidationError(
+                f'The custom payload must be a JSON object, like {{"key": "value"}}: {exc}.'
+            ) from exc
         return value
 
     def clean_labels(self) -> list[str]:

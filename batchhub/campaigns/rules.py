@@ -89,13 +89,12 @@ def _push_time(value: Any, now: dt.datetime) -> str:
         raise _malformed("push_time", expected)
     try:
         moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
-    except ValueError:
+        moment = moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+    except (ValueError, OverflowError):  # 9999-12-31T23:59:59-01:00 is past the last representable instant
         raise _malformed("push_time", expected) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
     if moment < now - PAST_SKEW:
         raise ApiError("MALFORMED_PARAMETER", f"'push_time' {shown(value)} is in the past; send \"now\" to send now.")
-    return moment.astimezone(dt.UTC).isoformat()
+    return moment.isoformat()
 
 
 def _local_push_time(value: Any) -> str:
@@ -155,12 +154,32 @@ def _custom_payload(value: Any) -> str:
     if not isinstance(value, str) or len(value) > MAX_CUSTOM_PAYLOAD:
         raise _malformed("custom_payload", expected)
     try:
-        parsed = json.loads(value)
-    except (ValueError, RecursionError):
-        raise _malformed("custom_payload", expected + " (it is not JSON)") from None
-    if not isinstance(parsed, dict):
-        raise _malformed("custom_payload", expected + " (it is JSON, but not an object)")
+        payload_object(value)
+    except ValueError as error:
+        raise _malformed("custom_payload", f"{expected} ({error})") from None
     return value
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def payload_object(text: str) -> dict:
+    """A custom payload's JSON object, as strict as a push gateway will be: no NaN or Infinity (Python's json takes
+    them), no lone surrogate (it cannot be sent as UTF-8). ValueError says what is wrong."""
+    try:
+        parsed = json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise ValueError("it is nested too deep") from None
+    except ValueError as error:
+        raise ValueError(str(error) if "is not JSON" in str(error) else "it is not JSON") from None
+    if not isinstance(parsed, dict):
+        raise ValueError("it is JSON, but not an object")
+    try:
+        json.dumps(parsed, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("it holds a lone surrogate escape") from None
+    return parsed
 
 
 def _targeting(value: Any) -> list[str]:
@@ -338,6 +357,11 @@ def _template(value: Any, templates) -> Campaign:
         raise ApiError(
             "MALFORMED_PARAMETER", f"'template_id' {value} names a live campaign: only a draft can be a template."
         )
+    if campaign.channel != Campaign.Channel.PUSH:
+        raise ApiError(
+            "MALFORMED_PARAMETER",
+            f"'template_id' {value} names a draft of channel {campaign.channel}: a transactional send is a push.",
+        )
     return campaign
 
 
@@ -379,6 +403,8 @@ def transactional_send_check(body: Any, *, templates) -> dict:
             message["body"] = _string(given["body"], "message.body", limit=MAX_BODY)
         if given.get("title") is not None:
             message["title"] = _string(given["title"], "message.title", limit=MAX_TITLE, allow_empty=True)
+    if not message["body"].strip():
+        raise ApiError("MALFORMED_PARAMETER", '\'template_id\' names a draft with no message: give "message" {"body"}.')
     if body.get("deeplink") is not None:
         deeplink = _string(body["deeplink"], "deeplink", limit=MAX_URL)
         if not _URL.fullmatch(deeplink):

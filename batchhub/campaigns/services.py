@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from batchhub.campaigns.models import Campaign, CampaignMessage, TemplateBinding
 from batchhub.campaigns.reads import campaign_fingerprint
+from batchhub.campaigns.rules import payload_object
 from batchhub.core.audit.record import audit_record, model_snapshot, snapshot_diff
 
 # What a CSM sets on the form: the fields the audit diff follows, beside the messages.
@@ -45,11 +45,9 @@ def _check(*, project, fields: dict[str, Any], messages: list[dict[str, str]]) -
     payload = fields.get("custom_payload") or ""
     if payload:
         try:
-            is_object = isinstance(json.loads(payload), dict)
-        except ValueError:
-            is_object = False
-        if not is_object:
-            errors.setdefault("custom_payload", []).append("The custom payload must be a JSON object.")
+            payload_object(payload)
+        except ValueError as error:
+            errors.setdefault("custom_payload", []).append(f"The custom payload must be a JSON object: {error}.")
     languages = [m["language"] for m in messages]
     if not messages:
         errors.setdefault("__all__", []).append("A campaign needs a message in at least one language.")
@@ -147,7 +145,11 @@ def template_binding_save(*, actor, connector, scenario: str, campaign: Campaign
         binding = TemplateBinding(connector=connector, scenario=scenario, campaign=campaign)
         binding.content_fingerprint = fingerprint
         binding.full_clean(exclude=["connector", "campaign"])
-        binding.save()
+        try:
+            with transaction.atomic():  # two first binds of a scenario at once: the second is told, not a 500
+                binding.save()
+        except IntegrityError:
+            raise ValidationError({"scenario": [f"Scenario {scenario} was just bound: look again."]}) from None
         _binding_audit(actor, "template_binding.create", binding, {"template_id": [None, campaign.token]})
         return binding
     if not replace:

@@ -327,3 +327,9 @@ def test_an_applier_failing_in_the_request_leaves_no_record_and_no_campaign(api)
         response = _create(api)
     assert response.status_code == 500 and response.json()["code"] == 0
     assert not Campaign.objects.exists() and not ApiCall.objects.exists()
+
+
+def test_a_push_time_past_the_last_representable_instant_is_a_400(api):
+    response = _create(api, {**MINIMAL, "push_time": "9999-12-31T23:59:59-01:00"})
+    assert response.status_code == 400 and "'push_time'" in response.json()["message"]
+    assert not Campaign.objects.exists()

@@ -199,3 +199,21 @@ def test_sends_appear_in_the_daily_push_export(api, audience, applied, settings,
     run = export_run_execute(run_claim(ExportRun, export_run_ensure(config, today)[0].pk, claimer="test"))
     written = next((tmp_path / "exports").rglob(run.file_name)).read_text()
     assert f";push_sent;transactional;{token};order-shipped\n" in written and written.startswith("alice;inst-alice;")
+
+
+@pytest.mark.parametrize(
+    ("template", "fault"),
+    [("email", "a transactional send is a push"), ("empty", "names a draft with no message")],
+)
+def test_a_template_that_is_not_a_push_or_has_no_message_is_refused(api, template, fault):
+    kwargs = {"channel": "email"} if template == "email" else {"message": None}
+    draft = CampaignFactory(project=api.app.project, **kwargs)
+    response = _send(api, {"group_id": "g", "recipients": {"custom_ids": ["a"]}, "template_id": draft.token})
+    assert response.status_code == 400 and fault in response.json()["message"]
+
+
+@pytest.mark.parametrize("payload", ['{"a": NaN}', '{"a": Infinity}', '{"a": "\\ud800"}'])
+def test_a_custom_payload_a_gateway_could_not_send_is_refused_at_the_edge(api, payload):
+    response = _send(api, {"group_id": "g", "recipients": {"custom_ids": ["a"]}, "message": {"body": "x"},
+                           "custom_payload": payload})  # fmt: skip
+    assert response.status_code == 400 and "'custom_payload'" in response.json()["message"]

@@ -87,7 +87,7 @@ def test_csm_creates_a_live_campaign_with_a_local_push_time_and_an_app(client, c
         ({"media_picture": "http://cdn.example.com/a.png"}, "Give an https:// address."),
         ({"media_icon": "javascript:alert(1)"}, "Enter a valid URL"),
         ({"custom_payload": "[1, 2]"}, "must be a JSON object"),
-        ({"custom_payload": "{oops"}, "Not valid JSON"),
+        ({"custom_payload": "{oops"}, "it is not JSON"),
         ({"deeplink": "javascript:alert(1)"}, "Give a link with a scheme"),
         ({"push_time": "2026-12-24T18:00", "local_push_time": "2026-12-24T18:00"}, "not both"),
         ({"is_live": "on"}, "A live campaign needs a push time"),

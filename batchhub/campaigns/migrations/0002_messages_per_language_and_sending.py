@@ -16,7 +16,10 @@ def messages_from_titles(apps, schema_editor):
 def titles_from_messages(apps, schema_editor):
     Campaign = apps.get_model("campaigns", "Campaign")
     CampaignMessage = apps.get_model("campaigns", "CampaignMessage")
-    for message in CampaignMessage.objects.order_by("campaign_id", "language").iterator():
+    messages = CampaignMessage.objects.annotate(
+        other=models.Case(models.When(language="default", then=0), default=1, output_field=models.IntegerField())
+    )  # the "default" message first, then the others by language
+    for message in messages.order_by("campaign_id", "other", "language").iterator():
         Campaign.objects.filter(pk=message.campaign_id, body="").update(title=message.title, body=message.body)
 
 
