@@ -72,43 +72,9 @@ def campaign_shown(campaign: Campaign) -> dict:
     return shown
 
 
-def campaign_stats(campaign: Campaign) -> list[dict]:
-    """Per UTC day, from the raw push events of this campaign (source campaign, its token, its app).
-
-    The raw events tell a direct open (push_opened) but not an influenced open or a re-engagement (those need
-    Batch's attribution of app opens to a push): both are 0."""
-    events = PushEvent.objects.filter(app_id=campaign.app_id, token=campaign.token, source=PushEvent.Source.CAMPAIGN)
-    days = (
-        events.annotate(day=TruncDate("occurred_at", tzinfo=dt.UTC))
-        .values("day")
-        .annotate(
-            sent=Count("id", filter=Q(type=PushEvent.Type.PUSH_SENT)),
-            direct_open=Count("id", filter=Q(type=PushEvent.Type.PUSH_OPENED)),
-            errors=Count("id", filter=Q(type=PushEvent.Type.PUSH_ERROR)),
-        )
-        .order_by("day")
-    )
-    return [
-        {
-            "date": row["day"].isoformat(),
-            "sent": row["sent"],
-            "direct_open": row["direct_open"],
-            "influenced_open": 0,
-            "reengaged": 0,
-            "errors": row["errors"],
-        }
-        for row in days
-    ]
-
-
-def campaigns_of_project(project_id: int) -> QuerySet[Campaign]:
-    """Every campaign of the project, deleted ones too (a template_id of a deleted draft is refused saying so)."""
-    return Campaign.objects.filter(project_id=project_id)
-
-
-def transactional_group_stats(app_id: int, group_id: str) -> list[dict]:
-    """Per UTC day, the transactional push events of the app's sends of this group: sent, opened, errors."""
-    events = PushEvent.objects.filter(app_id=app_id, group_id=group_id, source=PushEvent.Source.TRANSACTIONAL)
+def _push_events_by_day(events: QuerySet[PushEvent]) -> list[dict]:
+    """Per UTC day of `events`, oldest first: {"date", "sent", "opened", "errors"} (push_sent, push_opened,
+    push_error)."""
     days = (
         events.annotate(day=TruncDate("occurred_at", tzinfo=dt.UTC))
         .values("day")
@@ -119,5 +85,30 @@ def transactional_group_stats(app_id: int, group_id: str) -> list[dict]:
         )
         .order_by("day")
     )
-    return [{"date": row["day"].isoformat(), "sent": row["sent"], "open": row["opened"], "errors": row["errors"]}
+    return [{"date": row["day"].isoformat(), "sent": row["sent"], "opened": row["opened"], "errors": row["errors"]}
             for row in days]  # fmt: skip
+
+
+def campaign_stats(campaign: Campaign) -> list[dict]:
+    """Per UTC day, from the raw push events of this campaign (source campaign, its token, its app).
+
+    The raw events tell a direct open (push_opened) but not an influenced open or a re-engagement (those need
+    Batch's attribution of app opens to a push): both are 0."""
+    events = PushEvent.objects.filter(app_id=campaign.app_id, token=campaign.token, source=PushEvent.Source.CAMPAIGN)
+    return [
+        {"date": day["date"], "sent": day["sent"], "direct_open": day["opened"], "influenced_open": 0, "reengaged": 0,
+         "errors": day["errors"]}
+        for day in _push_events_by_day(events)
+    ]  # fmt: skip
+
+
+def campaigns_of_project(project_id: int) -> QuerySet[Campaign]:
+    """Every campaign of the project, deleted ones too (a template_id of a deleted draft is refused saying so)."""
+    return Campaign.objects.filter(project_id=project_id)
+
+
+def transactional_group_stats(app_id: int, group_id: str) -> list[dict]:
+    """Per UTC day, the transactional push events of the app's sends of this group: sent, opened, errors."""
+    events = PushEvent.objects.filter(app_id=app_id, group_id=group_id, source=PushEvent.Source.TRANSACTIONAL)
+    return [{"date": day["date"], "sent": day["sent"], "open": day["opened"], "errors": day["errors"]}
+            for day in _push_events_by_day(events)]  # fmt: skip

@@ -139,6 +139,11 @@ def _unfinished_discard(transport: Transport, *names: str) -> None:
             logger.warning("export: leftovers of %s not removed (%s, %s)", name, error.code, error.error_class)
 
 
+def utc_yesterday() -> dt.date:
+    """The last UTC day that is over: what a daily export writes, and the latest day a backfill may ask."""
+    return timezone.now().astimezone(dt.UTC).date() - dt.timedelta(days=1)
+
+
 def export_file_name(config: ExportConfig, day: dt.date) -> str:
     app = config.app
     return formats.file_name(
@@ -303,7 +308,7 @@ def export_configs_due():
 
 def exports_dispatch(day: dt.date | None = None) -> list[int]:
     """The runs of `day` (default: yesterday, UTC) to execute, one per due config (made once whoever asks)."""
-    day = day or (timezone.now().astimezone(dt.UTC).date() - dt.timedelta(days=1))
+    day = day or utc_yesterday()
     runs = []
     for config in export_configs_due().order_by("pk"):
         run, execute = export_run_ensure(config, day)
@@ -326,7 +331,7 @@ def export_backfill_request(config: ExportConfig, first: dt.date, last: dt.date,
     (`export_backfill_execute`). Refuses (BackfillRefused) a range that runs backwards, ends after yesterday or
     starts more than BACKFILL_DAYS ago, a second backfill while one of this config is under way, and any while the
     connector is paused."""
-    yesterday = timezone.now().astimezone(dt.UTC).date() - dt.timedelta(days=1)
+    yesterday = utc_yesterday()
     if first > last:
         raise BackfillRefused("The first day comes after the last one.")
     if last > yesterday:
@@ -439,7 +444,7 @@ def export_days_missed(config: ExportConfig) -> tuple[dt.date, dt.date] | None:
     """The days a config missed, to yesterday (None if none): from the earlier of its first failed day and the day
     after its last success (days never run while the export or its connector was paused), at most BACKFILL_DAYS
     back. What Resume exports again, in order (the days done in between are skipped when unchanged)."""
-    yesterday = timezone.now().astimezone(dt.UTC).date() - dt.timedelta(days=1)
+    yesterday = utc_yesterday()
     earliest = yesterday - dt.timedelta(days=BACKFILL_DAYS - 1)
     runs = config.runs.filter(day__gte=earliest)
     starts = [runs.filter(status=ExportRun.Status.FAILED).order_by("day").values_list("day", flat=True).first()]

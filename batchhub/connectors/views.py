@@ -13,7 +13,6 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -28,6 +27,7 @@ from batchhub.connectors.exporting import (
     export_config_resume,
     export_run_ensure,
     exports_connector_resumed,
+    utc_yesterday,
 )
 from batchhub.connectors.forms import (
     DESTINATION_KINDS,
@@ -427,7 +427,7 @@ def _export_run_get(config, day: dt.date) -> ExportRun:
 
 def _export_page(request: HttpRequest, connector, config, *, form=None, backfill_form=None, status=200):
     can_change = connector_can_change(request.user, connector)
-    yesterday = timezone.now().astimezone(dt.UTC).date() - dt.timedelta(days=1)
+    yesterday = utc_yesterday()
     context = {"connector": connector, "config": config, "can_change": can_change, "yesterday": yesterday,
                "destinations": list(connector.destinations.order_by("name"))}  # fmt: skip
     if form is None and can_change:
@@ -508,7 +508,7 @@ def export_run_now(request: HttpRequest, code, export_code) -> HttpResponse:
     if connector.is_paused:
         messages.error(request, PAUSED_CONNECTOR)
         return _export_page(request, connector, config, status=400)
-    day = timezone.now().astimezone(dt.UTC).date() - dt.timedelta(days=1)
+    day = utc_yesterday()
     run, execute = export_run_ensure(config, day, forced=True)
     if execute:
         enqueue_on_commit(export_run, run.pk)

@@ -8,9 +8,14 @@ import json
 import uuid
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.utils import timezone
 
-from batchhub.connectors.exporting import export_configs_due, export_run_complete, export_run_ensure, export_run_failed
+from batchhub.connectors.exporting import (
+    export_configs_due,
+    export_run_complete,
+    export_run_ensure,
+    export_run_failed,
+    utc_yesterday,
+)
 from batchhub.connectors.models import ExportConfig, ExportRun
 from batchhub.core.jobs.runs import run_claim
 from batchhub.core.storage.base import TransportError
@@ -27,7 +32,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, day: str | None, config: str | None, force: bool, as_json: bool, **options) -> None:
         try:
-            the_day = dt.date.fromisoformat(day) if day else timezone.now().astimezone(dt.UTC).date() - dt.timedelta(1)
+            the_day = dt.date.fromisoformat(day) if day else utc_yesterday()
         except ValueError:
             raise CommandError(f"--day must be YYYY-MM-DD, not {day!r}") from None
         configs = export_configs_due()
