@@ -9,6 +9,13 @@ urlpatterns = [
     path("projects/<uuid:code>/campaigns/", views.campaign_list, name="list"),
     path("projects/<uuid:code>/campaigns/new/", views.campaign_create, name="create"),
     path("projects/<uuid:code>/campaigns/preview/", views.campaign_preview_render, name="preview"),
+    path("projects/<uuid:code>/campaigns/panel/", views.project_panel, name="panel"),
+    path("projects/<uuid:code>/templates/", views.project_picker, name="project_picker"),
+    path(
+        "projects/<uuid:code>/templates/<uuid:campaign_code>/",
+        views.project_picker_preview,
+        name="project_picker_preview",
+    ),
     path("campaigns/<uuid:code>/", views.campaign_detail, name="detail"),
     path("campaigns/<uuid:code>/edit/", views.campaign_edit, name="edit"),
     path("campaigns/<uuid:code>/delete/", views.campaign_delete, name="delete"),

@@ -3,11 +3,14 @@ partners read drafts on (what the template picker previews)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -36,10 +39,16 @@ from batchhub.campaigns.reads import (
     picker_connector_get_for_user,
     picker_draft_get,
     picker_filter_choices,
+    picker_project_get_for_user,
     picker_search,
+    project_bindings,
+    project_campaign_counts,
     template_payload,
 )
+from batchhub.connectors.models import Connector
 from batchhub.core.roles import CSM, PARTNER, has_role, role_required
+from batchhub.projects.models import Project
+from batchhub.projects.panels import panel_get_for_user, panel_render
 
 _STATUS = {"live": True, "draft": False}
 
@@ -200,18 +209,44 @@ def _picker_filters(request: HttpRequest) -> PickerFilters:
     )
 
 
-def _picker_render(request: HttpRequest, connector, *, selected=None, form=None, status: int = 200) -> HttpResponse:
+@dataclass(frozen=True)
+class _Scope:
+    """Whose picker: a connector's (its partner's users, who bind) or a project's (a CSM, who reads)."""
+
+    project: Project
+    connector: Connector | None
+    url: str  # the picker's address; a draft's preview is at `url` + its code + "/"
+
+
+def _connector_scope(request: HttpRequest, code) -> _Scope:
+    connector = picker_connector_get_for_user(request.user, code)
+    return _Scope(connector.project, connector, reverse("campaigns:picker", args=[connector.code]))
+
+
+def _project_scope(request: HttpRequest, code) -> _Scope:
+    project = picker_project_get_for_user(request.user, code)
+    return _Scope(project, None, reverse("campaigns:project_picker", args=[project.code]))
+
+
+def _bindings(scope: _Scope):
+    if scope.connector is not None:
+        return binding_rows(scope.connector.template_bindings.all())
+    return binding_rows(project_bindings(scope.project))
+
+
+def _picker_render(request: HttpRequest, scope: _Scope, *, selected=None, form=None, status: int = 200):
     """The whole picker page: search, results, the preview of `selected` and the bindings (the no-JS twin of every
     htmx request)."""
-    choices = picker_filter_choices(connector)
     filters = _picker_filters(request)
-    rows, after = picker_search(request.user, connector, filters, after=request.GET.get("after", ""))
+    rows, after = picker_search(scope.project.pk, filters, after=request.GET.get("after", ""))
     query = request.GET.copy()
     query.pop("after", None)
-    if selected is not None and form is None:
+    if selected is not None and form is None and scope.connector is not None:
         form = TemplateBindForm(initial={"campaign": selected.code})
     context = {
-        "connector": connector,
+        "scope": scope,
+        "connector": scope.connector,
+        "picker_url": scope.url,
         "filters": filters,
         "query": query.urlencode(),
         "rows": rows,
@@ -220,48 +255,42 @@ def _picker_render(request: HttpRequest, connector, *, selected=None, form=None,
         "preview": campaign_preview(selected) if selected else None,
         "payload": template_payload(selected) if selected else "",
         "form": form,
-        "bindings": binding_rows(connector),
-        **choices,
+        "bindings": _bindings(scope),
+        **picker_filter_choices(scope.project.pk),
     }
     response = render(request, "campaigns/picker.html", context, status=status)
     patch_vary_headers(response, ["HX-Request"])
     return response
 
 
-@login_required
-@require_GET
-def picker(request: HttpRequest, code) -> HttpResponse:
-    """The connector's template picker; htmx asks for the results only (a search, a filter) or for the next page of
-    rows ("load more", with `after`)."""
-    connector = picker_connector_get_for_user(request.user, code)
+def _picker_results(request: HttpRequest, scope: _Scope) -> HttpResponse:
+    """The search: the results only (a search, a filter) or the next page of rows ("load more", with `after`) for
+    htmx; the whole picker without."""
     if not request.htmx:
-        return _picker_render(request, connector)
-    filters = _picker_filters(request)
+        return _picker_render(request, scope)
     after = request.GET.get("after", "")
-    rows, next_after = picker_search(request.user, connector, filters, after=after)
+    rows, next_after = picker_search(scope.project.pk, _picker_filters(request), after=after)
     query = request.GET.copy()
     query.pop("after", None)
-    context = {"connector": connector, "rows": rows, "after": next_after, "query": query.urlencode()}
-    partial = "rows" if after else "results"
-    response = render(request, f"campaigns/picker.html#{partial}", context)
+    context = {"picker_url": scope.url, "rows": rows, "after": next_after, "query": query.urlencode()}
+    response = render(request, f"campaigns/picker.html#{'rows' if after else 'results'}", context)
     patch_vary_headers(response, ["HX-Request"])
     return response
 
 
-@login_required
-@require_GET
-def picker_preview(request: HttpRequest, code, campaign_code) -> HttpResponse:
-    """A draft's preview pane with its "Use for scenario…" form; the whole picker around it without htmx."""
-    connector = picker_connector_get_for_user(request.user, code)
-    draft = picker_draft_get(request.user, connector, campaign_code)
+def _picker_preview(request: HttpRequest, scope: _Scope, campaign_code) -> HttpResponse:
+    """A draft's preview pane (with its "Use for scenario…" form on a connector's picker); the whole picker around
+    it without htmx."""
+    draft = picker_draft_get(scope.project.pk, campaign_code)
     if not request.htmx:
-        return _picker_render(request, connector, selected=draft)
+        return _picker_render(request, scope, selected=draft)
     context = {
-        "connector": connector,
+        "connector": scope.connector,
+        "picker_url": scope.url,
         "selected": draft,
         "preview": campaign_preview(draft),
         "payload": template_payload(draft),
-        "form": TemplateBindForm(initial={"campaign": draft.code}),
+        "form": TemplateBindForm(initial={"campaign": draft.code}) if scope.connector else None,
     }
     response = render(request, "campaigns/picker.html#preview-pane", context)
     patch_vary_headers(response, ["HX-Request"])
@@ -269,13 +298,52 @@ def picker_preview(request: HttpRequest, code, campaign_code) -> HttpResponse:
 
 
 @login_required
+@require_GET
+def picker(request: HttpRequest, code) -> HttpResponse:
+    """The connector's template picker, for its partner's users."""
+    return _picker_results(request, _connector_scope(request, code))
+
+
+@login_required
+@require_GET
+def picker_preview(request: HttpRequest, code, campaign_code) -> HttpResponse:
+    return _picker_preview(request, _connector_scope(request, code), campaign_code)
+
+
+@login_required
+@require_GET
+def project_picker(request: HttpRequest, code) -> HttpResponse:
+    """The project's drafts and every connector's bindings, for a CSM: the same search and previews, no binding
+    (the partner's users bind their connector's scenarios)."""
+    return _picker_results(request, _project_scope(request, code))
+
+
+@login_required
+@require_GET
+def project_panel(request: HttpRequest, code) -> HttpResponse:
+    """The project page's "Campaigns and templates" panel (CSMs): counts, and the ways to the campaigns and to the
+    project's picker."""
+    panel = panel_get_for_user(request.user, "campaigns")
+    project = picker_project_get_for_user(request.user, code)
+    context = {"counts": project_campaign_counts(project)}
+    return panel_render(request, panel=panel, project=project, template="campaigns/project_panel.html", context=context)
+
+
+@login_required
+@require_GET
+def project_picker_preview(request: HttpRequest, code, campaign_code) -> HttpResponse:
+    return _picker_preview(request, _project_scope(request, code), campaign_code)
+
+
+@login_required
 @require_POST
 def picker_bind(request: HttpRequest, code) -> HttpResponse:
     """Bind (or, with "replace", rebind) a scenario to a draft; htmx gets the form back and a `bindingsChanged`
     event the bindings table listens to."""
-    connector = picker_connector_get_for_user(request.user, code)
+    scope = _connector_scope(request, code)
+    connector = scope.connector
     form = TemplateBindForm(request.POST)
-    draft = picker_draft_get(request.user, connector, request.POST.get("campaign", ""))
+    draft = picker_draft_get(connector.project_id, request.POST.get("campaign", ""))
     binding = None
     if form.is_valid():
         try:
@@ -293,10 +361,10 @@ def picker_bind(request: HttpRequest, code) -> HttpResponse:
         messages.success(request, f"Scenario {binding.scenario} now sends {draft.name}.")
         return redirect("campaigns:picker", code=connector.code)
     if not request.htmx:
-        return _picker_render(request, connector, selected=draft, form=form, status=400)
+        return _picker_render(request, scope, selected=draft, form=form, status=400)
     if binding is not None:
         form = TemplateBindForm(initial={"campaign": draft.code})
-    context = {"connector": connector, "selected": draft, "form": form, "bound": binding}
+    context = {"connector": connector, "picker_url": scope.url, "selected": draft, "form": form, "bound": binding}
     # a form with errors is a 200 too: htmx 2 swaps no 4xx answer by default, and the form must show its errors
     response = render(request, "campaigns/picker.html#bind-form", context)
     if binding is not None:
@@ -308,10 +376,10 @@ def picker_bind(request: HttpRequest, code) -> HttpResponse:
 @require_GET
 def picker_bindings(request: HttpRequest, code) -> HttpResponse:
     """The bindings table (what htmx reloads on `bindingsChanged`); the whole picker without htmx."""
-    connector = picker_connector_get_for_user(request.user, code)
+    scope = _connector_scope(request, code)
     if not request.htmx:
-        return _picker_render(request, connector)
-    context = {"connector": connector, "bindings": binding_rows(connector)}
+        return _picker_render(request, scope)
+    context = {"connector": scope.connector, "picker_url": scope.url, "bindings": _bindings(scope)}
     response = render(request, "campaigns/picker.html#bindings", context)
     patch_vary_headers(response, ["HX-Request"])
     return response
@@ -323,7 +391,7 @@ def picker_binding_refresh(request: HttpRequest, code, binding_code) -> HttpResp
     """Accept the bound draft's changes: rebind the scenario to the same draft as it is now."""
     connector = picker_connector_get_for_user(request.user, code)
     binding = binding_get(connector, binding_code)
-    draft = picker_draft_get(request.user, connector, binding.campaign.code)
+    draft = picker_draft_get(connector.project_id, binding.campaign.code)
     services.template_binding_save(
         actor=request.user, connector=connector, scenario=binding.scenario, campaign=draft, replace=True
     )

@@ -87,6 +87,15 @@ def test_search_matches_name_title_and_body_in_any_case(client, partner_user, co
     assert _names(client.get(_picker(connector, q="nothing-like-it"), **HTMX)) == []
 
 
+def test_wildcards_and_quotes_in_a_search_are_plain_characters(client, partner_user, connector, shipped, project):
+    CampaignFactory(project=project, name="50% off_today", message__title="It's \\ here", message__body="x")
+    client.force_login(partner_user)
+    for q, found in (("%25", ["50% off_today"]), ("_", ["50% off_today"]), ("'s \\", ["50% off_today"])):
+        assert _names(client.get(_picker(connector), {"q": q.replace("%25", "%")}, **HTMX)) == found, q
+    assert _names(client.get(_picker(connector), {"q": "0%o"}, **HTMX)) == []  # % matches only itself
+    assert _names(client.get(_picker(connector), {"q": "o_f"}, **HTMX)) == []  # _ matches only itself
+
+
 def test_htmx_gets_the_results_only_and_the_page_is_its_twin(client, partner_user, connector, shipped, welcome):
     client.force_login(partner_user)
     partial = client.get(_picker(connector, q="welcome"), **HTMX)
@@ -299,3 +308,98 @@ def test_the_connector_page_links_to_the_picker(client, partner_user, connector)
     client.force_login(partner_user)
     page = client.get(reverse("connectors:detail", kwargs={"code": connector.code}))
     assert _picker(connector) in page.text and "not available yet" not in page.text.split('id="templates"')[1]
+
+
+# ---- a project's picker: a CSM reads drafts and every connector's bindings -----------------------------------------
+
+
+def _project_picker(project, **params) -> str:
+    url = reverse("campaigns:project_picker", kwargs={"code": project.code})
+    return url + ("?" + "&".join(f"{k}={v}" for k, v in params.items()) if params else "")
+
+
+def test_a_csm_searches_and_previews_a_projects_drafts_without_binding(
+    client, csm, project, other_project, shipped, welcome
+):
+    CampaignFactory(project=project, name="Live one", is_live=True)
+    CampaignFactory(project=other_project, name="Globex secret")
+    client.force_login(csm)
+    page = client.get(_project_picker(project))
+    assert page.status_code == 200 and sorted(_names(page)) == ["Order shipped", "Welcome"]
+    assert 'id="bind-form"' not in page.text and "Globex secret" not in page.text
+    results = client.get(_project_picker(project, q="PARCEL"), **HTMX)
+    assert results.text.lstrip().startswith('<div id="results"') and _names(results) == ["Order shipped"]
+    preview_url = reverse(
+        "campaigns:project_picker_preview", kwargs={"code": project.code, "campaign_code": shipped.code}
+    )
+    assert f'href="{preview_url}' in results.text  # rows preview in the project's picker, not a connector's
+    pane = client.get(preview_url, **HTMX)
+    assert pane.status_code == 200 and shipped.token in pane.text and "Colis expédié" in pane.text
+    assert "bind-form" not in pane.text and "Use for scenario" not in pane.text
+    whole = client.get(preview_url)  # the no-JS twin: the whole page with the pane
+    assert whole.status_code == 200 and 'data-testid="bindings"' in whole.text and "Colis expédié" in whole.text
+
+
+def test_a_csm_sees_every_connectors_bindings_with_warnings_and_no_action(
+    client, csm, partner_user, connector, shipped, welcome, project
+):
+    rival = PartnerFactory(name="Competitor Inc")
+    GrantFactory(project=project, partner=rival)
+    theirs = ConnectorFactory(project=project, partner=rival, name="Rival CDP")
+    client.force_login(partner_user)
+    _bind(client, connector, shipped, scenario="order_shipped")
+    TemplateBinding.objects.create(connector=theirs, scenario="welcome_flow", campaign=welcome, content_fingerprint="")
+    Campaign.objects.filter(pk=welcome.pk).update(deleted_at=timezone.now())
+    client.force_login(csm)
+    page = client.get(_project_picker(project)).text
+    article = re.search(r'<article id="bindings"[^>]*>', page).group(0)
+    assert "hx-get" not in article  # nothing reloads it: a CSM changes no binding
+    table = page.split(article)[1]
+    assert "Pushwave CRM" in table and "Rival CDP" in table
+    assert "order_shipped" in table and "welcome_flow" in table and shipped.token in table
+    assert table.count('data-testid="binding-warning"') >= 1 and "The draft was deleted" in table
+    assert "Unbind" not in table and "Accept changes" not in table
+
+
+def test_only_a_csm_reaches_a_projects_picker(client, csm, privacy_admin, partner_user, connector, project, shipped):
+    preview = reverse("campaigns:project_picker_preview", kwargs={"code": project.code, "campaign_code": shipped.code})
+    for user in (privacy_admin, partner_user):
+        client.force_login(user)
+        assert client.get(_project_picker(project)).status_code == 404
+        assert client.get(preview, **HTMX).status_code == 404
+    client.force_login(csm)
+    assert client.get(preview, **HTMX).status_code == 200
+
+
+def test_a_projects_picker_never_previews_a_draft_of_another_project_nor_a_live_one(
+    client, csm, project, other_project
+):
+    foreign = CampaignFactory(project=other_project, name="Globex secret")
+    live = CampaignFactory(project=project, name="Live one", is_live=True)
+    client.force_login(csm)
+    for campaign in (foreign, live):
+        url = reverse("campaigns:project_picker_preview", kwargs={"code": project.code, "campaign_code": campaign.code})
+        assert client.get(url).status_code == 404
+    project.deleting_since = timezone.now()
+    project.save(update_fields=["deleting_since"])
+    assert client.get(_project_picker(project)).status_code == 404
+
+
+def test_the_project_page_panel_counts_and_links_to_the_projects_picker(
+    client, csm, partner_user, connector, project, shipped, welcome
+):
+    CampaignFactory(project=project, name="Live one", is_live=True)
+    client.force_login(partner_user)
+    _bind(client, connector, shipped, scenario="a")
+    _bind(client, connector, welcome, scenario="b")
+    Campaign.objects.filter(pk=welcome.pk).update(is_live=True)
+    client.force_login(csm)
+    panel_url = reverse("campaigns:panel", kwargs={"code": project.code})
+    assert panel_url in client.get(reverse("projects:detail", kwargs={"code": project.code})).text
+    panel = client.get(panel_url, **HTMX).text
+    stats = re.findall(r'stat-value">(\d+)</span><span class="stat-label">([^<]+)<', panel)
+    assert stats == [("2", "Live campaigns"), ("1", "Drafts (templates)"), ("2", "Scenarios bound by partners")]
+    assert 'data-testid="broken-bindings"' in panel and "1 bound draft was deleted or went live" in panel
+    assert _project_picker(project) in panel
+    connector_page = client.get(reverse("connectors:detail", kwargs={"code": connector.code})).text
+    assert _project_picker(project) in connector_page.split('id="templates"')[1]

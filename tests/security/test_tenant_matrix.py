@@ -29,7 +29,8 @@ class Route:
     # what the URL names: "", "project", "rest_key", "profile", "grant", "api_call", "retention_run", "connector",
     # "connector_key", "destination", "source", "export", "export_run", "export_backfill" (a connector is the
     # granted partner's, on the project), "campaign" (a draft of the project), "picker_draft" (the connector and a
-    # draft of its project), "binding" (a template binding of the connector)
+    # draft of its project), "project_draft" (the project and one of its drafts), "binding" (a template binding of the
+    # connector)
     kwargs: str
     allowed: tuple[str, ...]  # roles that may use it on a project they can see
     public: bool = False  # reachable without logging in
@@ -112,6 +113,10 @@ ROUTES: dict[str, Route] = {
     "campaigns:picker_bindings": Route("GET", "connector", OWNER),
     "campaigns:picker_binding_refresh": Route("POST", "binding", OWNER),
     "campaigns:picker_binding_delete": Route("POST", "binding", OWNER),
+    "campaigns:panel": Route("GET", "project", ("csm",)),
+    # a project's picker: a CSM browses drafts and every connector's bindings, read-only
+    "campaigns:project_picker": Route("GET", "project", ("csm",)),
+    "campaigns:project_picker_preview": Route("GET", "project_draft", ("csm",)),
 }
 CONNECTOR_KWARGS = (
     "connector", "connector_key", "destination", "source", "export", "export_run", "export_backfill", "picker_draft",
@@ -159,6 +164,7 @@ def _url(name: str, route: Route, project, partner) -> str:
         "retention_run": {"run_id": _retention_run().pk},
         "campaign": {"code": CampaignFactory(project=project).code},
         "picker_draft": {"code": connector.code, "campaign_code": CampaignFactory(project=project).code},
+        "project_draft": {"code": project.code, "campaign_code": CampaignFactory(project=project).code},
         "binding": {"code": connector.code, "binding_code": _binding(connector, project).code},
     }[route.kwargs]
     return reverse(name, kwargs=kwargs)
