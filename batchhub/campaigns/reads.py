@@ -18,6 +18,7 @@ from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
+from django.utils.text import Truncator
 
 from batchhub.campaigns.models import Campaign, CampaignChannel, CampaignMessage, TemplateBinding
 from batchhub.connectors.models import Connector
@@ -173,7 +174,11 @@ class PickerRow:
     app: str  # "Name (Platform)", "" for a draft of the whole project
     updated_at: dt.datetime
     languages: tuple[str, ...] = ()
-    summary: str = ""  # the first message's title, else its body ("default" first)
+    summary: str = ""  # the first message's title, else its body ("default" first), cut at 70 characters
+
+    @property
+    def updated(self) -> str:
+        return timezone.localtime(self.updated_at).strftime("%Y-%m-%d %H:%M")
 
     @property
     def channel_label(self) -> str:
@@ -301,7 +306,7 @@ def picker_search(project_id: int, filters: PickerFilters, *, after: str = "") -
                 app=f"{app_name} ({AppPlatform(platform).label})" if app_name is not None else "",
                 updated_at=updated_at if timezone.is_aware(updated_at) else timezone.make_aware(updated_at, dt.UTC),
                 languages=tuple(language for language, _, _ in in_order),
-                summary=(in_order[0][1] or in_order[0][2]) if in_order else "",
+                summary=Truncator(in_order[0][1] or in_order[0][2]).chars(70) if in_order else "",
             )
         )
     return rows, (rows[-1].cursor if len(found) > PICKER_PAGE else "")

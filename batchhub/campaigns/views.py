@@ -234,13 +234,20 @@ def _bindings(scope: _Scope):
     return binding_rows(project_bindings(scope.project))
 
 
+def _query_context(request: HttpRequest) -> dict[str, str]:
+    """The search as asked, without the page cursor: for "load more", and for each row's no-JS preview link (which
+    keeps the results around the preview)."""
+    query = request.GET.copy()
+    query.pop("after", None)
+    query = query.urlencode()
+    return {"query": query, "preview_query": f"?{query}" if query else ""}
+
+
 def _picker_render(request: HttpRequest, scope: _Scope, *, selected=None, form=None, status: int = 200):
     """The whole picker page: search, results, the preview of `selected` and the bindings (the no-JS twin of every
     htmx request)."""
     filters = _picker_filters(request)
     rows, after = picker_search(scope.project.pk, filters, after=request.GET.get("after", ""))
-    query = request.GET.copy()
-    query.pop("after", None)
     if selected is not None and form is None and scope.connector is not None:
         form = TemplateBindForm(initial={"campaign": selected.code})
     context = {
@@ -248,7 +255,7 @@ def _picker_render(request: HttpRequest, scope: _Scope, *, selected=None, form=N
         "connector": scope.connector,
         "picker_url": scope.url,
         "filters": filters,
-        "query": query.urlencode(),
+        **_query_context(request),
         "rows": rows,
         "after": after,
         "selected": selected,
@@ -270,9 +277,7 @@ def _picker_results(request: HttpRequest, scope: _Scope) -> HttpResponse:
         return _picker_render(request, scope)
     after = request.GET.get("after", "")
     rows, next_after = picker_search(scope.project.pk, _picker_filters(request), after=after)
-    query = request.GET.copy()
-    query.pop("after", None)
-    context = {"picker_url": scope.url, "rows": rows, "after": next_after, "query": query.urlencode()}
+    context = {"picker_url": scope.url, "rows": rows, "after": next_after, **_query_context(request)}
     response = render(request, f"campaigns/picker.html#{'rows' if after else 'results'}", context)
     patch_vary_headers(response, ["HX-Request"])
     return response

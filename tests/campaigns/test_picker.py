@@ -326,6 +326,7 @@ def test_a_csm_searches_and_previews_a_projects_drafts_without_binding(
     client.force_login(csm)
     page = client.get(_project_picker(project))
     assert page.status_code == 200 and sorted(_names(page)) == ["Order shipped", "Welcome"]
+    assert f"<small>{timezone.localtime(shipped.updated_at):%Y-%m-%d %H:%M}</small>" in page.text
     assert 'id="bind-form"' not in page.text and "Globex secret" not in page.text
     results = client.get(_project_picker(project, q="PARCEL"), **HTMX)
     assert results.text.lstrip().startswith('<div id="results"') and _names(results) == ["Order shipped"]
