@@ -370,8 +370,8 @@ def picker_bind(request: HttpRequest, code) -> HttpResponse:
     if binding is not None:
         form = TemplateBindForm(initial={"campaign": draft.code})
     context = {"connector": connector, "picker_url": scope.url, "selected": draft, "form": form, "bound": binding}
-    # a form with errors is a 200 too: htmx 2 swaps no 4xx answer by default, and the form must show its errors
-    response = render(request, "campaigns/picker.html#bind-form", context)
+    # a form with errors is a 422, which base.html's htmx-config swaps in (htmx 2 swaps no 4xx by default)
+    response = render(request, "campaigns/picker.html#bind-form", context, status=200 if binding else 422)
     if binding is not None:
         response["HX-Trigger"] = "bindingsChanged"
     return response
