@@ -126,13 +126,12 @@ PICKER_PAGE = 20
 
 
 def picker_connector_get_for_user(user, code) -> Connector:
-    """The connector whose picker the user may use: its own partner's users only, else 404. The rule of
-    `connector_can_change` on the rows of `connectors_for_user`, in one query joining the project only: the picker's
+    """The connector whose picker the user may use: its own partner's users only (`connector_can_change`: a partner
+    user's `connectors_for_user` are its partner's), else 404; one query joining the project only, as the picker's
     searches ask it on every keystroke."""
     if not has_role(user, PARTNER) or user.partner_id is None:
         raise Http404("No such connector")
-    rows = connectors_for_user(user).filter(partner_id=user.partner_id).select_related("project")
-    return get_by_code_or_404(rows, code, what="connector")
+    return get_by_code_or_404(connectors_for_user(user).select_related("project"), code, what="connector")
 
 
 def picker_project_get_for_user(user, code) -> Project:

@@ -13,7 +13,7 @@ import datetime as dt
 import json
 
 from django.db import connection
-from django.db.models import Exists, OuterRef, QuerySet, Subquery
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from batchhub.api.auth import KeyRow, aware
@@ -31,8 +31,9 @@ def connectors_for_user(user) -> QuerySet[Connector]:
     if has_role(user, CSM, PRIVACY_ADMIN):
         return live
     if has_role(user, PARTNER) and user.partner_id is not None:
-        granted = ProjectGrant.objects.filter(project_id=OuterRef("project_id"), partner_id=OuterRef("partner_id"))
-        return live.filter(partner_id=user.partner_id).filter(Exists(granted))
+        # a join, not EXISTS: one grant per (project, partner) (grant_unique_project_partner), and the ORM builds
+        # it in half the time (bench/picker.py asks this on every keystroke)
+        return live.filter(partner_id=user.partner_id, project__grants__partner_id=user.partner_id)
     return Connector.objects.none()
 
 
