@@ -9,6 +9,7 @@ or a file is sent by the receiving thread. A request that runs over `WEB_REQUEST
 its process replaced (a stuck Django thread would hold every request of the process).
 """
 
+import gc
 import io
 import logging
 import os
@@ -22,6 +23,12 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "batchhub.settings")
 
 _django = get_wsgi_application()
+
+# What Django loaded at start lives as long as the process: out of the collector's sight, a full collection scans only
+# what requests made. A full collection of everything took 104 ms once every ~2,000 picker searches (the slowest
+# request of 2,000: 112 ms, frozen: 19 ms).
+gc.collect()
+gc.freeze()
 
 from django.conf import settings  # noqa: E402  (after the application set up Django)
 
