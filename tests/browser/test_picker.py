@@ -1,5 +1,5 @@
-"""The template picker as a partner, in a real headless Chromium: search, filter, preview, bind, copy the payload,
-rebind."""
+"""The template picker in a real headless Chromium: as a partner, search, filter, preview, bind, copy the payload,
+rebind; as a CSM, a project's drafts and every connector's bindings, read-only."""
 
 from __future__ import annotations
 
@@ -93,3 +93,32 @@ def test_partner_picks_a_template_for_a_scenario(page, live_server, partner_user
     expect(bindings.get_by_test_id("template-id")).to_have_text(delayed.token)
     assert TemplateBinding.objects.get(connector=connector, scenario="order_update").campaign == delayed
     screenshot("picker-rebound")
+
+
+def test_a_csm_reads_a_projects_templates_and_bindings(page, live_server, csm, partner, project, screenshot):
+    connector = ConnectorFactory(project=project, partner=partner, name="Pushwave CRM")
+    shipped = CampaignFactory(project=project, name="Order shipped", message__title="Your parcel is on its way")
+    CampaignFactory(project=project, name="Welcome", message__body="Glad you came")
+    TemplateBinding.objects.create(connector=connector, scenario="order_shipped", campaign=shipped,
+                                   content_fingerprint="")  # fmt: skip
+
+    page.goto(f"{live_server.url}/login/")
+    page.get_by_label("Username").fill("csm")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.goto(f"{live_server.url}/projects/{project.code}/")
+    panel = page.locator("#panel-campaigns")
+    expect(panel.get_by_text("Scenarios bound by partners")).to_be_visible()  # the panel loaded over htmx
+    panel.get_by_role("button", name="Message templates").click()
+    expect(page.get_by_test_id("pick")).to_have_count(2)
+    page.get_by_test_id("picker-search").type("parcel")
+    expect(page.get_by_test_id("pick")).to_have_count(1)
+    page.get_by_test_id("pick").click()
+    preview = page.get_by_test_id("picker-preview")
+    expect(preview.get_by_role("heading", name="Order shipped")).to_be_visible()
+    expect(preview.get_by_role("button", name="Use for scenario")).to_have_count(0)  # a CSM binds nothing
+    bindings = page.get_by_test_id("bindings")
+    expect(bindings.get_by_role("link", name="Pushwave CRM")).to_be_visible()
+    expect(bindings.get_by_test_id("template-id")).to_have_text(shipped.token)
+    expect(bindings.get_by_role("button", name="Unbind")).to_have_count(0)
+    screenshot("picker-project-csm")
