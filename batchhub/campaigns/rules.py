@@ -233,8 +233,9 @@ def _fields(body: dict, now: dt.datetime, *, creating: bool) -> dict:
     return fields
 
 
-def campaign_create_check(body: Any, now: dt.datetime, *, project_id: int, app_id: int) -> dict:
-    """The create operation (with the new campaign's token), or a 400 naming the key at fault."""
+def campaign_create_check(body: Any, now: dt.datetime, *, project_id: int, app_id: int, dev_only: bool) -> dict:
+    """The create operation (with the new campaign's token), or a 400 naming the key at fault. `dev_only`: the call
+    came with the app's dev API key (Batch sends such a campaign to dev builds only)."""
     body = _object(body)
     if "name" not in body:
         raise _missing("name", "the campaign's name")
@@ -245,6 +246,7 @@ def campaign_create_check(body: Any, now: dt.datetime, *, project_id: int, app_i
     if "messages" not in body:
         raise _missing("messages", 'a list of {"language", "title"?, "body"}')
     fields = _fields(body, now, creating=True)
+    fields["dev_only"] = dev_only
     return {
         "token": new_campaign_token(),
         "project_id": project_id,

@@ -83,6 +83,24 @@ def test_minimal_create_sends_now_and_shows_no_optional_keys(api):
     assert shown["messages"] == [{"language": "en", "body": "Hi"}]
 
 
+@pytest.mark.parametrize(("key_kind", "dev_only"), [("dev", True), ("live", False), ("sdk", False)])
+def test_a_campaign_created_with_the_apps_dev_key_is_dev_only(api, key_kind, dev_only):
+    key = getattr(api.app, f"{key_kind}_api_key")
+    # twice: the second call finds the app key in the credentials cache, which must remember which key it was
+    tokens = [_create(api, key=key).json()["campaign_token"] for _ in range(2)]
+    for token in tokens:
+        assert _get(api, token).json()["dev_only"] is dev_only  # read with the live key, as Batch's GET wants
+        assert Campaign.objects.get(token=token).dev_only is dev_only
+    listed = api.app_call("GET", "/campaigns/list", key=key, version="1.1").json()
+    assert [(item["campaign_token"], item["dev_only"]) for item in listed] == [(t, dev_only) for t in reversed(tokens)]
+
+
+def test_an_update_with_another_key_keeps_dev_only_as_created(api):
+    token = _create(api, key=api.app.dev_api_key).json()["campaign_token"]
+    assert api.app_call("POST", f"/campaigns/update/{token}", {"live": True}, version="1.1").status_code == 200
+    assert _get(api, token).json()["dev_only"] is True
+
+
 def test_create_then_update_then_delete_in_a_row_without_a_worker(api):
     token = _create(api).json()["campaign_token"]
     updated = api.app_call("POST", f"/campaigns/update/{token}", {"live": True, "name": "Renamed"}, version="1.1")
