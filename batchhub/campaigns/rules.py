@@ -9,8 +9,10 @@ Choices where Batch's documentation is silent (digest §5: only `create`'s minim
 - `push_time` is "now" or an ISO 8601 date-time, UTC when it carries no offset, not in the past; `local_push_time`
   is `YYYY-MM-DDTHH:MM:SS`, each user's wall clock time;
 - keys the API does not know are refused, naming them, rather than silently dropped;
+- `labels` (label codes) is a list of at most 5 strings, as Batch documents for its 2.x campaigns and as our
+  Transactional API takes them; Batch's 1.1 page names no limit. No comma: the dashboard edits them comma-separated;
 - on update, `messages` replaces every message, `media` replaces both images, and `null` clears `deeplink`,
-  `media`, `custom_payload` or `targeting`.
+  `media`, `custom_payload`, `targeting` or `labels`.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ MAX_MESSAGES = 100
 MAX_URL = 2_048  # Campaign.deeplink, media_icon, media_picture
 MAX_CUSTOM_PAYLOAD = 4_000
 MAX_AUDIENCES = 50
+MAX_LABELS = 5  # Batch's 2.x campaigns: "Limited at 5 labels per campaign"
+MAX_LABEL = 100
 LIST_DEFAULT, LIST_MAX = 10, 100
 PAST_SKEW = dt.timedelta(minutes=2)  # a client's clock a little ahead of ours is not "in the past"
 
@@ -49,9 +53,9 @@ _AUDIENCE = re.compile(AUDIENCE_PATTERN)
 
 CREATE_KEYS = (
     "name", "live", "push_time", "local_push_time", "messages", "priority", "deeplink", "media", "custom_payload",
-    "targeting",
+    "targeting", "labels",
 )  # fmt: skip
-CLEARABLE = ("deeplink", "media", "custom_payload", "targeting")
+CLEARABLE = ("deeplink", "media", "custom_payload", "targeting", "labels")
 
 
 def _missing(key: str, expected: str) -> ApiError:
@@ -195,6 +199,17 @@ def _targeting(value: Any) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def _labels(value: Any) -> list[str]:
+    """Label codes, each once, in the order given."""
+    expected = f"a list of at most {MAX_LABELS} label codes (strings of 1 to {MAX_LABEL} characters, no comma)"
+    if not isinstance(value, list) or len(value) > MAX_LABELS:
+        raise _malformed("labels", expected)
+    for index, label in enumerate(value):
+        if not isinstance(label, str) or not label.strip() or len(label) > MAX_LABEL or "," in label:
+            raise _malformed(f"labels[{index}]", f"a label code of 1 to {MAX_LABEL} characters, with no comma")
+    return list(dict.fromkeys(label.strip() for label in value))
+
+
 def _fields(body: dict, now: dt.datetime, *, creating: bool) -> dict:
     """The campaign's columns the body sets (update: only those given; null clears the clearable ones)."""
     fields: dict[str, Any] = {}
@@ -228,6 +243,8 @@ def _fields(body: dict, now: dt.datetime, *, creating: bool) -> dict:
             fields["media_icon"], fields["media_picture"] = media["icon"], media["picture"]
         elif key == "custom_payload":
             fields["custom_payload"] = _custom_payload(value) if value is not None else ""
+        elif key == "labels":
+            fields["labels"] = _labels(value) if value is not None else []
         else:
             fields["targeting"] = _targeting(value) if value is not None else []
     return fields
@@ -300,7 +317,6 @@ def campaigns_list_check(query) -> dict:
 MAX_RECIPIENTS = 10_000
 MAX_GROUP_ID = 100
 MAX_TIME_TO_LIVE = 28 * 24 * 3600  # the longest APNs and FCM keep a message
-MAX_LABELS = 5
 GROUP_ID_PATTERN = r"^[a-zA-Z0-9_-]{1,100}$"
 _GROUP_ID = re.compile(GROUP_ID_PATTERN)
 SEND_KEYS = (
@@ -431,7 +447,7 @@ def transactional_send_check(body: Any, *, templates) -> dict:
     labels = body.get("labels", [])
     if not isinstance(labels, list) or len(labels) > MAX_LABELS:
         raise _malformed("labels", f"a list of at most {MAX_LABELS} strings")
-    message["labels"] = [_string(label, f"labels[{i}]", limit=100) for i, label in enumerate(labels)]
+    message["labels"] = [_string(label, f"labels[{i}]", limit=MAX_LABEL) for i, label in enumerate(labels)]
     return {
         "group_id": group_id, "recipients": recipients, "count": total, "message": message,
         "template": template.pk if template else None,
