@@ -383,15 +383,26 @@ def _template(value: Any, templates) -> Campaign:
     return campaign
 
 
-def _template_message(campaign: Campaign) -> dict:
-    messages = {message.language: message for message in campaign.messages.all()}
-    chosen = messages.get("default") or next(iter(sorted(messages.items())), (None, None))[1]
-    return {"title": chosen.title, "body": chosen.body} if chosen else {"title": "", "body": ""}
+def _template_contents(campaign: Campaign | None) -> tuple[dict, dict[str, dict]]:
+    """A draft's content, every language of it: the message for everyone else (its "default", else its first
+    language in alphabetical order) with its `language`, and the other languages' messages by language. A message
+    with an empty body is left out (its language's users get the fallback). No draft: empty."""
+    messages = {
+        message.language: {"title": message.title, "body": message.body}
+        for message in (campaign.messages.all() if campaign else ())
+        if message.body.strip()
+    }
+    if not messages:
+        return {"language": "default", "title": "", "body": ""}, {}
+    fallback = "default" if "default" in messages else min(messages)
+    translations = {language: content for language, content in sorted(messages.items()) if language != fallback}
+    return {"language": fallback, **messages[fallback]}, translations
 
 
 def transactional_send_check(body: Any, *, templates) -> dict:
     """A send as the worker applies it (`campaigns.sending`): its group, recipients and total, and the message
-    complete — a template's content, a snapshot taken now, overridden by what the call gives."""
+    complete — a template's content in every language, a snapshot taken now, overridden by what the call gives.
+    `message` holds the fallback's title and body (and its `language`), `message["translations"]` the others'."""
     if not isinstance(body, dict):
         raise ApiError("MALFORMED_PARAMETER", "The body must be a JSON object.")
     unknown = [key for key in body if key not in SEND_KEYS]
@@ -402,7 +413,7 @@ def transactional_send_check(body: Any, *, templates) -> dict:
     group_id = group_id_check(body.get("group_id"))
     recipients, total = _recipients(body.get("recipients"))
     template = _template(body["template_id"], templates) if body.get("template_id") is not None else None
-    message = _template_message(template) if template else {"title": "", "body": ""}
+    message, translations = _template_contents(template)
     message.update(
         deeplink=template.deeplink if template else "",
         media={"icon": template.media_icon, "picture": template.media_picture} if template else {},
@@ -417,10 +428,15 @@ def transactional_send_check(body: Any, *, templates) -> dict:
             raise _malformed("message", 'an object {"title"?, "body"}')
         if "body" not in given and template is None:
             raise _missing("message.body", "the message's text")
+        # the call's content has no language: it overrides the template's in every language
+        overrides = {}
         if "body" in given:
-            message["body"] = _string(given["body"], "message.body", limit=MAX_BODY)
+            overrides["body"] = _string(given["body"], "message.body", limit=MAX_BODY)
         if given.get("title") is not None:
-            message["title"] = _string(given["title"], "message.title", limit=MAX_TITLE, allow_empty=True)
+            overrides["title"] = _string(given["title"], "message.title", limit=MAX_TITLE, allow_empty=True)
+        message.update(overrides)
+        for content in translations.values():
+            content.update(overrides)
     if not message["body"].strip():
         raise ApiError("MALFORMED_PARAMETER", '\'template_id\' names a draft with no message: give "message" {"body"}.')
     if body.get("deeplink") is not None:
@@ -448,6 +464,9 @@ def transactional_send_check(body: Any, *, templates) -> dict:
     if not isinstance(labels, list) or len(labels) > MAX_LABELS:
         raise _malformed("labels", f"a list of at most {MAX_LABELS} strings")
     message["labels"] = [_string(label, f"labels[{i}]", limit=MAX_LABEL) for i, label in enumerate(labels)]
+    # per language, what differs from the fallback (the worker sends each recipient its profile's language's)
+    fallback = {"title": message["title"], "body": message["body"]}
+    message["translations"] = {language: content for language, content in translations.items() if content != fallback}
     return {
         "group_id": group_id, "recipients": recipients, "count": total, "message": message,
         "template": template.pk if template else None,
