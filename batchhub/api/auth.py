@@ -44,6 +44,12 @@ class ApiCaller:
     app_id: int | None
     connector_id: int | None = None
     features: frozenset[str] | None = None
+    app_key_kind: str | None = None  # per-app routes: which of the app's keys named it ("live", "dev" or "sdk")
+
+    @property
+    def is_dev_key(self) -> bool:
+        """Called with the app's dev API key: what Batch sends to dev builds only (a campaign's `dev_only`)."""
+        return self.app_key_kind == APP_KEY_DEV
 
     @property
     def scope(self) -> str:
@@ -65,15 +71,20 @@ class ApiCaller:
             )
 
 
-# What a path's app key or an X-Batch-Project names: only the columns the check needs, no model instances.
+APP_KEY_LIVE, APP_KEY_DEV, APP_KEY_SDK = "live", "dev", "sdk"
+
+# What a path's app key or an X-Batch-Project names: only the columns the check needs, no model instances; for an
+# app, which of its keys it is (the cache is by key, so the kind is cached with the rest).
 _APP_TARGET = f"""
-SELECT app.project_id, app.id, project.customer_id, project.api_rate_limit_per_minute
+SELECT app.project_id, app.id, project.customer_id, project.api_rate_limit_per_minute,
+       CASE WHEN app.live_api_key = %s THEN '{APP_KEY_LIVE}' WHEN app.dev_api_key = %s THEN '{APP_KEY_DEV}'
+            ELSE '{APP_KEY_SDK}' END
 FROM {App._meta.db_table} app JOIN {Project._meta.db_table} project ON project.id = app.project_id
 WHERE (app.live_api_key = %s OR app.dev_api_key = %s OR app.sdk_api_key = %s) AND project.deleting_since IS NULL
 LIMIT 1
 """
 _PROJECT_TARGET = f"""
-SELECT id, NULL, customer_id, api_rate_limit_per_minute FROM {Project._meta.db_table}
+SELECT id, NULL, customer_id, api_rate_limit_per_minute, NULL FROM {Project._meta.db_table}
 WHERE key = %s AND deleting_since IS NULL
 """
 _REST_KEY = f"""
@@ -92,6 +103,7 @@ class _Target:
     app_id: int | None
     customer_id: int
     per_minute: int
+    app_key_kind: str | None = None
 
 
 @dataclass(frozen=True)
@@ -291,7 +303,11 @@ def _authenticate(
             "This API key's connector is paused: its partner or the customer's CSM can resume it on the dashboard.",
         )
     caller = ApiCaller(
-        project_id=target.project_id, app_id=target.app_id, connector_id=key.connector_id, features=key.features
+        project_id=target.project_id,
+        app_id=target.app_id,
+        connector_id=key.connector_id,
+        features=key.features,
+        app_key_kind=target.app_key_kind,
     )
     count = counted[1] if counted and counted[0] == caller.scope else rate_window_count(caller.scope)[0]
     rate_limit_enforce(count, per_minute=target.per_minute)
@@ -347,7 +363,7 @@ class AppKeyAuth(APIKeyHeader):
         app_key = (request.resolver_match.kwargs.get("api_key") if request.resolver_match else "") or ""
         return _authenticate(
             request, family="app", identifier=app_key, presented=key, cache=_APP_CACHE,
-            sql=_APP_TARGET, params=[app_key, app_key, app_key],
+            sql=_APP_TARGET, params=[app_key] * 5,
         )  # fmt: skip
 
 

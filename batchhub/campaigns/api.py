@@ -68,8 +68,10 @@ def campaigns_create(request, version: str = APP_VERSION, api_key: str = Path(..
     caller: ApiCaller = request.auth
 
     def check(body, now):
-        # dev_only stays false: authentication does not tell which of the app's keys (live, dev, SDK) was used
-        operation = rules.campaign_create_check(body, now, project_id=caller.project_id, app_id=caller.app_id)
+        # Batch: a campaign created with the app's dev API key reaches dev builds only (dev_only)
+        operation = rules.campaign_create_check(
+            body, now, project_id=caller.project_id, app_id=caller.app_id, dev_only=caller.is_dev_key
+        )
         return "campaigns.create", [operation], {"campaign_token": operation["token"]}
 
     return accept_write(

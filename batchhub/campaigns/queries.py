@@ -69,6 +69,8 @@ def campaign_shown(campaign: Campaign) -> dict:
         shown["custom_payload"] = campaign.custom_payload
     if campaign.targeting:
         shown["targeting"] = {"custom_audiences": list(campaign.targeting)}
+    if campaign.labels:
+        shown["labels"] = list(campaign.labels)
     return shown
 
 

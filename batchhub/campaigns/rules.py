@@ -9,8 +9,10 @@ Choices where Batch's documentation is silent (digest §5: only `create`'s minim
 - `push_time` is "now" or an ISO 8601 date-time, UTC when it carries no offset, not in the past; `local_push_time`
   is `YYYY-MM-DDTHH:MM:SS`, each user's wall clock time;
 - keys the API does not know are refused, naming them, rather than silently dropped;
+- `labels` (label codes) is a list of at most 5 strings, as Batch documents for its 2.x campaigns and as our
+  Transactional API takes them; Batch's 1.1 page names no limit. No comma: the dashboard edits them comma-separated;
 - on update, `messages` replaces every message, `media` replaces both images, and `null` clears `deeplink`,
-  `media`, `custom_payload` or `targeting`.
+  `media`, `custom_payload`, `targeting` or `labels`.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ MAX_MESSAGES = 100
 MAX_URL = 2_048  # Campaign.deeplink, media_icon, media_picture
 MAX_CUSTOM_PAYLOAD = 4_000
 MAX_AUDIENCES = 50
+MAX_LABELS = 5  # Batch's 2.x campaigns: "Limited at 5 labels per campaign"
+MAX_LABEL = 100
 LIST_DEFAULT, LIST_MAX = 10, 100
 PAST_SKEW = dt.timedelta(minutes=2)  # a client's clock a little ahead of ours is not "in the past"
 
@@ -49,9 +53,9 @@ _AUDIENCE = re.compile(AUDIENCE_PATTERN)
 
 CREATE_KEYS = (
     "name", "live", "push_time", "local_push_time", "messages", "priority", "deeplink", "media", "custom_payload",
-    "targeting",
+    "targeting", "labels",
 )  # fmt: skip
-CLEARABLE = ("deeplink", "media", "custom_payload", "targeting")
+CLEARABLE = ("deeplink", "media", "custom_payload", "targeting", "labels")
 
 
 def _missing(key: str, expected: str) -> ApiError:
@@ -195,6 +199,17 @@ def _targeting(value: Any) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def _labels(value: Any) -> list[str]:
+    """Label codes, each once, in the order given."""
+    expected = f"a list of at most {MAX_LABELS} label codes (strings of 1 to {MAX_LABEL} characters, no comma)"
+    if not isinstance(value, list) or len(value) > MAX_LABELS:
+        raise _malformed("labels", expected)
+    for index, label in enumerate(value):
+        if not isinstance(label, str) or not label.strip() or len(label) > MAX_LABEL or "," in label:
+            raise _malformed(f"labels[{index}]", f"a label code of 1 to {MAX_LABEL} characters, with no comma")
+    return list(dict.fromkeys(label.strip() for label in value))
+
+
 def _fields(body: dict, now: dt.datetime, *, creating: bool) -> dict:
     """The campaign's columns the body sets (update: only those given; null clears the clearable ones)."""
     fields: dict[str, Any] = {}
@@ -228,13 +243,16 @@ def _fields(body: dict, now: dt.datetime, *, creating: bool) -> dict:
             fields["media_icon"], fields["media_picture"] = media["icon"], media["picture"]
         elif key == "custom_payload":
             fields["custom_payload"] = _custom_payload(value) if value is not None else ""
+        elif key == "labels":
+            fields["labels"] = _labels(value) if value is not None else []
         else:
             fields["targeting"] = _targeting(value) if value is not None else []
     return fields
 
 
-def campaign_create_check(body: Any, now: dt.datetime, *, project_id: int, app_id: int) -> dict:
-    """The create operation (with the new campaign's token), or a 400 naming the key at fault."""
+def campaign_create_check(body: Any, now: dt.datetime, *, project_id: int, app_id: int, dev_only: bool) -> dict:
+    """The create operation (with the new campaign's token), or a 400 naming the key at fault. `dev_only`: the call
+    came with the app's dev API key (Batch sends such a campaign to dev builds only)."""
     body = _object(body)
     if "name" not in body:
         raise _missing("name", "the campaign's name")
@@ -245,6 +263,7 @@ def campaign_create_check(body: Any, now: dt.datetime, *, project_id: int, app_i
     if "messages" not in body:
         raise _missing("messages", 'a list of {"language", "title"?, "body"}')
     fields = _fields(body, now, creating=True)
+    fields["dev_only"] = dev_only
     return {
         "token": new_campaign_token(),
         "project_id": project_id,
@@ -298,7 +317,6 @@ def campaigns_list_check(query) -> dict:
 MAX_RECIPIENTS = 10_000
 MAX_GROUP_ID = 100
 MAX_TIME_TO_LIVE = 28 * 24 * 3600  # the longest APNs and FCM keep a message
-MAX_LABELS = 5
 GROUP_ID_PATTERN = r"^[a-zA-Z0-9_-]{1,100}$"
 _GROUP_ID = re.compile(GROUP_ID_PATTERN)
 SEND_KEYS = (
@@ -365,15 +383,26 @@ def _template(value: Any, templates) -> Campaign:
     return campaign
 
 
-def _template_message(campaign: Campaign) -> dict:
-    messages = {message.language: message for message in campaign.messages.all()}
-    chosen = messages.get("default") or next(iter(sorted(messages.items())), (None, None))[1]
-    return {"title": chosen.title, "body": chosen.body} if chosen else {"title": "", "body": ""}
+def _template_contents(campaign: Campaign | None) -> tuple[dict, dict[str, dict]]:
+    """A draft's content, every language of it: the message for everyone else (its "default", else its first
+    language in alphabetical order) with its `language`, and the other languages' messages by language. A message
+    with an empty body is left out (its language's users get the fallback). No draft: empty."""
+    messages = {
+        message.language: {"title": message.title, "body": message.body}
+        for message in (campaign.messages.all() if campaign else ())
+        if message.body.strip()
+    }
+    if not messages:
+        return {"language": "default", "title": "", "body": ""}, {}
+    fallback = "default" if "default" in messages else min(messages)
+    translations = {language: content for language, content in sorted(messages.items()) if language != fallback}
+    return {"language": fallback, **messages[fallback]}, translations
 
 
 def transactional_send_check(body: Any, *, templates) -> dict:
     """A send as the worker applies it (`campaigns.sending`): its group, recipients and total, and the message
-    complete — a template's content, a snapshot taken now, overridden by what the call gives."""
+    complete — a template's content in every language, a snapshot taken now, overridden by what the call gives.
+    `message` holds the fallback's title and body (and its `language`), `message["translations"]` the others'."""
     if not isinstance(body, dict):
         raise ApiError("MALFORMED_PARAMETER", "The body must be a JSON object.")
     unknown = [key for key in body if key not in SEND_KEYS]
@@ -384,7 +413,7 @@ def transactional_send_check(body: Any, *, templates) -> dict:
     group_id = group_id_check(body.get("group_id"))
     recipients, total = _recipients(body.get("recipients"))
     template = _template(body["template_id"], templates) if body.get("template_id") is not None else None
-    message = _template_message(template) if template else {"title": "", "body": ""}
+    message, translations = _template_contents(template)
     message.update(
         deeplink=template.deeplink if template else "",
         media={"icon": template.media_icon, "picture": template.media_picture} if template else {},
@@ -399,10 +428,15 @@ def transactional_send_check(body: Any, *, templates) -> dict:
             raise _malformed("message", 'an object {"title"?, "body"}')
         if "body" not in given and template is None:
             raise _missing("message.body", "the message's text")
+        # the call's content has no language: it overrides the template's in every language
+        overrides = {}
         if "body" in given:
-            message["body"] = _string(given["body"], "message.body", limit=MAX_BODY)
+            overrides["body"] = _string(given["body"], "message.body", limit=MAX_BODY)
         if given.get("title") is not None:
-            message["title"] = _string(given["title"], "message.title", limit=MAX_TITLE, allow_empty=True)
+            overrides["title"] = _string(given["title"], "message.title", limit=MAX_TITLE, allow_empty=True)
+        message.update(overrides)
+        for content in translations.values():
+            content.update(overrides)
     if not message["body"].strip():
         raise ApiError("MALFORMED_PARAMETER", '\'template_id\' names a draft with no message: give "message" {"body"}.')
     if body.get("deeplink") is not None:
@@ -429,7 +463,10 @@ def transactional_send_check(body: Any, *, templates) -> dict:
     labels = body.get("labels", [])
     if not isinstance(labels, list) or len(labels) > MAX_LABELS:
         raise _malformed("labels", f"a list of at most {MAX_LABELS} strings")
-    message["labels"] = [_string(label, f"labels[{i}]", limit=100) for i, label in enumerate(labels)]
+    message["labels"] = [_string(label, f"labels[{i}]", limit=MAX_LABEL) for i, label in enumerate(labels)]
+    # per language, what differs from the fallback (the worker sends each recipient its profile's language's)
+    fallback = {"title": message["title"], "body": message["body"]}
+    message["translations"] = {language: content for language, content in translations.items() if content != fallback}
     return {
         "group_id": group_id, "recipients": recipients, "count": total, "message": message,
         "template": template.pk if template else None,

@@ -21,6 +21,7 @@ from batchhub.campaigns.rules import (
     MAX_BODY,
     MAX_CUSTOM_PAYLOAD,
     MAX_ID,
+    MAX_LABEL,
     MAX_LABELS,
     MAX_MESSAGES,
     MAX_NAME,
@@ -76,6 +77,9 @@ class CampaignUpdateBody(Schema):
         None, description="a JSON object, as a string"
     )
     targeting: TargetingIn | None = None
+    labels: list[Annotated[str, StringConstraints(min_length=1, max_length=MAX_LABEL, pattern=r"^[^,]*$")]] | None = (
+        Field(None, max_length=MAX_LABELS, description="label codes (marketing pressure, filtering); null clears them")
+    )
 
 
 class CampaignCreateBody(CampaignUpdateBody):
@@ -111,6 +115,7 @@ class CampaignOut(Schema):
     media: MediaIn | None = None
     custom_payload: str | None = None
     targeting: TargetingIn | None = None
+    labels: list[str] | None = None
 
 
 class StatsDay(Schema):
@@ -157,7 +162,7 @@ class TransactionalSendBody(Schema):
     media: MediaIn | None = None
     priority: Literal["normal", "high"] | None = None
     time_to_live: Annotated[int, Field(ge=0, le=MAX_TIME_TO_LIVE)] | None = None
-    labels: list[Annotated[str, StringConstraints(min_length=1, max_length=100)]] | None = Field(
+    labels: list[Annotated[str, StringConstraints(min_length=1, max_length=MAX_LABEL)]] | None = Field(
         None, max_length=MAX_LABELS
     )
 

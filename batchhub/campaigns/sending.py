@@ -3,9 +3,14 @@ in a few set-based queries, the message handed to the push gateway, and each del
 (`push_sent`, or `push_error` for an installation opted out or without a push token) with source `transactional`,
 the send's token and its group id, so that sends appear in the daily exports.
 
-The API's edge has already checked the call and resolved a `template_id` into the message (a snapshot: the draft may
-change or go away before the worker runs), so applying a send cannot fail on its content. One `TransactionalSend`
-row per send keeps its counts; a send applied again (a retried batch) finds its row and does nothing twice.
+The API's edge has already checked the call and resolved a `template_id` into the message (a snapshot of every
+language: the draft may change or go away before the worker runs), so applying a send cannot fail on its content.
+A template in several languages reaches each recipient in its profile's language (`Profile.language`, read in the
+same query), else in the fallback — the template's "default" message, else its first language — as Batch delivers
+"the message in the default language if you don't have a message in the language of a user" (help.batch.com,
+"What does Default Language mean in my campaign?"). The gateway gets one message per language, with its recipients.
+One `TransactionalSend` row per send keeps its counts; a send applied again (a retried batch) finds its row and does
+nothing twice.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ class Recipient:
     custom_id: str | None
     push_token: str | None
     push_optin: bool
+    language: str = ""  # its profile's, as a message's key ("fr"); "" when unknown or not asked for
 
     @property
     def deliverable(self) -> bool:
@@ -43,9 +49,9 @@ class Recipient:
 
 
 class PushGateway:
-    """Where push messages leave BatchHub. `deliver` gets one message (title, body, deeplink, media, custom payload,
-    priority, time to live…) and the deliverable recipients, and returns the pks of those it delivered to. A real
-    gateway (APNs, FCM, Web Push) is named in the `PUSH_GATEWAY` setting."""
+    """Where push messages leave BatchHub. `deliver` gets one message (language, title, body, deeplink, media, custom
+    payload, priority, time to live…) and the deliverable recipients who read it, and returns the pks of those it
+    delivered to. A real gateway (APNs, FCM, Web Push) is named in the `PUSH_GATEWAY` setting."""
 
     def deliver(self, message: dict, recipients: list[Recipient]) -> set[int]:
         raise NotImplementedError
@@ -84,9 +90,17 @@ def _one_of(field: str, values: set[str]) -> Q:
     return Q(**{f"{field}__in": values})
 
 
-def recipients_resolve(app_id: int, ids: dict[str, list[str]]) -> tuple[list[Recipient], int]:
+def _language_key(code: str | None) -> str:
+    """A profile's language as a message's key: its primary subtag in lower case ("fr-CA" gives "fr")."""
+    return (code or "").replace("_", "-").split("-")[0].strip().lower()
+
+
+def recipients_resolve(
+    app_id: int, ids: dict[str, list[str]], *, with_language: bool = False
+) -> tuple[list[Recipient], int]:
     """The installations of the app that the ids name (install ids, custom ids, push tokens), each once, and how
-    many ids named none (counted, not errors)."""
+    many ids named none (counted, not errors). `with_language`: each one's profile's language too (a join on the
+    profile's primary key in the same query; asked only for a message in several languages)."""
     install_ids, custom_ids, tokens = (set(ids.get(key) or ()) for key in ("install_ids", "custom_ids", "tokens"))
     wanted = Q()
     for field, values in (("installation_id", install_ids), ("custom_id", custom_ids), ("push_token", tokens)):
@@ -94,16 +108,32 @@ def recipients_resolve(app_id: int, ids: dict[str, list[str]]) -> tuple[list[Rec
             wanted |= _one_of(field, values)
     if not wanted:
         return [], 0
-    rows = list(
-        Installation.objects.filter(wanted, app_id=app_id)
-        .order_by("pk")
-        .values_list("pk", "installation_id", "custom_id", "push_token", "push_optin")
-    )
+    columns = ["pk", "installation_id", "custom_id", "push_token", "push_optin"]
+    if with_language:
+        columns.append("profile__language")  # LEFT JOIN: an installation without a profile has no language
+    rows = list(Installation.objects.filter(wanted, app_id=app_id).order_by("pk").values_list(*columns))
     found_install = {row[1] for row in rows}
     found_custom = {row[2] for row in rows}
     found_token = {row[3] for row in rows}
     unknown = len(install_ids - found_install) + len(custom_ids - found_custom) + len(tokens - found_token)
-    return [Recipient(pk, custom_id, token, optin) for pk, _, custom_id, token, optin in rows], unknown
+    recipients = [
+        Recipient(row[0], row[2], row[3], row[4], _language_key(row[5]) if with_language else "") for row in rows
+    ]
+    return recipients, unknown
+
+
+def messages_by_language(message: dict, recipients: list[Recipient]) -> list[tuple[dict, list[Recipient]]]:
+    """The message each group of recipients reads: its language's when the send has one (`translations`), else
+    the fallback; in a stable order (the fallback first, then by language)."""
+    translations = message.get("translations") or {}
+    fallback = {key: value for key, value in message.items() if key != "translations"}
+    groups: dict[str, list[Recipient]] = {}
+    for recipient in recipients:
+        groups.setdefault(recipient.language if recipient.language in translations else "", []).append(recipient)
+    return [
+        ({**fallback, "language": language, **translations[language]} if language else fallback, group)
+        for language, group in sorted(groups.items())
+    ]
 
 
 def transactional_send_apply(call) -> dict:
@@ -112,9 +142,14 @@ def transactional_send_apply(call) -> dict:
         send = TransactionalSend.objects.get(token=call.token)
         return {"recipients": send.recipients, "sent": send.sent, "errors": send.errors, "unknown": send.unknown}
     (operation,) = json.loads(call.operations)
-    recipients, unknown = recipients_resolve(call.app_id, operation["recipients"])
+    message = operation["message"]
+    recipients, unknown = recipients_resolve(
+        call.app_id, operation["recipients"], with_language=bool(message.get("translations"))
+    )
     deliverable = [recipient for recipient in recipients if recipient.deliverable]
-    delivered = push_gateway().deliver(operation["message"], deliverable) if deliverable else set()
+    delivered: set[int] = set()
+    for content, readers in messages_by_language(message, deliverable):
+        delivered |= push_gateway().deliver(content, readers)
     now = timezone.now()
     token, group_id = str(call.token), operation["group_id"]
     columns = ("app_id", "installation_id", "custom_id", "occurred_at", "type", "source", "token", "group_id")

@@ -30,6 +30,7 @@ FULL = {
     "media": {"icon": "https://cdn.example.com/i.png", "picture": "https://cdn.example.com/p.jpg"},
     "custom_payload": '{"sale": "bf"}',
     "targeting": {"custom_audiences": ["vip", "newsletter_2026"]},
+    "labels": ["black_friday", "promo"],
 }
 
 
@@ -68,6 +69,7 @@ def test_create_answers_201_with_a_token_readable_at_once(api):
         "media": {"icon": "https://cdn.example.com/i.png", "picture": "https://cdn.example.com/p.jpg"},
         "custom_payload": '{"sale": "bf"}',
         "targeting": {"custom_audiences": ["vip", "newsletter_2026"]},
+        "labels": ["black_friday", "promo"],
     }
     campaign = Campaign.objects.get(token=token)
     assert campaign.app == api.app and campaign.project == api.app.project and campaign.channel == "push"
@@ -79,8 +81,26 @@ def test_minimal_create_sends_now_and_shows_no_optional_keys(api):
     shown = _get(api, token).json()
     assert dt.datetime.fromisoformat(shown["push_time"]).replace(tzinfo=dt.UTC) >= before
     assert "local_push_time" not in shown and shown["priority"] == "normal"
-    assert not {"deeplink", "media", "custom_payload", "targeting"} & set(shown)
+    assert not {"deeplink", "media", "custom_payload", "targeting", "labels"} & set(shown)
     assert shown["messages"] == [{"language": "en", "body": "Hi"}]
+
+
+@pytest.mark.parametrize(("key_kind", "dev_only"), [("dev", True), ("live", False), ("sdk", False)])
+def test_a_campaign_created_with_the_apps_dev_key_is_dev_only(api, key_kind, dev_only):
+    key = getattr(api.app, f"{key_kind}_api_key")
+    # twice: the second call finds the app key in the credentials cache, which must remember which key it was
+    tokens = [_create(api, key=key).json()["campaign_token"] for _ in range(2)]
+    for token in tokens:
+        assert _get(api, token).json()["dev_only"] is dev_only  # read with the live key, as Batch's GET wants
+        assert Campaign.objects.get(token=token).dev_only is dev_only
+    listed = api.app_call("GET", "/campaigns/list", key=key, version="1.1").json()
+    assert [(item["campaign_token"], item["dev_only"]) for item in listed] == [(t, dev_only) for t in reversed(tokens)]
+
+
+def test_an_update_with_another_key_keeps_dev_only_as_created(api):
+    token = _create(api, key=api.app.dev_api_key).json()["campaign_token"]
+    assert api.app_call("POST", f"/campaigns/update/{token}", {"live": True}, version="1.1").status_code == 200
+    assert _get(api, token).json()["dev_only"] is True
 
 
 def test_create_then_update_then_delete_in_a_row_without_a_worker(api):
@@ -100,6 +120,23 @@ def test_create_then_update_then_delete_in_a_row_without_a_worker(api):
     ):
         assert response.status_code == 404 and response.json()["code"] == 20, response.content
     assert not ApiCall.objects.filter(apply_status=ApiCall.ApplyStatus.PENDING).exists()
+
+
+def test_labels_are_kept_once_each_replaced_on_update_and_cleared_with_null(api):
+    token = _create(api, {**MINIMAL, "labels": ["promo", " winter ", "promo"]}).json()["campaign_token"]
+
+    def update(change):
+        return api.app_call("POST", f"/campaigns/update/{token}", change, version="1.1")
+
+    assert _get(api, token).json()["labels"] == ["promo", "winter"]
+    assert update({"labels": ["onboarding"]}).status_code == 200
+    assert _get(api, token).json()["labels"] == ["onboarding"]
+    assert update({"name": "Renamed"}).status_code == 200
+    assert _get(api, token).json()["labels"] == ["onboarding"]  # not given: unchanged
+    bad = update({"labels": [None]})
+    assert bad.status_code == 400 and "'labels[0]'" in bad.json()["message"]
+    assert update({"labels": None}).status_code == 200
+    assert "labels" not in _get(api, token).json() and Campaign.objects.get(token=token).labels == []
 
 
 def test_update_switches_push_time_kind_replaces_messages_and_clears_with_null(api):
@@ -159,7 +196,13 @@ def test_update_switches_push_time_kind_replaces_messages_and_clears_with_null(a
         ({"targeting": ["vip"]}, 31, "'targeting'"),
         ({"targeting": {"custom_audiences": []}}, 31, "'targeting.custom_audiences'"),
         ({"targeting": {"custom_audiences": ["v i p"]}}, 31, "'targeting.custom_audiences[0]'"),
-        ({"labels": ["x"]}, 31, "Unknown key 'labels'"),
+        ({"labels": "promo"}, 31, "'labels'"),
+        ({"labels": ["a", "b", "c", "d", "e", "f"]}, 31, "'labels'"),
+        ({"labels": [""]}, 31, "'labels[0]'"),
+        ({"labels": ["ok", 5]}, 31, "'labels[1]'"),
+        ({"labels": ["x" * 101]}, 31, "'labels[0]'"),
+        ({"labels": ["a,b"]}, 31, "'labels[0]'"),
+        ({"labelz": ["x"]}, 31, "Unknown key 'labelz'"),
     ],
 )
 def test_create_refuses_each_bad_key_naming_it(api, change, kind, key):

@@ -14,7 +14,7 @@ from django.utils import timezone
 from batchhub.campaigns.models import TransactionalSend
 from batchhub.connectors.models import PushEvent
 from tests.api_client import api, api_app, applied, fresh_rate_limits, other_app  # noqa: F401 (fixtures)
-from tests.factories import CampaignFactory, CampaignMessageFactory, InstallationFactory
+from tests.factories import CampaignFactory, CampaignMessageFactory, InstallationFactory, ProfileFactory
 
 pytestmark = pytest.mark.portable
 
@@ -217,3 +217,116 @@ def test_a_custom_payload_a_gateway_could_not_send_is_refused_at_the_edge(api, p
     response = _send(api, {"group_id": "g", "recipients": {"custom_ids": ["a"]}, "message": {"body": "x"},
                            "custom_payload": payload})  # fmt: skip
     assert response.status_code == 400 and "'custom_payload'" in response.json()["message"]
+
+
+@pytest.fixture
+def recording(monkeypatch):
+    """The push gateway's deliveries, as (language, title, body, installation_ids) in the order made."""
+    from batchhub.campaigns import sending
+
+    deliveries = []
+
+    class Recording(sending.LocalGateway):
+        def deliver(self, message, recipients):
+            deliveries.append((message["language"], message["title"], message["body"],
+                               sorted(r.pk for r in recipients)))  # fmt: skip
+            return super().deliver(message, recipients)
+
+    monkeypatch.setattr(sending, "push_gateway", lambda: Recording())
+    return deliveries
+
+
+@pytest.fixture
+def polyglots(api_app):
+    """Opted-in installations whose profiles read fr, en, "fr-CA", de (no message in it), none, and one without a
+    profile; every one has a custom id equal to its name."""
+    languages = {"fr": "fr", "en": "en", "quebec": "fr-CA", "de": "de", "blank": ""}
+    installations = {}
+    for name, language in languages.items():
+        profile = ProfileFactory(project=api_app.project, custom_id=name, language=language)
+        installations[name] = InstallationFactory(app=api_app, custom_id=name, profile=profile,
+                                                  push_token=f"tok-{name}", push_optin=True)  # fmt: skip
+    installations["anonymous"] = InstallationFactory(app=api_app, custom_id="anonymous", push_token="tok-anon",
+                                                     push_optin=True)  # fmt: skip
+    return installations
+
+
+def _draft(api, messages):
+    draft = CampaignFactory(project=api.app.project, app=api.app, message=None)
+    for language, title, body in messages:
+        CampaignMessageFactory(campaign=draft, language=language, title=title, body=body)
+    return draft
+
+
+def test_each_recipient_gets_the_template_in_its_profiles_language_else_the_default(api, polyglots, recording, applied):
+    draft = _draft(api, [("default", "Hello", "Your order"), ("en", "Hi", "Your order shipped"),
+                         ("fr", "Bonjour", "Votre commande")])  # fmt: skip
+    with applied:
+        response = _send(api, {"group_id": "g", "recipients": {"custom_ids": list(polyglots)},
+                               "template_id": draft.token})  # fmt: skip
+    assert response.status_code == 201, response.content
+    pk = {name: installation.pk for name, installation in polyglots.items()}
+    assert recording == [
+        ("default", "Hello", "Your order", sorted([pk["de"], pk["blank"], pk["anonymous"]])),
+        ("en", "Hi", "Your order shipped", [pk["en"]]),
+        ("fr", "Bonjour", "Votre commande", sorted([pk["fr"], pk["quebec"]])),
+    ]
+    events = PushEvent.objects.filter(token=response.json()["token"])
+    assert events.count() == 6 and set(events.values_list("type", flat=True)) == {"push_sent"}
+    assert TransactionalSend.objects.get().sent == 6
+
+
+def test_without_a_default_message_the_first_language_is_the_fallback(api, polyglots, recording, applied):
+    draft = _draft(api, [("fr", "Bonjour", "Votre commande"), ("en", "Hi", "Your order")])
+    with applied:
+        _send(api, {"group_id": "g", "recipients": {"custom_ids": ["fr", "de", "anonymous"]},
+                    "template_id": draft.token})  # fmt: skip
+    assert [(language, title, recipients) for language, title, _, recipients in recording] == [
+        ("en", "Hi", sorted([polyglots["de"].pk, polyglots["anonymous"].pk])),  # "en" < "fr"
+        ("fr", "Bonjour", [polyglots["fr"].pk]),
+    ]
+
+
+def test_the_calls_message_overrides_the_template_in_every_language(api, polyglots, recording, applied):
+    draft = _draft(api, [("default", "Hello", "Your order"), ("fr", "Bonjour", "Votre commande")])
+    with applied:
+        _send(api, {"group_id": "g", "recipients": {"custom_ids": ["fr", "en"]}, "template_id": draft.token,
+                    "message": {"title": "Expédié / Shipped"}})  # fmt: skip
+    assert [(language, title, body) for language, title, body, _ in recording] == [
+        ("default", "Expédié / Shipped", "Your order"),
+        ("fr", "Expédié / Shipped", "Votre commande"),
+    ]
+    recording.clear()
+    with applied:  # title and body given: one message for everyone, whatever their language
+        _send(api, {"group_id": "g", "recipients": {"custom_ids": ["fr", "en"]}, "template_id": draft.token,
+                    "message": {"title": "T", "body": "B"}})  # fmt: skip
+    assert recording == [("default", "T", "B", sorted([polyglots["fr"].pk, polyglots["en"].pk]))]
+
+
+def test_the_worker_sends_every_language_as_it_was_when_the_call_was_made(api, polyglots, recording):
+    from batchhub.api.tasks import api_calls_apply
+
+    draft = _draft(api, [("default", "Hello", "Your order"), ("fr", "Bonjour", "Votre commande")])
+    response = _send(api, {"group_id": "g", "recipients": {"custom_ids": ["fr", "en"]}, "template_id": draft.token})
+    assert response.status_code == 201  # not applied yet: no commit hook ran
+    draft.messages.filter(language="fr").update(body="Changé après l'appel")
+    draft.messages.filter(language="default").delete()
+    draft.deleted_at = timezone.now()
+    draft.save()
+    api_calls_apply(api.app.project_id)
+    assert [(language, body) for language, _, body, _ in recording] == [
+        ("default", "Your order"),
+        ("fr", "Votre commande"),
+    ]
+
+
+def test_recipients_and_their_languages_are_resolved_in_one_query(api, polyglots, django_assert_num_queries):
+    from batchhub.campaigns.sending import recipients_resolve
+
+    ids = {"custom_ids": ["fr", "quebec", "blank", "nobody"], "tokens": ["tok-anon", "tok-en"]}
+    with django_assert_num_queries(1):
+        recipients, unknown = recipients_resolve(api.app.pk, ids, with_language=True)
+    assert {r.custom_id: r.language for r in recipients} == {
+        "fr": "fr", "quebec": "fr", "blank": "", "anonymous": "", "en": "en"
+    }  # fmt: skip
+    assert unknown == 1
