@@ -10,7 +10,7 @@ from django.core.validators import URLValidator
 
 from batchhub.campaigns.models import SCENARIO_PATTERN, Campaign
 from batchhub.campaigns.reads import Preview, PreviewMessage, messages_in_order
-from batchhub.campaigns.rules import payload_object
+from batchhub.campaigns.rules import MAX_LABEL, MAX_LABELS, payload_object
 
 LANGUAGE_RE = re.compile(r"^(default|[a-z]{2})$")
 LOCAL_TIME_FORMATS = ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M")
@@ -90,11 +90,16 @@ class CampaignForm(forms.Form):
         return value
 
     def clean_labels(self) -> list[str]:
+        """The API's rule (rules.MAX_LABELS codes of up to rules.MAX_LABEL characters), comma-separated here."""
         labels: list[str] = []
         for label in self.cleaned_data["labels"].split(","):
             label = label.strip()
+            if len(label) > MAX_LABEL:
+                raise forms.ValidationError(f"A label has at most {MAX_LABEL} characters: {label[:20]}… is longer.")
             if label and label not in labels:
                 labels.append(label)
+        if len(labels) > MAX_LABELS:
+            raise forms.ValidationError(f"At most {MAX_LABELS} labels (Batch's limit), not {len(labels)}.")
         return labels
 
     def clean(self):

@@ -70,6 +70,16 @@ def test_csm_creates_a_campaign_with_its_messages(client, csm, project):
     assert event.object_code == str(campaign.code) and event.actor == csm
 
 
+def test_labels_follow_the_apis_limits(client, csm, project):
+    client.force_login(csm)
+    url = reverse("campaigns:create", kwargs={"code": project.code})
+    for labels, error in (("a, b, c, d, e, f", "At most 5 labels"), ("ok, " + "x" * 101, "at most 100 characters")):
+        response = client.post(url, _post(labels=labels))
+        assert response.status_code == 400 and error in response.text
+    assert not Campaign.objects.exists()
+    assert client.post(url, _post(labels="a, b, c, d, e, a")).status_code == 302  # 5 once repeats are dropped
+
+
 def test_csm_creates_a_live_campaign_with_a_local_push_time_and_an_app(client, csm, project):
     app = project.apps.first()
     client.force_login(csm)
