@@ -24,6 +24,7 @@ from django.utils import timezone
 from batchhub.accounts.models import Partner, User
 from batchhub.accounts.services import partner_create, user_create
 from batchhub.campaigns.models import Campaign, CampaignMessage
+from batchhub.campaigns.services import template_binding_save
 from batchhub.connectors.models import Connector, ExportConfig, InAppEvent, PushEvent
 from batchhub.connectors.services import connector_create, connector_key_create, storage_save
 from batchhub.core.data.bulk import sink_for_connection
@@ -158,6 +159,9 @@ def _world_ensure(report: SeedReport) -> dict[str, Project]:
             )
             if is_new:
                 CampaignMessage.objects.create(campaign=row, title=campaign.title, body=campaign.body)
+                for (name, language), (title, body) in world.EXTRA_MESSAGES.items():
+                    if name == campaign.name:
+                        CampaignMessage.objects.create(campaign=row, language=language, title=title, body=body)
             created["campaigns"] = created.get("campaigns", 0) + is_new
 
     partners: dict[str, Partner] = {}
@@ -195,6 +199,18 @@ def _world_ensure(report: SeedReport) -> dict[str, Project]:
         actor = next((users[login.username] for login in world.LOGINS if login.partner == spec.name), None)
         for slug in spec.project_slugs:
             _connector_ensure(partners[spec.name], projects[slug], spec, actor, created)
+    for slug, bindings in world.TEMPLATE_BINDINGS.items():
+        for partner_name, scenario, draft_name in bindings:
+            actor = next((users[login.username] for login in world.LOGINS if login.partner == partner_name), None)
+            connector = Connector.objects.get(
+                project=projects[slug], partner=partners[partner_name], name=world.connector_name(partner_name)
+            )
+            if not connector.template_bindings.filter(scenario=scenario).exists():
+                draft = Campaign.objects.get(project=projects[slug], name=draft_name, is_live=False)
+                template_binding_save(
+                    actor=actor, connector=connector, scenario=scenario, campaign=draft, replace=False
+                )
+                created["template bindings"] = created.get("template bindings", 0) + 1
     return projects
 
 

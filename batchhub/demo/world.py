@@ -251,3 +251,17 @@ CAMPAIGNS = {
         ),
     ),
 }
+
+# The scenarios demo partners bound to drafts of a project (template picker): (partner, scenario, draft name), and
+# the draft's message in one more language, so the picker and a transactional send show several.
+TEMPLATE_BINDINGS = {
+    ACME.slug: (
+        ("Pushwave", "order_shipped", "Order shipped"),
+        ("Pushwave", "cart_reminder", "Abandoned cart reminder"),
+    ),
+    GLOBEX.slug: (("Pushwave", "password_reset", "Password reset"),),
+}
+EXTRA_MESSAGES = {
+    ("Order shipped", "fr"): ("Votre commande est en route", "Suivez votre colis dans l'app."),
+    ("Password reset", "fr"): ("Réinitialisez votre mot de passe", "Touchez pour en choisir un nouveau."),
+}

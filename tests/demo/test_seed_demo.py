@@ -15,7 +15,7 @@ from django.db.models import Count, F
 from django.utils import timezone
 
 from batchhub.accounts.models import Partner, User
-from batchhub.campaigns.models import Campaign
+from batchhub.campaigns.models import Campaign, CampaignMessage, TemplateBinding
 from batchhub.connectors.models import (
     Connector,
     ConnectorKey,
@@ -45,6 +45,7 @@ def world_counts() -> dict[str, int]:
     models = (
         Project, App, ProjectGrant, Partner, User, Campaign, Profile, ProfileEvent, Installation,
         PushEvent, InAppEvent, AuditEvent, Connector, ConnectorKey, Destination, Source, ExportConfig,
+        CampaignMessage, TemplateBinding,
     )  # fmt: skip
     return {model.__name__: model.objects.count() for model in models}
 
@@ -176,6 +177,20 @@ def test_demo_logins_authenticate_with_their_roles():
     assert User.objects.get(username="privacy").groups.filter(name=PRIVACY_ADMIN).exists()
     partner_users = User.objects.filter(groups__name=PARTNER, username__in=["pushwave", "attribly", "datacircle"])
     assert {user.partner.name for user in partner_users} == {"Pushwave", "Attribly", "DataCircle"}
+
+
+def test_the_demo_partner_has_scenarios_bound_to_drafts_in_two_languages():
+    seed(0)
+
+    bound = {(b.connector.project.slug, b.scenario, b.campaign.name) for b in TemplateBinding.objects.all()}
+    expected = {
+        (slug, scenario, draft) for slug, rows in world.TEMPLATE_BINDINGS.items() for _, scenario, draft in rows
+    }
+    assert bound == expected
+    assert all(not b.campaign.is_live for b in TemplateBinding.objects.select_related("campaign"))
+    shipped = Campaign.objects.get(name="Order shipped")
+    assert sorted(shipped.messages.values_list("language", flat=True)) == ["default", "fr"]
+    assert AuditEvent.objects.filter(action="template_binding.create", actor__username="pushwave").count() == 3
 
 
 def test_the_seed_is_audited_as_the_system():
