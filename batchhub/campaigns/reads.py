@@ -206,9 +206,11 @@ def _cursor_parse(after: str) -> tuple[dt.datetime, int] | None:
     """`after` is "<updated_at in µs since the epoch>.<id>" of the last row shown; None when malformed."""
     stamp, _, pk = after.partition(".")
     try:
-        return dt.datetime.fromtimestamp(int(stamp) / 1_000_000, tz=dt.UTC), int(pk)
+        moment, pk = dt.datetime.fromtimestamp(int(stamp) / 1_000_000, tz=dt.UTC), int(pk)
     except (ValueError, OverflowError, OSError):
         return None
+    # an id no row has: past 64 bits SQLite refuses the parameter (OverflowError, a 500) where the ORM matched nothing
+    return (moment, pk) if -(2**63) <= pk < 2**63 else None
 
 
 _CAMPAIGN = Campaign._meta.db_table

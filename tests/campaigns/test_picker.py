@@ -152,6 +152,14 @@ def test_a_malformed_cursor_shows_nothing(client, partner_user, connector, shipp
     assert _names(client.get(_picker(connector, after="x.y"), **HTMX)) == []
 
 
+def test_a_cursor_whose_id_is_past_64_bits_shows_nothing(client, partner_user, connector, shipped):
+    client.force_login(partner_user)
+    stamp = round(timezone.now().timestamp() * 1_000_000)
+    for pk in (2**63, -(2**63) - 1, 10**30):
+        response = client.get(_picker(connector, after=f"{stamp}.{pk}"), **HTMX)
+        assert response.status_code == 200 and _names(response) == [], pk
+
+
 # ---- preview --------------------------------------------------------------------------------------------------
 
 
