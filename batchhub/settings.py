@@ -78,6 +78,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "batchhub.core.web.middleware.HtmxHistoryRestoreMiddleware",  # a history restore gets the whole page
     "batchhub.core.web.middleware.RequestContextMiddleware",
 ]
 

@@ -11,7 +11,6 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from batchhub.campaigns import services
@@ -85,7 +84,6 @@ def campaign_list(request: HttpRequest, code) -> HttpResponse:
     response = render(
         request, "campaigns/campaign_list.html#results" if request.htmx else "campaigns/campaign_list.html", context
     )
-    patch_vary_headers(response, ["HX-Request"])
     return response
 
 
@@ -163,7 +161,6 @@ def campaign_preview_render(request: HttpRequest, code) -> HttpResponse:
     context = {"project": project, "preview": preview_from_post(request.POST, project=project)}
     template = "campaigns/_preview.html" if request.htmx else "campaigns/preview_page.html"
     response = render(request, template, context)
-    patch_vary_headers(response, ["HX-Request"])
     return response
 
 
@@ -266,7 +263,6 @@ def _picker_render(request: HttpRequest, scope: _Scope, *, selected=None, form=N
         **picker_filter_choices(scope.project.pk),
     }
     response = render(request, "campaigns/picker.html", context, status=status)
-    patch_vary_headers(response, ["HX-Request"])
     return response
 
 
@@ -279,7 +275,6 @@ def _picker_results(request: HttpRequest, scope: _Scope) -> HttpResponse:
     rows, next_after = picker_search(scope.project.pk, _picker_filters(request), after=after)
     context = {"picker_url": scope.url, "rows": rows, "after": next_after, **_query_context(request)}
     response = render(request, f"campaigns/picker.html#{'rows' if after else 'results'}", context)
-    patch_vary_headers(response, ["HX-Request"])
     return response
 
 
@@ -298,7 +293,6 @@ def _picker_preview(request: HttpRequest, scope: _Scope, campaign_code) -> HttpR
         "form": TemplateBindForm(initial={"campaign": draft.code}) if scope.connector else None,
     }
     response = render(request, "campaigns/picker.html#preview-pane", context)
-    patch_vary_headers(response, ["HX-Request"])
     return response
 
 
@@ -386,7 +380,6 @@ def picker_bindings(request: HttpRequest, code) -> HttpResponse:
         return _picker_render(request, scope)
     context = {"connector": scope.connector, "picker_url": scope.url, "bindings": _bindings(scope)}
     response = render(request, "campaigns/picker.html#bindings", context)
-    patch_vary_headers(response, ["HX-Request"])
     return response
 
 

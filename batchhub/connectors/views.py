@@ -13,7 +13,6 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.defaultfilters import pluralize
 from django.urls import reverse
-from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from batchhub.connectors import services
@@ -359,7 +358,6 @@ def storage_edit(request: HttpRequest, code, direction: str, storage_code=None) 
     }
     template = "connectors/storage_form.html#storage-fields" if request.htmx and request.method == "GET" else None
     response = render(request, template or "connectors/storage_form.html", context)
-    patch_vary_headers(response, ["HX-Request"])
     if request.method == "POST":
         response.status_code = 400
     return no_store(response)
@@ -385,7 +383,6 @@ def storage_test(request: HttpRequest, code, direction: str, storage_code) -> Ht
         request, "connectors/_storage_test_result.html", {"direction": direction, "location": location,
                                                           "connector": connector}
     )  # fmt: skip
-    patch_vary_headers(response, ["HX-Request"])
     return no_store(response)
 
 

@@ -14,7 +14,6 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils.cache import patch_vary_headers
 
 from batchhub.core.roles import ALL_ROLES, user_roles
 
@@ -76,9 +75,7 @@ def panel_render(
     request: HttpRequest, *, panel: Panel, project, template: str, context: dict | None = None
 ) -> HttpResponse:
     """The panel alone (the partial `panel` of `template`) for the project page's placeholder, else `template` as a
-    full page: it extends projects/panel_page.html, which links back to the project. The answer varies with
-    HX-Request, so a browser never shows a cached fragment as the page."""
+    full page: it extends projects/panel_page.html, which links back to the project. (Every answer varies with
+    HX-Request: core.web.middleware.HtmxHistoryRestoreMiddleware.)"""
     context = {**(context or {}), "panel": panel, "project": project}
-    response = render(request, f"{template}#panel" if request.htmx else template, context)
-    patch_vary_headers(response, ["HX-Request"])
-    return response
+    return render(request, f"{template}#panel" if request.htmx else template, context)

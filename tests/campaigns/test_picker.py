@@ -262,6 +262,8 @@ def test_it_warns_when_the_bound_draft_went_live_or_was_deleted(client, partner_
     table = client.get(reverse("campaigns:picker_bindings", kwargs={"code": connector.code}), **HTMX).text
     assert "The draft went live" in table and "The draft was deleted" in table
     assert table.count('data-testid="binding-warning"') == 2
+    for gone in (shipped, welcome):  # no link to a preview that would answer 404
+        assert f"{gone.code}/" not in table
 
 
 # ---- isolation ------------------------------------------------------------------------------------------------

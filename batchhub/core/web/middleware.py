@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.utils.cache import patch_vary_headers
+from django_htmx.middleware import HtmxDetails
 
 from batchhub.core.web.context import RequestContext, current_request
 
@@ -41,3 +43,25 @@ class RequestContextMiddleware:
             return self.get_response(request)
         finally:
             current_request.reset(token)
+
+
+class _WholePage(HtmxDetails):
+    def __bool__(self) -> bool:
+        return False
+
+
+class HtmxHistoryRestoreMiddleware:
+    """htmx asks the server for a page it pushed to the history (hx-push-url) when its own history cache no longer
+    holds it, with `HX-Request` and `HX-History-Restore-Request`: it needs the whole page, so to the views this is
+    no htmx request. Views answer a fragment or the page by `request.htmx`: every answer varies with both headers
+    (here, once for all), so a browser never shows a cached fragment as the page."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.htmx.history_restore_request:
+            request.htmx = _WholePage(request)
+        response = self.get_response(request)
+        patch_vary_headers(response, ["HX-Request", "HX-History-Restore-Request"])
+        return response
