@@ -8,8 +8,9 @@ Two loads, both with 8 connections:
   draft holds (every draft's name and messages are searched), beside two reference views in the same run: a logged-in
   view that only loads the session and the user (bench/views.py), and /healthz, which touches no database. On a
   closed loop latency is connections / throughput (Little's law), so its p99 measures the machine as much as the view.
-- typing: 8 people typing at once, each connection asking one search every 250 ms (the picker's debounce) through
-  the prefixes of several words ("p", "pa", "par", …) and the rare word: the latency a person sees.
+- typing: 8 people typing at once, each connection asking one search every 250 ms on average (the picker's debounce;
+  125 to 375 ms apart) through the prefixes of several words ("p", "pa", "par", …) and the rare word: the latency
+  a person sees.
 Target: p99 < 50 ms.
 """
 
@@ -32,7 +33,9 @@ WORDS = ("parcel", "order", "track", "moved", RARE)
 
 
 def typing_script(picker: str, headers: dict) -> str:
-    """wrk Lua: each connection asks the prefixes of WORDS in turn, one every TYPING_PAUSE_MS."""
+    """wrk Lua: each connection asks the prefixes of WORDS in turn, one every TYPING_PAUSE_MS on average (spread
+    over half to one and a half of it: people do not type in step, and 8 connections started at once would
+    otherwise ask together every time)."""
     queries = [word[:n] for word in WORDS for n in range(1, len(word) + 1)]
     paths = ",\n".join(f'  "{picker}?q={query}"' for query in queries)
     header_lines = "\n".join(f'wrk.headers["{name}"] = "{value}"' for name, value in headers.items())
@@ -45,8 +48,9 @@ request = function()
   i = i + 1
   return wrk.format("GET", paths[(i % #paths) + 1])
 end
+math.randomseed(os.time())
 delay = function()
-  return {TYPING_PAUSE_MS}
+  return math.random({TYPING_PAUSE_MS // 2}, {TYPING_PAUSE_MS * 3 // 2})
 end
 """
 
