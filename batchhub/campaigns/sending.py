@@ -50,10 +50,14 @@ class Recipient:
 
 class PushGateway:
     """Where push messages leave BatchHub. `deliver` gets one message (language, title, body, deeplink, media, custom
-    payload, priority, time to live…) and the deliverable recipients who read it, and returns the pks of those it
-    delivered to. A real gateway (APNs, FCM, Web Push) is named in the `PUSH_GATEWAY` setting."""
+    payload, priority, time to live…), the deliverable recipients who read it and a delivery `key`, and returns the
+    pks of those it delivered to. A real gateway (APNs, FCM, Web Push) is named in the `PUSH_GATEWAY` setting.
 
-    def deliver(self, message: dict, recipients: list[Recipient]) -> set[int]:
+    The key is the same each time one send's message in one language is delivered: a send applied again (its worker
+    died, or a later language's delivery failed and the whole send is retried) delivers its messages again with the
+    same keys, and a gateway must deliver a key's message to a recipient once (APNs' apns-id, FCM's message id)."""
+
+    def deliver(self, message: dict, recipients: list[Recipient], *, key: str) -> set[int]:
         raise NotImplementedError
 
 
@@ -61,7 +65,7 @@ class LocalGateway(PushGateway):
     """The default: delivers nowhere outside this machine, and counts every deliverable recipient as delivered
     (what the demo, the tests and the benchmark need: the events a real delivery records)."""
 
-    def deliver(self, message: dict, recipients: list[Recipient]) -> set[int]:
+    def deliver(self, message: dict, recipients: list[Recipient], *, key: str) -> set[int]:
         return {recipient.pk for recipient in recipients}
 
 
@@ -149,7 +153,8 @@ def transactional_send_apply(call) -> dict:
     deliverable = [recipient for recipient in recipients if recipient.deliverable]
     delivered: set[int] = set()
     for content, readers in messages_by_language(message, deliverable):
-        delivered |= push_gateway().deliver(content, readers)
+        key = f"{call.token}:{content.get('language') or 'default'}"
+        delivered |= push_gateway().deliver(content, readers, key=key)
     now = timezone.now()
     token, group_id = str(call.token), operation["group_id"]
     columns = ("app_id", "installation_id", "custom_id", "occurred_at", "type", "source", "token", "group_id")

@@ -78,9 +78,9 @@ def test_a_template_gives_its_content_and_the_call_overrides_it(api, audience, a
     delivered = []
 
     class Recording(sending.LocalGateway):
-        def deliver(self, message, recipients):
+        def deliver(self, message, recipients, *, key):
             delivered.append(message)
-            return super().deliver(message, recipients)
+            return super().deliver(message, recipients, key=key)
 
     monkeypatch.setattr(sending, "push_gateway", lambda: Recording())
     with applied:
@@ -227,10 +227,10 @@ def recording(monkeypatch):
     deliveries = []
 
     class Recording(sending.LocalGateway):
-        def deliver(self, message, recipients):
+        def deliver(self, message, recipients, *, key):
             deliveries.append((message["language"], message["title"], message["body"],
                                sorted(r.pk for r in recipients)))  # fmt: skip
-            return super().deliver(message, recipients)
+            return super().deliver(message, recipients, key=key)
 
     monkeypatch.setattr(sending, "push_gateway", lambda: Recording())
     return deliveries
@@ -274,6 +274,33 @@ def test_each_recipient_gets_the_template_in_its_profiles_language_else_the_defa
     events = PushEvent.objects.filter(token=response.json()["token"])
     assert events.count() == 6 and set(events.values_list("type", flat=True)) == {"push_sent"}
     assert TransactionalSend.objects.get().sent == 6
+
+
+def test_a_send_applied_again_gives_each_languages_delivery_the_same_key(api, polyglots, applied, monkeypatch):
+    """A worker that dies after the first language's delivery leaves the send to be applied again: the gateway gets
+    the same key for the same message, so it can deliver it once."""
+    from batchhub.api.models import ApiCall
+    from batchhub.campaigns import sending
+
+    draft = _draft(api, [("default", "Hello", "Your order"), ("fr", "Bonjour", "Votre commande")])
+    keys = []
+
+    class DiesAfterTheFirst(sending.LocalGateway):
+        def deliver(self, message, recipients, *, key):
+            keys.append((message["language"], key))
+            if len(keys) == 2:
+                raise SystemExit("the worker died")
+            return super().deliver(message, recipients, key=key)
+
+    monkeypatch.setattr(sending, "push_gateway", lambda: DiesAfterTheFirst())
+    with pytest.raises(SystemExit), applied:
+        _send(api, {"group_id": "g", "recipients": {"custom_ids": ["fr", "en"]}, "template_id": draft.token})
+    assert not PushEvent.objects.exists()
+    call = ApiCall.objects.get(route="transactional.send")
+    sending.transactional_send_apply(call)  # the redelivery
+    assert [language for language, _ in keys] == ["default", "fr", "default", "fr"]
+    assert keys[:2] == keys[2:] and keys[0][1] != keys[1][1] and str(call.token) in keys[0][1]
+    assert PushEvent.objects.filter(token=str(call.token)).count() == 2
 
 
 def test_without_a_default_message_the_first_language_is_the_fallback(api, polyglots, recording, applied):
