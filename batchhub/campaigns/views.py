@@ -81,10 +81,9 @@ def campaign_list(request: HttpRequest, code) -> HttpResponse:
         "channel": channel,
         "channels": Campaign.Channel.choices,
     }
-    response = render(
+    return render(
         request, "campaigns/campaign_list.html#results" if request.htmx else "campaigns/campaign_list.html", context
     )
-    return response
 
 
 @role_required(CSM)
@@ -160,8 +159,7 @@ def campaign_preview_render(request: HttpRequest, code) -> HttpResponse:
     project = campaign_project_get_for_user(request.user, code)
     context = {"project": project, "preview": preview_from_post(request.POST, project=project)}
     template = "campaigns/_preview.html" if request.htmx else "campaigns/preview_page.html"
-    response = render(request, template, context)
-    return response
+    return render(request, template, context)
 
 
 @login_required
@@ -262,8 +260,7 @@ def _picker_render(request: HttpRequest, scope: _Scope, *, selected=None, form=N
         "bindings": _bindings(scope),
         **picker_filter_choices(scope.project.pk),
     }
-    response = render(request, "campaigns/picker.html", context, status=status)
-    return response
+    return render(request, "campaigns/picker.html", context, status=status)
 
 
 def _picker_results(request: HttpRequest, scope: _Scope) -> HttpResponse:
@@ -274,8 +271,7 @@ def _picker_results(request: HttpRequest, scope: _Scope) -> HttpResponse:
     after = request.GET.get("after", "")
     rows, next_after = picker_search(scope.project.pk, _picker_filters(request), after=after)
     context = {"picker_url": scope.url, "rows": rows, "after": next_after, **_query_context(request)}
-    response = render(request, f"campaigns/picker.html#{'rows' if after else 'results'}", context)
-    return response
+    return render(request, f"campaigns/picker.html#{'rows' if after else 'results'}", context)
 
 
 def _picker_preview(request: HttpRequest, scope: _Scope, campaign_code) -> HttpResponse:
@@ -292,8 +288,7 @@ def _picker_preview(request: HttpRequest, scope: _Scope, campaign_code) -> HttpR
         "payload": template_payload(draft),
         "form": TemplateBindForm(initial={"campaign": draft.code}) if scope.connector else None,
     }
-    response = render(request, "campaigns/picker.html#preview-pane", context)
-    return response
+    return render(request, "campaigns/picker.html#preview-pane", context)
 
 
 @login_required
@@ -379,8 +374,7 @@ def picker_bindings(request: HttpRequest, code) -> HttpResponse:
     if not request.htmx:
         return _picker_render(request, scope)
     context = {"connector": scope.connector, "picker_url": scope.url, "bindings": _bindings(scope)}
-    response = render(request, "campaigns/picker.html#bindings", context)
-    return response
+    return render(request, "campaigns/picker.html#bindings", context)
 
 
 @login_required
