@@ -205,8 +205,11 @@ def _world_ensure(report: SeedReport) -> dict[str, Project]:
             connector = Connector.objects.get(
                 project=projects[slug], partner=partners[partner_name], name=world.connector_name(partner_name)
             )
-            if not connector.template_bindings.filter(scenario=scenario).exists():
-                draft = Campaign.objects.get(project=projects[slug], name=draft_name, is_live=False)
+            # the draft, if still one: a demo user may have made it live or deleted it (and unbound the scenario)
+            draft = Campaign.objects.filter(
+                project=projects[slug], name=draft_name, is_live=False, deleted_at__isnull=True
+            ).first()
+            if draft is not None and not connector.template_bindings.filter(scenario=scenario).exists():
                 template_binding_save(
                     actor=actor, connector=connector, scenario=scenario, campaign=draft, replace=False
                 )

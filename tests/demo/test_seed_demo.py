@@ -193,6 +193,23 @@ def test_the_demo_partner_has_scenarios_bound_to_drafts_in_two_languages():
     assert AuditEvent.objects.filter(action="template_binding.create", actor__username="pushwave").count() == 3
 
 
+def test_seeding_again_leaves_a_scenario_unbound_whose_draft_went_live_or_was_deleted():
+    """A demo user made a bound draft live (or deleted it) and unbound its scenario: topping the world up again
+    binds no live or deleted draft, and does not fail."""
+    seed(0)
+    shipped = Campaign.objects.get(name="Order shipped")
+    shipped.is_live = True
+    shipped.save(update_fields=["is_live"])
+    reset = Campaign.objects.get(name="Password reset")
+    reset.deleted_at = timezone.now()
+    reset.save(update_fields=["deleted_at"])
+    TemplateBinding.objects.filter(campaign__in=[shipped, reset]).delete()
+
+    seed(0)
+
+    assert sorted(TemplateBinding.objects.values_list("scenario", flat=True)) == ["cart_reminder"]
+
+
 def test_the_seed_is_audited_as_the_system():
     seed(0)
 
