@@ -53,9 +53,10 @@ class PushGateway:
     payload, priority, time to live…), the deliverable recipients who read it and a delivery `key`, and returns the
     pks of those it delivered to. A real gateway (APNs, FCM, Web Push) is named in the `PUSH_GATEWAY` setting.
 
-    The key is the same each time one send's message in one language is delivered: a send applied again (its worker
-    died, or a later language's delivery failed and the whole send is retried) delivers its messages again with the
-    same keys, and a gateway must deliver a key's message to a recipient once (APNs' apns-id, FCM's message id)."""
+    The key is the send's token, the same for each of its languages and each time the send is applied: a send is
+    applied again when its worker died mid-way, and a recipient's language may have changed since. A gateway must
+    deliver to a recipient at most once per key (remembering the pairs it delivered) and count a recipient it had
+    already delivered to under that key as delivered, so the send's push events say what reached people."""
 
     def deliver(self, message: dict, recipients: list[Recipient], *, key: str) -> set[int]:
         raise NotImplementedError
@@ -153,8 +154,7 @@ def transactional_send_apply(call) -> dict:
     deliverable = [recipient for recipient in recipients if recipient.deliverable]
     delivered: set[int] = set()
     for content, readers in messages_by_language(message, deliverable):
-        key = f"{call.token}:{content.get('language') or 'default'}"
-        delivered |= push_gateway().deliver(content, readers, key=key)
+        delivered |= push_gateway().deliver(content, readers, key=str(call.token))
     now = timezone.now()
     token, group_id = str(call.token), operation["group_id"]
     columns = ("app_id", "installation_id", "custom_id", "occurred_at", "type", "source", "token", "group_id")

@@ -276,31 +276,42 @@ def test_each_recipient_gets_the_template_in_its_profiles_language_else_the_defa
     assert TransactionalSend.objects.get().sent == 6
 
 
-def test_a_send_applied_again_gives_each_languages_delivery_the_same_key(api, polyglots, applied, monkeypatch):
-    """A worker that dies after the first language's delivery leaves the send to be applied again: the gateway gets
-    the same key for the same message, so it can deliver it once."""
+def test_a_send_applied_again_delivers_with_the_same_key_whatever_the_languages_now(
+    api, polyglots, applied, monkeypatch
+):
+    """A worker that dies after the first language's delivery leaves the send to be applied again, and a recipient's
+    language may have changed meanwhile: every delivery of the send carries its token, so a gateway that delivers
+    once per key and recipient reaches nobody twice."""
     from batchhub.api.models import ApiCall
     from batchhub.campaigns import sending
 
     draft = _draft(api, [("default", "Hello", "Your order"), ("fr", "Bonjour", "Votre commande")])
-    keys = []
+    deliveries, reached = [], set()
 
-    class DiesAfterTheFirst(sending.LocalGateway):
+    class OncePerKeyDiesAfterTheFirst(sending.LocalGateway):
         def deliver(self, message, recipients, *, key):
-            keys.append((message["language"], key))
-            if len(keys) == 2:
+            deliveries.append((message["language"], key, sorted(r.pk for r in recipients)))
+            if len(deliveries) == 2:
                 raise SystemExit("the worker died")
+            reached.update((key, r.pk) for r in recipients)
             return super().deliver(message, recipients, key=key)
 
-    monkeypatch.setattr(sending, "push_gateway", lambda: DiesAfterTheFirst())
+    monkeypatch.setattr(sending, "push_gateway", lambda: OncePerKeyDiesAfterTheFirst())
     with pytest.raises(SystemExit), applied:
         _send(api, {"group_id": "g", "recipients": {"custom_ids": ["fr", "en"]}, "template_id": draft.token})
     assert not PushEvent.objects.exists()
+    polyglots["en"].profile.language = "fr"  # between the two attempts
+    polyglots["en"].profile.save(update_fields=["language"])
     call = ApiCall.objects.get(route="transactional.send")
     sending.transactional_send_apply(call)  # the redelivery
-    assert [language for language, _ in keys] == ["default", "fr", "default", "fr"]
-    assert keys[:2] == keys[2:] and keys[0][1] != keys[1][1] and str(call.token) in keys[0][1]
-    assert PushEvent.objects.filter(token=str(call.token)).count() == 2
+    pk = {name: polyglots[name].pk for name in ("en", "fr")}
+    assert deliveries == [
+        ("default", str(call.token), [pk["en"]]),
+        ("fr", str(call.token), [pk["fr"]]),  # died here
+        ("fr", str(call.token), sorted([pk["en"], pk["fr"]])),  # "en" reads French now: same key, known to the gateway
+    ]
+    assert (str(call.token), pk["en"]) in reached
+    assert PushEvent.objects.filter(token=str(call.token), type="push_sent").count() == 2
 
 
 def test_without_a_default_message_the_first_language_is_the_fallback(api, polyglots, recording, applied):
