@@ -18,13 +18,20 @@ from __future__ import annotations
 import json
 import os
 import random
-import signal
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
-from harness import ROOT, bench_env, django_setup, gunicorn, own_peak_rss_mib, wrk
+from harness import (
+    bench_env,
+    celery_worker,
+    celery_worker_stop,
+    django_setup,
+    gunicorn,
+    own_peak_rss_mib,
+    tree_peak_rss_mib,
+    wrk,
+)
 
 SECONDS = int(os.environ.get("BENCH_SECONDS", "20"))
 SLICE_SECONDS = int(os.environ.get("BENCH_SLICE_SECONDS", "6"))
@@ -114,24 +121,6 @@ def copy_reference(bodies: list[str], profile_ids: list[int]) -> float:
     return len(rows) / elapsed
 
 
-def _start_worker(env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "celery"), "-A", "batchhub", "worker", "--loglevel", "WARNING",
-         "--concurrency", str(CELERY_CONCURRENCY), "--without-heartbeat", "--without-gossip", "--without-mingle"],
-        cwd=ROOT, env=env, start_new_session=True,
-    )  # fmt: skip
-
-
-def _stop_worker(worker: subprocess.Popen) -> None:
-    """Warm shutdown: the main process lets its children finish their task (a group kill would not)."""
-    os.kill(worker.pid, signal.SIGTERM)
-    try:
-        worker.wait(timeout=120)
-    except subprocess.TimeoutExpired:
-        os.killpg(worker.pid, signal.SIGKILL)
-        worker.wait()
-
-
 def _drain(project) -> float:
     """Wait until the project has no pending call; returns when that was (monotonic)."""
     from batchhub.api.models import ApiCall
@@ -197,11 +186,11 @@ def main() -> None:
         return ApiCall.objects.filter(project=project).order_by("-pk").values_list("pk", flat=True).first() or 0
 
     # Leftovers of an earlier run are applied first (a run cut short leaves pending calls), then all is dropped.
-    worker = _start_worker(env)
+    worker = celery_worker(env, concurrency=CELERY_CONCURRENCY)
     try:
         _drain(project)
     finally:
-        _stop_worker(worker)
+        celery_worker_stop(worker)
     _clean_start(project)
 
     with gunicorn(workers=WORKERS, env=web_env) as server:
@@ -217,7 +206,7 @@ def main() -> None:
         web_rss = server.peak_rss_mib()
 
         # 2. The worker applies that backlog, with nothing else running.
-        worker = _start_worker(env)
+        worker = celery_worker(env, concurrency=CELERY_CONCURRENCY)
         try:
             started = time.monotonic()
             drained = _drain(project)
@@ -235,9 +224,9 @@ def main() -> None:
             sustained_calls = accepted_since(mark)
             sustained_applied = events() - events_before
             failed = ApiCall.objects.filter(project=project, apply_status=ApiCall.ApplyStatus.FAILED).count()
-            worker_rss = _tree_peak_rss_mib(worker.pid)
+            worker_rss = tree_peak_rss_mib(worker.pid)
         finally:
-            _stop_worker(worker)
+            celery_worker_stop(worker)
 
     profile_ids = list(Profile.objects.filter(project=project).values_list("id", flat=True)[:5000])
     copy_rate = copy_reference(bodies[:10], profile_ids)
@@ -270,23 +259,6 @@ def main() -> None:
           f"{backlog_rate / copy_rate:.3f} backlog   (applied target >= 20,000 events/s)")  # fmt: skip
     print(f"  peak RSS: web worker {web_rss:.0f} MiB, Celery worker tree {worker_rss:.0f} MiB, "
           f"bench process {own_peak_rss_mib():.0f} MiB")  # fmt: skip
-
-
-def _tree_peak_rss_mib(pid: int) -> float:
-    import re
-
-    pids = [pid]
-    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
-    pids += [int(p) for p in out.split()]
-    peaks = []
-    for one in pids:
-        try:
-            match = re.search(r"VmHWM:\s+(\d+) kB", Path(f"/proc/{one}/status").read_text())
-        except FileNotFoundError:
-            continue
-        if match:
-            peaks.append(int(match.group(1)) / 1024)
-    return max(peaks, default=0.0)
 
 
 if __name__ == "__main__":

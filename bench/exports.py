@@ -59,6 +59,15 @@ import time
 from pathlib import Path
 
 import psycopg
+from harness import (
+    database_copy,
+    database_drop,
+    database_env,
+    database_size,
+    database_url,
+    template_create,
+    template_facts,
+)
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -75,8 +84,6 @@ WITH_LAYOUT = os.environ.get("BENCH_EXPORTS_LAYOUT") == "1"
 REPEAT = int(os.environ.get("BENCH_EXPORTS_REPEAT", "1"))  # measures of each export path
 
 DAY = dt.date(2026, 10, 14)
-BENCH_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres:postgres@127.0.0.1:5432/batchhub_bench")
-BASE = BENCH_URL.rsplit("/", 1)[0]
 LAYOUT = 2  # of the built world: a new layout gets a new template
 TEMPLATE = f"batchhub_bench_exports_tpl_v{LAYOUT}_{ROWS}_{OTHER_DAY_ROWS}"
 COPY = "batchhub_bench_exports_run"
@@ -88,33 +95,9 @@ if ROWS % 5:
     raise SystemExit("BENCH_EXPORTS_ROWS must be a multiple of 5")
 
 
-def _url(database: str) -> str:
-    return f"{BASE}/{database}"
-
-
-def _admin():
-    return psycopg.connect(_url("postgres"), autocommit=True)
-
-
 def _env(database: str, **extra: str) -> dict[str, str]:
-    from harness import bench_env
+    return database_env(database, STORAGE_LOCAL_ROOT=str(FILES / "root"), STORAGE_ALLOW_LOOPBACK="true", **extra)
 
-    env = bench_env(STORAGE_LOCAL_ROOT=str(FILES / "root"), STORAGE_ALLOW_LOOPBACK="true", **extra)
-    env["DATABASE_URL"] = _url(database)
-    return env
-
-
-def _built(database: str) -> dict | None:
-    with _admin() as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone() is None:
-            return None
-    with psycopg.connect(_url(database)) as conn:
-        if not conn.execute("SELECT to_regclass('bench_built') IS NOT NULL").fetchone()[0]:
-            return None
-        return conn.execute("SELECT facts FROM bench_built").fetchone()[0]
-
-
-# ---- the world ------------------------------------------------------------------------------------------------
 
 CREATE_OBJECTS = f"""
 import json
@@ -182,21 +165,13 @@ FROM (SELECT g, u, (%(apps)s::int[])[j + 1] AS app_id, (%(firsts)s::bigint[])[j 
 def build_template() -> None:
     """The world, once: migrate, the objects through the ORM, installations and events by set-based SQL."""
     started = time.monotonic()
-    with _admin() as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{TEMPLATE}"')
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=_env(TEMPLATE), check=True)
-    made = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", CREATE_OBJECTS], cwd=ROOT, env=_env(TEMPLATE), check=True,
-        capture_output=True, text=True,
-    ).stdout  # fmt: skip
-    objects = json.loads(made.strip().splitlines()[-1])
+    objects = template_create(TEMPLATE, CREATE_OBJECTS, _env(TEMPLATE))
     app, others = objects["app"], objects["others"]
     day_start = dt.datetime(DAY.year, DAY.month, DAY.day, tzinfo=dt.UTC)
     campaigns = [hashlib.md5(f"campaign{n}".encode()).hexdigest()[:24] for n in range(300)]  # noqa: S324
     transactional = [hashlib.md5(f"tx{n}".encode()).hexdigest()[:24] for n in range(40)]  # noqa: S324
     groups = ["order_shipped", "welcome", "password_reset", "cart_reminder", "invoice", "otp", "delivery", "review"]
-    with psycopg.connect(_url(TEMPLATE), autocommit=True) as conn:
+    with psycopg.connect(database_url(TEMPLATE), autocommit=True) as conn:
         conn.execute("SET synchronous_commit = off")
         conn.execute("SET maintenance_work_mem = '1GB'")
         conn.execute("SET session_replication_role = replica")  # no FK trigger per row: the ids are made consistent
@@ -242,22 +217,6 @@ def build_template() -> None:
     print(f"built the template {TEMPLATE} in {time.monotonic() - started:.0f} s", flush=True)
 
 
-def fresh_copy() -> None:
-    with _admin() as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{COPY}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{COPY}" TEMPLATE "{TEMPLATE}" STRATEGY FILE_COPY')
-
-
-def drop(database: str) -> None:
-    with _admin() as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-
-
-def database_size(database: str) -> int:
-    with _admin() as conn:
-        return conn.execute("SELECT pg_database_size(%s)", [database]).fetchone()[0]
-
-
 # ---- the measures ---------------------------------------------------------------------------------------------
 
 
@@ -279,7 +238,7 @@ def reference_copy(facts: dict, path: Path) -> dict:
     from batchhub.connectors import formats
 
     sql, _ = formats.copy_sql("push_events", "installation_id")
-    with psycopg.connect(_url(COPY)) as conn, conn.cursor() as cursor:
+    with psycopg.connect(database_url(COPY)) as conn, conn.cursor() as cursor:
         started = time.monotonic()
         with path.open("wb") as out:
             with cursor.copy(sql, _day_params(facts)) as copy:
@@ -550,7 +509,7 @@ def layout(facts: dict) -> dict:
     """The per-app per-day scan on the bench world with each layout worth weighing (each index in a transaction
     rolled back; the partitioned table is built beside the real one in this copy)."""
     found = {}
-    with psycopg.connect(_url(COPY), autocommit=True) as conn:
+    with psycopg.connect(database_url(COPY), autocommit=True) as conn:
         table = "connectors_pushevent"
         total = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
         found["world"] = {
@@ -630,17 +589,17 @@ def _rate(rows: int, seconds: float) -> float:
 
 
 def main() -> None:
-    facts = _built(TEMPLATE)
+    facts = template_facts(TEMPLATE)
     if os.environ.get("BENCH_EXPORTS_REBUILD") or facts is None:
         build_template()
-        facts = _built(TEMPLATE)
+        facts = template_facts(TEMPLATE)
     template_size = database_size(TEMPLATE)
     started = time.monotonic()
-    fresh_copy()
+    database_copy(TEMPLATE, COPY)
     copy_s = time.monotonic() - started
     import harness
 
-    harness.BENCH_DATABASE_URL = _url(COPY)
+    harness.BENCH_DATABASE_URL = database_url(COPY)
     os.environ.update(_env(COPY))
     harness.django_setup()
 
@@ -676,7 +635,7 @@ def main() -> None:
         from django.db import connection
 
         connection.close()
-        drop(COPY)
+        database_drop(COPY)
     report(facts, results, template_size, copy_s)
 
 

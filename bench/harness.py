@@ -69,21 +69,29 @@ class Server:
     process: subprocess.Popen
 
     def worker_pids(self) -> list[int]:
-        out = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True).stdout
-        return [int(pid) for pid in out.split()]
+        return child_pids(self.process.pid)
 
     def peak_rss_mib(self) -> float:
         """Largest peak resident set (VmHWM) among the server's worker processes."""
-        peaks = []
-        for pid in [self.process.pid, *self.worker_pids()]:
-            try:
-                status = Path(f"/proc/{pid}/status").read_text()
-            except FileNotFoundError:
-                continue
-            match = re.search(r"VmHWM:\s+(\d+) kB", status)
-            if match:
-                peaks.append(int(match.group(1)) / 1024)
-        return max(peaks, default=0.0)
+        return tree_peak_rss_mib(self.process.pid)
+
+
+def child_pids(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [int(child) for child in out.split()]
+
+
+def tree_peak_rss_mib(pid: int) -> float:
+    """Largest peak resident set (VmHWM) of a process and its children (a server's or a worker's processes)."""
+    peaks = []
+    for one in [pid, *child_pids(pid)]:
+        try:
+            match = re.search(r"VmHWM:\s+(\d+) kB", Path(f"/proc/{one}/status").read_text())
+        except FileNotFoundError:
+            continue
+        if match:
+            peaks.append(int(match.group(1)) / 1024)
+    return max(peaks, default=0.0)
 
 
 @contextmanager
@@ -160,3 +168,102 @@ def wrk(
 
 def own_peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def celery_worker(env: dict[str, str], *, concurrency: int) -> subprocess.Popen:
+    """A Celery worker on the bench's broker and database (`env`), in a process group of its own."""
+    return subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "celery"), "-A", "batchhub", "worker", "--loglevel", "WARNING",
+         "--concurrency", str(concurrency), "--without-heartbeat", "--without-gossip", "--without-mingle"],
+        cwd=ROOT, env=env, start_new_session=True,
+    )  # fmt: skip
+
+
+def celery_worker_stop(worker: subprocess.Popen) -> None:
+    """Warm shutdown: the main process lets its children finish their task (a group kill would not)."""
+    os.kill(worker.pid, signal.SIGTERM)
+    try:
+        worker.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()
+
+
+# ---- kept worlds: a template database built once per layout and size, copied for each run ----------------------
+
+_BASE_URL = BENCH_DATABASE_URL.rsplit("/", 1)[0]
+
+
+def database_url(database: str) -> str:
+    return f"{_BASE_URL}/{database}"
+
+
+def admin_connection():
+    import psycopg
+
+    return psycopg.connect(database_url("postgres"), autocommit=True)
+
+
+def database_env(database: str, **extra: str) -> dict[str, str]:
+    """The environment of a process (manage.py, a worker, gunicorn) working on `database`."""
+    env = bench_env(**extra)
+    env["DATABASE_URL"] = database_url(database)
+    return env
+
+
+def template_built(database: str) -> bool:
+    """Whether `database` holds a whole build: its build marks it last with a `bench_built` table."""
+    import psycopg
+
+    with admin_connection() as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone() is None:
+            return False
+    with psycopg.connect(database_url(database)) as conn:
+        return conn.execute("SELECT to_regclass('bench_built') IS NOT NULL").fetchone()[0]
+
+
+def template_facts(database: str) -> dict | None:
+    """What the build of `database` recorded in `bench_built (facts)` (text or jsonb); None if it is not built."""
+    import json
+
+    import psycopg
+
+    if not template_built(database):
+        return None
+    with psycopg.connect(database_url(database)) as conn:
+        facts = conn.execute("SELECT facts FROM bench_built").fetchone()[0]
+    return facts if isinstance(facts, dict) else json.loads(facts)
+
+
+def template_create(database: str, create_objects: str, env: dict[str, str] | None = None):
+    """A new, migrated `database` (dropped first if it exists), then `create_objects` run by `manage.py shell`: what
+    its last printed line holds, as JSON. The bulk rows are the caller's, by set-based SQL."""
+    import json
+
+    database_drop(database)
+    with admin_connection() as conn:
+        conn.execute(f'CREATE DATABASE "{database}"')
+    env = env or database_env(database)
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    made = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", create_objects], cwd=ROOT, env=env, check=True,
+        capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    return json.loads(made.strip().splitlines()[-1])
+
+
+def database_copy(template: str, database: str) -> None:
+    """`database` as a fresh copy of `template` (file copy: seconds, not a rebuild)."""
+    database_drop(database)
+    with admin_connection() as conn:
+        conn.execute(f'CREATE DATABASE "{database}" TEMPLATE "{template}" STRATEGY FILE_COPY')
+
+
+def database_drop(database: str) -> None:
+    with admin_connection() as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+def database_size(database: str) -> int:
+    with admin_connection() as conn:
+        return conn.execute("SELECT pg_database_size(%s)", [database]).fetchone()[0]

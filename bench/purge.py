@@ -27,6 +27,16 @@ import time
 from pathlib import Path
 
 import psycopg
+from harness import (
+    celery_worker,
+    celery_worker_stop,
+    database_copy,
+    database_drop,
+    database_env,
+    database_url,
+    template_built,
+    template_create,
+)
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -38,35 +48,9 @@ INSTALLATION_EVERY = 5  # one profile in five has an installation linked to it
 INGEST_SECONDS = int(os.environ.get("BENCH_SECONDS", "20"))
 WITH_INGEST = os.environ.get("BENCH_PURGE_INGEST", "1") != "0"  # 0: the purge against its limit only
 CONCURRENT_SECONDS = int(os.environ.get("BENCH_PURGE_CONCURRENT_SECONDS", "60"))  # the load beside the purge
-BENCH_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres:postgres@127.0.0.1:5432/batchhub_bench")
-BASE = BENCH_URL.rsplit("/", 1)[0]
 LAYOUT = 2  # of the built world: a new layout gets a new template
 TEMPLATE = f"batchhub_bench_purge_tpl_v{LAYOUT}_{PROFILES}"
 SLUG = "bench-purge"
-
-
-def _url(database: str) -> str:
-    return f"{BASE}/{database}"
-
-
-def _admin():
-    return psycopg.connect(_url("postgres"), autocommit=True)
-
-
-def _built(database: str) -> bool:
-    with _admin() as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone() is None:
-            return False
-    with psycopg.connect(_url(database)) as conn:
-        return conn.execute("SELECT to_regclass('bench_built') IS NOT NULL").fetchone()[0]
-
-
-def _env(database: str, **extra: str) -> dict[str, str]:
-    from harness import bench_env
-
-    env = bench_env(**extra)
-    env["DATABASE_URL"] = _url(database)
-    return env
 
 
 CREATE_PROJECT = f"""
@@ -82,17 +66,8 @@ print(json.dumps([project.pk, app.pk]))
 def build_template() -> None:
     """The world, once: migrate, then profiles, events and installations written by set-based SQL."""
     started = time.monotonic()
-    with _admin() as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{TEMPLATE}"')
-    root = HERE.parent
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=root, env=_env(TEMPLATE), check=True)
-    made = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", CREATE_PROJECT], cwd=root, env=_env(TEMPLATE), check=True,
-        capture_output=True, text=True,
-    ).stdout  # fmt: skip
-    project, app = json.loads(made.strip().splitlines()[-1])
-    with psycopg.connect(_url(TEMPLATE), autocommit=True) as conn:
+    project, app = template_create(TEMPLATE, CREATE_PROJECT)
+    with psycopg.connect(database_url(TEMPLATE), autocommit=True) as conn:
         conn.execute("SET synchronous_commit = off")
         conn.execute("SET maintenance_work_mem = '512MB'")
         # Inactive profiles: last active 13 months and 2 days to 23 months ago; the others within the last 300 days.
@@ -139,19 +114,12 @@ def build_template() -> None:
 
 def fresh_copy(name: str) -> str:
     database = f"batchhub_bench_purge_{name}"
-    with _admin() as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{database}" TEMPLATE "{TEMPLATE}" STRATEGY FILE_COPY')
+    database_copy(TEMPLATE, database)
     return database
 
 
-def drop(database: str) -> None:
-    with _admin() as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-
-
 def counts(database: str) -> dict[str, int]:
-    with psycopg.connect(_url(database)) as conn:
+    with psycopg.connect(database_url(database)) as conn:
         project = conn.execute("SELECT id FROM projects_project WHERE slug = %s", [SLUG]).fetchone()[0]
 
         def one(sql: str) -> int:
@@ -169,7 +137,7 @@ def counts(database: str) -> dict[str, int]:
 
 def limit(database: str) -> tuple[float, float]:
     """(seconds, profiles) of the set-based deletion, committed."""
-    with psycopg.connect(_url(database)) as conn:
+    with psycopg.connect(database_url(database)) as conn:
         project = conn.execute("SELECT id FROM projects_project WHERE slug = %s", [SLUG]).fetchone()[0]
         inactive = "SELECT id FROM profiles_profile WHERE project_id = %(p)s AND last_activity_at < %(cutoff)s"
         cutoff = conn.execute("SELECT now() - interval '13 months'").fetchone()[0]
@@ -189,7 +157,7 @@ def purge(database: str) -> dict:
     started = time.monotonic()
     process = subprocess.Popen(
         [sys.executable, "manage.py", "profiles_purge", "--project", SLUG, "--json"],
-        cwd=HERE.parent, env=_env(database), stdout=subprocess.PIPE, text=True,
+        cwd=HERE.parent, env=database_env(database), stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.monotonic() - started
@@ -197,7 +165,7 @@ def purge(database: str) -> dict:
         raise RuntimeError(f"profiles_purge failed with status {status}")
     [line] = process.stdout.read().splitlines()
     result = json.loads(line)
-    with psycopg.connect(_url(database)) as conn:
+    with psycopg.connect(database_url(database)) as conn:
         run_seconds = conn.execute(
             "SELECT extract(epoch FROM finished_at - started_at) FROM profiles_purgerun WHERE id = %s",
             [result["run_id"]],
@@ -207,11 +175,11 @@ def purge(database: str) -> dict:
 
 def ingest_beside_purge(database: str) -> dict:
     """bench/api_ingest.py's load on this copy: alone for INGEST_SECONDS, then for as long as the purge runs."""
-    env = _env(database)
+    env = database_env(database)
     import api_ingest
     import harness
 
-    harness.BENCH_DATABASE_URL = _url(database)  # this process's Django works on this copy
+    harness.BENCH_DATABASE_URL = database_url(database)  # this process's Django works on this copy
     harness.django_setup()
     import random
 
@@ -242,7 +210,7 @@ def ingest_beside_purge(database: str) -> dict:
         return ApiCall.objects.filter(project=project, apply_status=ApiCall.ApplyStatus.PENDING).exists()
 
     with harness.gunicorn(workers=api_ingest.WORKERS, env=env) as server:
-        worker = api_ingest._start_worker(env)
+        worker = celery_worker(env, concurrency=api_ingest.CELERY_CONCURRENCY)
         try:
             api_ingest.run_wrk_post(server.url + url_path, script, 3)  # warm-up
             while pending():
@@ -270,7 +238,7 @@ def ingest_beside_purge(database: str) -> dict:
             report = PurgeRun.objects.values("longest_transaction_ms", "batches").get()
             failed = ApiCall.objects.filter(project=project, apply_status=ApiCall.ApplyStatus.FAILED).count()
         finally:
-            api_ingest._stop_worker(worker)
+            celery_worker_stop(worker)
     calls = sum(load.requests_per_s for load in loads) / len(loads)
     return {
         "solo_accepted": solo.requests_per_s * api_ingest.EVENTS_PER_CALL,
@@ -287,18 +255,18 @@ def ingest_beside_purge(database: str) -> dict:
 
 
 def main() -> None:
-    if os.environ.get("BENCH_PURGE_REBUILD") or not _built(TEMPLATE):
+    if os.environ.get("BENCH_PURGE_REBUILD") or not template_built(TEMPLATE):
         build_template()
     world = counts(TEMPLATE)
 
     limit_db = fresh_copy("limit")
     limit_s, limit_deleted = limit(limit_db)
-    drop(limit_db)
+    database_drop(limit_db)
 
     purge_db = fresh_copy("purge")
     solo = purge(purge_db)
     left = counts(purge_db)
-    drop(purge_db)
+    database_drop(purge_db)
 
     limit_rate = limit_deleted / limit_s
     purge_rate = solo["deleted"] / solo["run_s"]
@@ -321,7 +289,7 @@ def main() -> None:
         return
     ingest_db = fresh_copy("ingest")
     ingest = ingest_beside_purge(ingest_db)
-    drop(ingest_db)
+    database_drop(ingest_db)
     print(f"Trigger Events ingest beside the purge ({ingest['during_s']:.0f} s): the purge deleted "
           f"{ingest['purge_rate']:,.0f} profiles/s meanwhile ({ingest['purge_rate'] / purge_rate:.2f} of its rate "
           f"alone), longest transaction {ingest['purge']['longest_transaction_ms']:,} ms over "

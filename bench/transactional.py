@@ -36,15 +36,25 @@ import http.client
 import json
 import os
 import random
-import re
 import statistics
-import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
+from harness import (
+    celery_worker,
+    celery_worker_stop,
+    database_copy,
+    database_drop,
+    database_env,
+    database_size,
+    database_url,
+    template_create,
+    template_facts,
+    tree_peak_rss_mib,
+)
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -57,39 +67,11 @@ CLIENTS = 4
 EDGE_ROUNDS = 5  # the edge is measured over 5 x SENDS posts
 WEB_WORKERS = int(os.environ.get("BENCH_WEB_WORKERS", "3"))
 CELERY_CONCURRENCY = int(os.environ.get("BENCH_CELERY_CONCURRENCY", "2"))
-BENCH_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres:postgres@127.0.0.1:5432/batchhub_bench")
-BASE = BENCH_URL.rsplit("/", 1)[0]
 LAYOUT = 1  # of the built world: a new layout gets a new template
 TEMPLATE = f"batchhub_bench_tx_tpl_v{LAYOUT}_{INSTALLATIONS}"
 COPY = "batchhub_bench_tx_run"
 SLUG = "bench-tx"
 EVENT_COLUMNS = ("app_id", "installation_id", "custom_id", "occurred_at", "type", "source", "token", "group_id")
-
-
-def _url(database: str) -> str:
-    return f"{BASE}/{database}"
-
-
-def _admin():
-    return psycopg.connect(_url("postgres"), autocommit=True)
-
-
-def _env(database: str, **extra: str) -> dict[str, str]:
-    from harness import bench_env
-
-    env = bench_env(**extra)
-    env["DATABASE_URL"] = _url(database)
-    return env
-
-
-def _built(database: str) -> dict | None:
-    with _admin() as conn:
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone() is None:
-            return None
-    with psycopg.connect(_url(database)) as conn:
-        if not conn.execute("SELECT to_regclass('bench_built') IS NOT NULL").fetchone()[0]:
-            return None
-        return json.loads(conn.execute("SELECT facts FROM bench_built").fetchone()[0])
 
 
 CREATE_OBJECTS = f"""
@@ -107,17 +89,8 @@ print(json.dumps([project.pk, app.pk]))
 def build_template() -> None:
     """The world, once: migrate, then the installations written by one set-based INSERT."""
     started = time.monotonic()
-    with _admin() as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{TEMPLATE}"')
-    root = HERE.parent
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=root, env=_env(TEMPLATE), check=True)
-    made = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", CREATE_OBJECTS], cwd=root, env=_env(TEMPLATE), check=True,
-        capture_output=True, text=True,
-    ).stdout  # fmt: skip
-    project, app = json.loads(made.strip().splitlines()[-1])
-    with psycopg.connect(_url(TEMPLATE), autocommit=True) as conn:
+    project, app = template_create(TEMPLATE, CREATE_OBJECTS)
+    with psycopg.connect(database_url(TEMPLATE), autocommit=True) as conn:
         conn.execute("SET synchronous_commit = off")
         conn.execute("SET maintenance_work_mem = '512MB'")
         conn.execute(
@@ -141,15 +114,8 @@ def build_template() -> None:
 
 def fresh_copy() -> float:
     started = time.monotonic()
-    with _admin() as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{COPY}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{COPY}" TEMPLATE "{TEMPLATE}" STRATEGY FILE_COPY')
+    database_copy(TEMPLATE, COPY)
     return time.monotonic() - started
-
-
-def database_size(database: str) -> int:
-    with _admin() as conn:
-        return conn.execute("SELECT pg_database_size(%s)", [database]).fetchone()[0]
 
 
 def make_bodies(rng: random.Random) -> list[bytes]:
@@ -197,45 +163,11 @@ def post_all(url: str, path: str, headers: dict[str, str], bodies: list[bytes]) 
     return time.perf_counter() - started, statuses
 
 
-def _start_worker(env: dict[str, str]) -> subprocess.Popen:
-    from harness import ROOT
-
-    return subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "celery"), "-A", "batchhub", "worker", "--loglevel", "WARNING",
-         "--concurrency", str(CELERY_CONCURRENCY), "--without-heartbeat", "--without-gossip", "--without-mingle"],
-        cwd=ROOT, env=env, start_new_session=True,
-    )  # fmt: skip
-
-
-def _stop_worker(worker: subprocess.Popen) -> None:
-    import signal
-
-    os.kill(worker.pid, signal.SIGTERM)
-    try:
-        worker.wait(timeout=120)
-    except subprocess.TimeoutExpired:
-        os.killpg(worker.pid, signal.SIGKILL)
-        worker.wait()
-
-
-def _tree_peak_rss_mib(pid: int) -> float:
-    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
-    peaks = []
-    for one in [pid, *(int(p) for p in out.split())]:
-        try:
-            match = re.search(r"VmHWM:\s+(\d+) kB", Path(f"/proc/{one}/status").read_text())
-        except FileNotFoundError:
-            continue
-        if match:
-            peaks.append(int(match.group(1)) / 1024)
-    return max(peaks, default=0.0)
-
-
 def copy_reference(rows_by_send: list[list[tuple]], *, commit: bool) -> float:
     """Events/s of psycopg COPY of the given rows into connectors_pushevent, one COPY per send. `commit`: committed
     (the deferred foreign-key checks run, as for the applier's rows; the rows are deleted after, untimed); else
     rolled back before those checks (the table's raw write rate)."""
-    with psycopg.connect(_url(COPY)) as conn:
+    with psycopg.connect(database_url(COPY)) as conn:
         conn.execute("SET synchronous_commit = off")  # as the applier's transaction
         mark = conn.execute("SELECT coalesce(max(id), 0) FROM connectors_pushevent").fetchone()[0]
         total, started = 0, time.perf_counter()
@@ -257,7 +189,7 @@ def copy_reference(rows_by_send: list[list[tuple]], *, commit: bool) -> float:
 
 
 def events_written() -> list[list[tuple]]:
-    with psycopg.connect(_url(COPY)) as conn:
+    with psycopg.connect(database_url(COPY)) as conn:
         rows = conn.execute(
             f"SELECT {', '.join(EVENT_COLUMNS)} FROM connectors_pushevent WHERE source = 'transactional' "
             "ORDER BY token, id"
@@ -311,16 +243,16 @@ def parts_of_one_send(project_id: int, app_id: int, body: bytes) -> dict[str, fl
 
 
 def main() -> None:
-    facts = None if os.environ.get("BENCH_TX_REBUILD") == "1" else _built(TEMPLATE)
+    facts = None if os.environ.get("BENCH_TX_REBUILD") == "1" else template_facts(TEMPLATE)
     if facts is None:
         build_template()
-        facts = _built(TEMPLATE)
+        facts = template_facts(TEMPLATE)
     template_size = database_size(TEMPLATE)
     copy_s = fresh_copy()
-    os.environ["BENCH_DATABASE_URL"] = _url(COPY)
+    os.environ["BENCH_DATABASE_URL"] = database_url(COPY)
     import harness
 
-    harness.BENCH_DATABASE_URL = _url(COPY)
+    harness.BENCH_DATABASE_URL = database_url(COPY)
     harness.django_setup()
     from django.core.cache import cache
 
@@ -335,7 +267,7 @@ def main() -> None:
     bodies = make_bodies(random.Random(14))
     path = f"/1.1/{app.live_api_key}/transactional/send"
     headers = {"X-Authorization": rest_key}
-    env = _env(COPY)
+    env = database_env(COPY)
 
     with harness.gunicorn(workers=WEB_WORKERS, env=env) as server:
         warm = json.dumps({"group_id": "warm", "recipients": {"custom_ids": ["user-1"]}, "message": {"body": "x"}})
@@ -351,16 +283,16 @@ def main() -> None:
     warm_rows = [(facts["app"], 1, "user-1", "2026-01-01T00:00:00Z", "push_sent", "transactional", "0" * 32, "g")]
     copy_reference([warm_rows * 9000] * 4, commit=False)  # warm-up, not reported
 
-    worker = _start_worker(env)
+    worker = celery_worker(env, concurrency=CELERY_CONCURRENCY)
     try:
         started = time.monotonic()
         while ApiCall.objects.filter(project_id=facts["project"], apply_status=ApiCall.ApplyStatus.PENDING).exists():
             if time.monotonic() - started > 900:
                 raise RuntimeError("the worker did not drain the sends in 15 minutes")
             time.sleep(0.25)
-        worker_rss = _tree_peak_rss_mib(worker.pid)
+        worker_rss = tree_peak_rss_mib(worker.pid)
     finally:
-        _stop_worker(worker)
+        celery_worker_stop(worker)
 
     calls = list(
         ApiCall.objects.filter(route="transactional.send", status_code=201)
@@ -412,8 +344,7 @@ def main() -> None:
 
     connections.close_all()
     if os.environ.get("BENCH_TX_KEEP_COPY") != "1":
-        with _admin() as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{COPY}" WITH (FORCE)')
+        database_drop(COPY)
 
 
 if __name__ == "__main__":
