@@ -25,7 +25,7 @@ from batchhub.connectors.models import Connector
 from batchhub.connectors.queries import connectors_for_user
 from batchhub.core.queries import get_by_code_or_404
 from batchhub.core.roles import CSM, PARTNER, has_role
-from batchhub.projects.models import App, AppPlatform, Project
+from batchhub.projects.models import App, Project, app_label
 from batchhub.projects.queries import projects_for_user
 
 
@@ -48,18 +48,18 @@ def campaign_project_get_for_user(user, code) -> Project:
     return get_by_code_or_404(campaign_projects_for_user(user), code, what="project")
 
 
+def _campaign_counts() -> dict:
+    """A project's campaigns as annotations: `live_count` and `draft_count`, deleted ones left out."""
+    alive = Q(campaigns__deleted_at__isnull=True)
+    return {
+        "live_count": Count("campaigns", filter=alive & Q(campaigns__is_live=True)),
+        "draft_count": Count("campaigns", filter=alive & Q(campaigns__is_live=False)),
+    }
+
+
 def campaign_project_rows(user) -> QuerySet[Project]:
     """The projects of the campaigns index, with how many campaigns (live, drafts) each has that the user sees."""
-    alive = Q(campaigns__deleted_at__isnull=True)
-    return (
-        campaign_projects_for_user(user)
-        .select_related("customer")
-        .annotate(
-            live_count=Count("campaigns", filter=alive & Q(campaigns__is_live=True)),
-            draft_count=Count("campaigns", filter=alive & Q(campaigns__is_live=False)),
-        )
-        .order_by("name")
-    )
+    return campaign_projects_for_user(user).select_related("customer").annotate(**_campaign_counts()).order_by("name")
 
 
 def campaigns_for_user(user) -> QuerySet[Campaign]:
@@ -304,7 +304,7 @@ def picker_search(project_id: int, filters: PickerFilters, *, after: str = "") -
                 code=code if isinstance(code, uuid.UUID) else uuid.UUID(code),
                 name=name,
                 channel=channel,
-                app=f"{app_name} ({AppPlatform(platform).label})" if app_name is not None else "",
+                app=app_label(app_name, platform) if app_name is not None else "",
                 updated_at=updated_at if timezone.is_aware(updated_at) else timezone.make_aware(updated_at, dt.UTC),
                 languages=tuple(language for language, _, _ in in_order),
                 summary=Truncator(in_order[0][1] or in_order[0][2]).chars(70) if in_order else "",
@@ -363,10 +363,8 @@ def project_bindings(project: Project) -> QuerySet[TemplateBinding]:
 def project_campaign_counts(project: Project) -> dict[str, int]:
     """What the project page's panel counts: live campaigns, drafts, scenarios bound, and bound drafts since deleted
     or gone live (their sends are refused)."""
-    alive = Q(deleted_at__isnull=True)
-    counts = Campaign.objects.filter(project=project).aggregate(
-        live=Count("pk", filter=alive & Q(is_live=True)), drafts=Count("pk", filter=alive & Q(is_live=False))
-    )
+    counts = Project.objects.filter(pk=project.pk).annotate(**_campaign_counts())
+    counts = counts.values("live_count", "draft_count").get()
     bindings = project_bindings(project).aggregate(
         bound=Count("pk"),
         broken=Count("pk", filter=Q(campaign__deleted_at__isnull=False) | Q(campaign__is_live=True)),

@@ -195,13 +195,16 @@ def _world_ensure(report: SeedReport) -> dict[str, Project]:
         created["users"] = created.get("users", 0) + 1
         users[login.username] = user
 
+    def partner_user(partner_name: str) -> User | None:
+        return next((users[login.username] for login in world.LOGINS if login.partner == partner_name), None)
+
     for spec in world.PARTNERS:
-        actor = next((users[login.username] for login in world.LOGINS if login.partner == spec.name), None)
+        actor = partner_user(spec.name)
         for slug in spec.project_slugs:
             _connector_ensure(partners[spec.name], projects[slug], spec, actor, created)
     for slug, bindings in world.TEMPLATE_BINDINGS.items():
         for partner_name, scenario, draft_name in bindings:
-            actor = next((users[login.username] for login in world.LOGINS if login.partner == partner_name), None)
+            actor = partner_user(partner_name)
             connector = Connector.objects.get(
                 project=projects[slug], partner=partners[partner_name], name=world.connector_name(partner_name)
             )

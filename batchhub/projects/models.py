@@ -157,7 +157,12 @@ class App(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.name} ({self.get_platform_display()})"
+        return app_label(self.name, self.platform)
+
+
+def app_label(name: str, platform: str) -> str:
+    """How an app is named on screens, "AcmeShop (iOS)": `str(app)`, and from raw rows (the template picker's)."""
+    return f"{name} ({dict(AppPlatform.choices).get(platform, platform)})"
 
 
 class RestApiKey(ApiKey):
